@@ -1,0 +1,94 @@
+import type { KeySpec, KeyState, KeyUsage, Origin } from '../core/types.js'
+
+/** A tag as the API carries it. */
+export interface Tag {
+  TagKey: string
+  TagValue: string
+}
+
+/** A KMS key's metadata. Not a cryptographic key: its material lives in {@link KeyMaterialRecord}s. */
+export interface KeyRecord {
+  keyId: string
+  arn: string
+  accountId: string
+  region: string
+  /** Milliseconds since the epoch. */
+  creationDate: number
+  description: string
+  keyUsage: KeyUsage
+  keySpec: KeySpec
+  origin: Origin
+  keyState: KeyState
+  keyManager: 'CUSTOMER' | 'AWS'
+  multiRegion: boolean
+  /** Hex id of the HBK that new encryptions use; absent for keys without material. */
+  currentKeyMaterialId?: string
+  /** Milliseconds since the epoch; present while PendingDeletion. */
+  deletionDate?: number
+  pendingWindowInDays?: number
+  policy: string
+  tags: Tag[]
+  /** Incremented by every update; {@link Store.updateKey} refuses a stale one. */
+  version: number
+}
+
+/** One version of a key's material, as stored: only the EKT, never the HBK. */
+export interface KeyMaterialRecord {
+  keyId: string
+  /** 64 lowercase hex characters. */
+  keyMaterialId: string
+  ekt: Uint8Array
+  /** Milliseconds since the epoch. */
+  createdAt: number
+}
+
+/** An access key: the secret is stored only wrapped by the HSM. */
+export interface CredentialRecord {
+  accessKeyId: string
+  accountId: string
+  principalArn: string
+  wrappedSecret: Uint8Array
+  createdAt: number
+}
+
+/** A page of keys in creation order. */
+export interface KeyPage {
+  keys: KeyRecord[]
+  /** When set, more keys follow; pass it as `after` to get them. */
+  nextMarker?: string
+}
+
+/** Thrown by {@link Store.updateKey} when the record changed since it was read. */
+export class StoreConflictError extends Error {
+  override readonly name = 'StoreConflictError'
+}
+
+/**
+ * Persistence for Trent. Every method is async so SQLite and PostgreSQL backends share it; every
+ * backend must pass test/contract/store-contract.ts.
+ */
+export interface Store {
+  /** Creates or upgrades the schema. Safe to call on every start. */
+  migrate(): Promise<void>
+  /** The sealed domain state, if the data dir was initialised. */
+  getSealedDomain(): Promise<Uint8Array | undefined>
+  /** Stores the sealed domain state only if none exists; returns false (and stores nothing) otherwise. */
+  initSealedDomain(sealed: Uint8Array): Promise<boolean>
+  /** Creates a key together with its first material (if any) atomically. */
+  createKey(key: KeyRecord, material?: KeyMaterialRecord): Promise<void>
+  getKey(keyId: string): Promise<KeyRecord | undefined>
+  /** Writes `key` if the stored version equals `key.version - 1`, else throws StoreConflictError. */
+  updateKey(key: KeyRecord): Promise<void>
+  /**
+   * Keys of one account and region, oldest first. `after` is a marker from a previous page; a marker
+   * this store did not issue throws `KmsError('InvalidMarkerException')`.
+   */
+  listKeys(accountId: string, region: string, limit: number, after?: string): Promise<KeyPage>
+  getKeyMaterial(keyId: string, keyMaterialId: string): Promise<KeyMaterialRecord | undefined>
+  /** Resolves an alias name (`alias/...`) in an account and region to a key id. */
+  getAliasTarget(accountId: string, region: string, aliasName: string): Promise<string | undefined>
+  /** Stores a credential; false if the access key id exists already. */
+  putCredential(credential: CredentialRecord): Promise<boolean>
+  getCredential(accessKeyId: string): Promise<CredentialRecord | undefined>
+  close(): Promise<void>
+}
