@@ -3,6 +3,7 @@
  */
 export type KmsErrorCode =
   | 'AlreadyExistsException'
+  | 'CustomKeyStoreNotFoundException'
   | 'DependencyTimeoutException'
   | 'DisabledException'
   | 'DryRunOperationException'

@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Clock } from '../core/clock.js'
+import { KmsError } from '../core/errors.js'
+import { parseInput } from '../core/shape.js'
+import type { Caller } from '../service/deps.js'
+import type { KmsService } from '../service/kms-service.js'
+import { SigV4Verifier } from './sigv4.js'
+
+/** Options of the HTTP front end. */
+export interface ApiOptions {
+  region: string
+  /** Requests with a larger body are refused unread. Default 1 MiB. */
+  maxBodyBytes?: number
+  clock?: Clock
+  /** Where our own faults are reported (never key material). Default: stderr. */
+  log?: (message: string) => void
+}
+
+const TARGET_PREFIX = 'TrentService.'
+const JSON_TYPE = 'application/x-amz-json-1.1'
+
+/** Reads a request body up to `limit` bytes; larger bodies are refused without buffering them. */
+function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0)
+    if (declared > limit) {
+      reject(new KmsError('RequestEntityTooLargeException', `Request body exceeds ${limit} bytes`))
+      return
+    }
+    const chunks: Buffer[] = []
+    let size = 0
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length
+      if (size > limit) {
+        req.removeAllListeners('data')
+        req.pause()
+        reject(new KmsError('RequestEntityTooLargeException', `Request body exceeds ${limit} bytes`))
+        return
+      }
+      chunks.push(chunk)
+    })
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)))
+    req.on('error', reject)
+  })
+}
+
+function toJson(body: object): string {
+  return JSON.stringify(body, (_key, value: unknown) =>
+    value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') : value,
+  )
+}
+
+/** Zeroises every byte array of a response once it has been written. */
+function scrub(value: unknown): void {
+  if (value instanceof Uint8Array) value.fill(0)
+  else if (typeof value === 'object' && value !== null) for (const v of Object.values(value)) scrub(v)
+}
+
+function send(res: ServerResponse, status: number, requestId: string, payload: string): void {
+  res.writeHead(status, {
+    'content-type': JSON_TYPE,
+    'content-length': Buffer.byteLength(payload),
+    'x-amzn-requestid': requestId,
+  })
+  res.end(payload)
+}
+
+function sendError(res: ServerResponse, requestId: string, e: KmsError): void {
+  // AWS's ValidationException carries its text as `Message`; the modelled KMS exceptions as `message`.
+  const field = e.code === 'ValidationException' ? 'Message' : 'message'
+  send(res, e.status, requestId, JSON.stringify({ __type: e.code, [field]: e.message }))
+}
+
+/**
+ * The AWS KMS JSON 1.1 front end on node:http: `POST /` with `X-Amz-Target: TrentService.<Op>`,
+ * SigV4 on every request, and `GET /health`.
+ */
+export function createApiServer(service: KmsService, options: ApiOptions): Server {
+  const limit = options.maxBodyBytes ?? 1024 * 1024
+  const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`))
+  const verifier = new SigV4Verifier<Caller>({
+    region: options.region,
+    service: 'kms',
+    getSigningKey: (accessKeyId, date, region, svc) => service.signingKey(accessKeyId, date, region, svc),
+    ...(options.clock ? { clock: options.clock } : {}),
+  })
+
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    if (req.method === 'GET' && (req.url === '/health' || req.url === '/health/')) {
+      send(res, 200, requestId, '{"status":"ok"}')
+      return
+    }
+    if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/') {
+      throw new KmsError('UnknownOperationException', '')
+    }
+    const body = await readBody(req, limit)
+    const { principal } = await verifier.verify({ method: 'POST', path: req.url ?? '/', headers: req.headers, body })
+
+    const target = req.headers['x-amz-target']
+    const name = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : undefined
+    const operation = name === undefined ? undefined : service.operation(name)
+    if (!operation) throw new KmsError('UnknownOperationException', '')
+
+    let json: unknown = {}
+    if (body.length > 0) {
+      try {
+        json = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'))
+      } catch {
+        throw new KmsError('SerializationException', 'Could not parse the request body as JSON')
+      }
+    }
+    const input = parseInput(operation.input, json)
+    const result = await operation.run(service.deps, principal, input)
+    try {
+      send(res, 200, requestId, toJson(result))
+    } finally {
+      scrub(result)
+      scrub(input)
+    }
+  }
+
+  return createServer((req, res) => {
+    const requestId = randomUUID()
+    handle(req, res, requestId).catch((e: unknown) => {
+      if (res.headersSent) return
+      if (e instanceof KmsError) {
+        sendError(res, requestId, e)
+        if (e.code === 'RequestEntityTooLargeException') req.socket.destroySoon()
+        return
+      }
+      log(`request ${requestId} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`)
+      sendError(res, requestId, new KmsError('KMSInternalException', ''))
+    })
+  })
+}

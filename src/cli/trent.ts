@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util'
+import { runHsm, startServer, type TrentConfig } from '../main.js'
+
+const USAGE = `usage: trent <command> [options]
+
+commands:
+  serve   serve the AWS KMS API (spawns and supervises the HSM process)
+  hsm     run the HSM process (--stdio when spawned by serve, or --listen <socket> standalone)
+
+options (serve):
+  --port <n>          TRENT_PORT          default 7300
+  --host <addr>       TRENT_HOST          default 127.0.0.1
+  --data-dir <dir>    TRENT_DATA_DIR      default ./.trent-data
+  --region <r>        TRENT_REGION        default us-east-1
+  --account-id <id>   TRENT_ACCOUNT_ID    default 111122223333
+  admin credentials at first start: TRENT_ADMIN_ACCESS_KEY_ID, TRENT_ADMIN_SECRET_ACCESS_KEY
+`
+
+function fail(message: string): never {
+  process.stderr.write(`trent: ${message}\n\n${USAGE}`)
+  process.exit(2)
+}
+
+async function serve(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'data-dir': { type: 'string' },
+      region: { type: 'string' },
+      'account-id': { type: 'string' },
+    },
+    strict: true,
+  })
+  const env = process.env
+  const port = Number(values.port ?? env['TRENT_PORT'] ?? 7300)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`invalid port ${values.port ?? env['TRENT_PORT']}`)
+  const region = values.region ?? env['TRENT_REGION'] ?? 'us-east-1'
+  if (!/^([a-z]+-){2,3}\d+$/.test(region)) fail(`invalid region ${region}`)
+  const accountId = values['account-id'] ?? env['TRENT_ACCOUNT_ID'] ?? '111122223333'
+  if (!/^\d{12}$/.test(accountId)) fail(`invalid account id ${accountId} (12 digits)`)
+  const adminId = env['TRENT_ADMIN_ACCESS_KEY_ID']
+  const adminSecret = env['TRENT_ADMIN_SECRET_ACCESS_KEY']
+  if ((adminId === undefined) !== (adminSecret === undefined)) fail('set both TRENT_ADMIN_ACCESS_KEY_ID and TRENT_ADMIN_SECRET_ACCESS_KEY, or neither')
+  const config: TrentConfig = {
+    port,
+    host: values.host ?? env['TRENT_HOST'] ?? '127.0.0.1',
+    dataDir: values['data-dir'] ?? env['TRENT_DATA_DIR'] ?? '.trent-data',
+    region,
+    accountId,
+    ...(adminId && adminSecret ? { admin: { accessKeyId: adminId, secretAccessKey: adminSecret } } : {}),
+  }
+  const trent = await startServer(config)
+  process.stdout.write(`trent: serving the AWS KMS API on ${trent.url} (region ${region}, account ${accountId}, data ${config.dataDir})\n`)
+  if (trent.credentialsFile) process.stdout.write(`trent: admin credentials written to ${trent.credentialsFile}\n`)
+  let stopping = false
+  const stop = (): void => {
+    if (stopping) return
+    stopping = true
+    trent.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        process.stderr.write(`trent: shutdown failed: ${String(e)}\n`)
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}
+
+async function hsm(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      stdio: { type: 'boolean' },
+      listen: { type: 'string' },
+      'psk-file': { type: 'string' },
+      'data-dir': { type: 'string' },
+    },
+    strict: true,
+  })
+  const dataDir = values['data-dir'] ?? process.env['TRENT_DATA_DIR'] ?? '.trent-data'
+  if (values.stdio) return runHsm({ dataDir, mode: 'stdio' })
+  if (!values.listen) fail('trent hsm needs --stdio or --listen <socket path>')
+  if (!values['psk-file']) fail('trent hsm --listen needs --psk-file <file with the 32-byte channel key>')
+  await runHsm({ dataDir, mode: 'listen', socketPath: values.listen, pskFile: values['psk-file'] })
+}
+
+const [command, ...rest] = process.argv.slice(2)
+const run = command === 'serve' ? serve : command === 'hsm' ? hsm : undefined
+if (!run) fail(command ? `unknown command ${command}` : 'no command given')
+run(rest).catch((e: unknown) => {
+  process.stderr.write(`trent: ${e instanceof Error ? e.message : String(e)}\n`)
+  process.exit(1)
+})

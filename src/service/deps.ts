@@ -1,0 +1,19 @@
+import type { Clock } from '../core/clock.js'
+import type { Hsm } from '../hsm/hsm.js'
+import type { Store } from '../store/store.js'
+
+/** What every operation runs against. Built once by the composition root. */
+export interface ServiceDeps {
+  store: Store
+  hsm: Hsm
+  clock: Clock
+  region: string
+  partition: string
+}
+
+/** The authenticated caller of one request. */
+export interface Caller {
+  accountId: string
+  principalArn: string
+  accessKeyId: string
+}

@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto'
+import { zeroize } from '../core/secret.js'
+import type { Caller, ServiceDeps } from './deps.js'
+import type { Operation } from './operation.js'
+import { createKey } from './operations/create-key.js'
+import { decrypt } from './operations/decrypt.js'
+import { describeKey } from './operations/describe-key.js'
+import { encrypt } from './operations/encrypt.js'
+import { generateDataKey } from './operations/generate-data-key.js'
+import { generateDataKeyWithoutPlaintext } from './operations/generate-data-key-without-plaintext.js'
+import { generateRandom } from './operations/generate-random.js'
+import { listKeys } from './operations/list-keys.js'
+import { reEncrypt } from './operations/re-encrypt.js'
+
+const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
+  [
+    createKey,
+    decrypt,
+    describeKey,
+    encrypt,
+    generateDataKey,
+    generateDataKeyWithoutPlaintext,
+    generateRandom,
+    listKeys,
+    reEncrypt,
+  ].map((op) => [op.name, op as unknown as Operation]),
+)
+
+/** An access key pair handed to a user once, at creation. */
+export interface AccessKeyPair {
+  accessKeyId: string
+  secretAccessKey: string
+}
+
+/** The KMS service: the operations, credential lookup for the API layer, and data-dir bootstrap. */
+export class KmsService {
+  readonly deps: ServiceDeps
+
+  constructor(deps: ServiceDeps) {
+    this.deps = deps
+  }
+
+  /** Names of the operations this service answers. */
+  static readonly operationNames: readonly string[] = [...OPERATIONS.keys()].sort()
+
+  /** The operation called `name`, or undefined. */
+  operation(name: string): Operation | undefined {
+    return OPERATIONS.get(name)
+  }
+
+  /**
+   * The SigV4 signing key of an access key for one day, region and service, derived inside the HSM,
+   * with the caller it authenticates. Undefined for an unknown access key.
+   */
+  async signingKey(accessKeyId: string, date: string, region: string, service: string): Promise<{ signingKey: Uint8Array; principal: Caller } | undefined> {
+    const credential = await this.deps.store.getCredential(accessKeyId)
+    if (!credential) return undefined
+    const signingKey = await this.deps.hsm.deriveSigningKey(accessKeyId, credential.wrappedSecret, date, region, service)
+    return { signingKey, principal: { accountId: credential.accountId, principalArn: credential.principalArn, accessKeyId } }
+  }
+
+  /**
+   * Makes the data dir usable: creates the domain on first start (or loads the stored one) and makes
+   * sure the bootstrap account has admin credentials. Returns the credentials when they were created
+   * here and the caller has to hand them to the operator.
+   */
+  async initialize(options: { accountId: string; admin?: AccessKeyPair }): Promise<{ firstStart: boolean; created?: AccessKeyPair }> {
+    const { store, hsm } = this.deps
+    let sealed = await store.getSealedDomain()
+    let firstStart = false
+    if (sealed) {
+      await hsm.loadDomain(sealed)
+    } else {
+      const fresh = await hsm.initDomain()
+      firstStart = await store.initSealedDomain(fresh)
+      // Another node may have initialised the shared store first; its domain wins.
+      sealed = firstStart ? fresh : await store.getSealedDomain()
+      if (!sealed) throw new Error('domain state vanished during initialisation')
+      if (!firstStart) await hsm.loadDomain(sealed)
+    }
+    if (options.admin) {
+      await this.addCredential(options.accountId, options.admin)
+      return { firstStart }
+    }
+    if (!firstStart) return { firstStart }
+    const created = generateAccessKeyPair()
+    await this.addCredential(options.accountId, created)
+    return { firstStart, created }
+  }
+
+  /** Stores an access key of the account root, its secret wrapped by the HSM. False if it exists. */
+  async addCredential(accountId: string, pair: AccessKeyPair): Promise<boolean> {
+    if (await this.deps.store.getCredential(pair.accessKeyId)) return false
+    const secret = new Uint8Array(Buffer.from(pair.secretAccessKey, 'utf8'))
+    try {
+      const wrappedSecret = await this.deps.hsm.wrapSecret(pair.accessKeyId, secret)
+      return await this.deps.store.putCredential({
+        accessKeyId: pair.accessKeyId,
+        accountId,
+        principalArn: `arn:${this.deps.partition}:iam::${accountId}:root`,
+        wrappedSecret,
+        createdAt: this.deps.clock.now(),
+      })
+    } finally {
+      zeroize(secret)
+    }
+  }
+}
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
+
+/** A new access key id (`AKIA` + 16 base32 characters, as AWS's) and a 40-character secret. */
+export function generateAccessKeyPair(): AccessKeyPair {
+  const id = [...randomBytes(16)].map((b) => BASE32[b & 31]).join('')
+  const secretAccessKey = randomBytes(30).toString('base64')
+  return { accessKeyId: `AKIA${id}`, secretAccessKey }
+}

@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto'
+import { keyArn } from '../../core/arn.js'
+import { KmsError } from '../../core/errors.js'
+import { t } from '../../core/shape.js'
+import { KEY_SPECS, KEY_USAGES, ORIGINS } from '../../core/types.js'
+import type { KeyRecord } from '../../store/store.js'
+import { checkKeyPolicy, defaultKeyPolicy } from '../key-policy.js'
+import { keyMetadata } from '../key-metadata.js'
+import { defineOperation } from '../operation.js'
+import { checkTags, TagList } from '../tags.js'
+
+export const createKey = defineOperation({
+  name: 'CreateKey',
+  input: t.structure({
+    Policy: t.optional(t.string({ min: 1, max: 131072, pattern: /^[\u0009\u000A\u000D\u0020-\u00FF]+$/ })),
+    Description: t.optional(t.string({ min: 0, max: 8192 })),
+    KeyUsage: t.optional(t.enum(KEY_USAGES)),
+    CustomerMasterKeySpec: t.optional(t.enum(KEY_SPECS.filter((s) => !s.startsWith('ML_DSA')))),
+    KeySpec: t.optional(t.enum(KEY_SPECS)),
+    Origin: t.optional(t.enum(ORIGINS)),
+    CustomKeyStoreId: t.optional(t.string({ min: 1, max: 64 })),
+    BypassPolicyLockoutSafetyCheck: t.optional(t.boolean()),
+    Tags: t.optional(TagList),
+    MultiRegion: t.optional(t.boolean()),
+    XksKeyId: t.optional(t.string({ min: 1, max: 128, pattern: /^[a-zA-Z0-9-_.]+$/ })),
+  }),
+  async run(deps, caller, input) {
+    if (input.KeySpec !== undefined && input.CustomerMasterKeySpec !== undefined) {
+      throw new KmsError('ValidationException', 'You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.')
+    }
+    const keySpec = input.KeySpec ?? input.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT'
+    if (keySpec !== 'SYMMETRIC_DEFAULT') {
+      throw new KmsError('UnsupportedOperationException', `KeySpec ${keySpec} is not supported by this Trent version; only SYMMETRIC_DEFAULT keys can be created.`)
+    }
+    const keyUsage = input.KeyUsage ?? 'ENCRYPT_DECRYPT'
+    if (keyUsage !== 'ENCRYPT_DECRYPT') throw new KmsError('ValidationException', `KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}`)
+    const origin = input.Origin ?? 'AWS_KMS'
+    if (origin !== 'AWS_KMS') throw new KmsError('UnsupportedOperationException', `Origin ${origin} is not supported by this Trent version.`)
+    if (input.CustomKeyStoreId !== undefined || input.XksKeyId !== undefined) {
+      throw new KmsError('UnsupportedOperationException', 'Custom key stores are not supported by this Trent version.')
+    }
+    if (input.MultiRegion) throw new KmsError('UnsupportedOperationException', 'Multi-Region keys are not supported by this Trent version.')
+    const tags = input.Tags ?? []
+    checkTags(tags)
+    const policy = input.Policy ?? defaultKeyPolicy(deps.partition, caller.accountId)
+    checkKeyPolicy(policy)
+
+    const keyId = randomUUID()
+    const arn = keyArn(deps.partition, deps.region, caller.accountId, keyId)
+    const material = await deps.hsm.generateKeyMaterial({ keyArn: arn, keyId, keySpec, origin })
+    const now = deps.clock.now()
+    const keyMaterialId = Buffer.from(material.hbkId).toString('hex')
+    const key: KeyRecord = {
+      keyId,
+      arn,
+      accountId: caller.accountId,
+      region: deps.region,
+      creationDate: now,
+      description: input.Description ?? '',
+      keyUsage,
+      keySpec,
+      origin,
+      keyState: 'Enabled',
+      keyManager: 'CUSTOMER',
+      multiRegion: false,
+      currentKeyMaterialId: keyMaterialId,
+      policy,
+      tags,
+      version: 1,
+    }
+    await deps.store.createKey(key, { keyId, keyMaterialId, ekt: material.ekt, createdAt: now })
+    return { KeyMetadata: keyMetadata(key) }
+  },
+})

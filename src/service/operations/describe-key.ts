@@ -1,0 +1,17 @@
+import { t } from '../../core/shape.js'
+import { keyMetadata } from '../key-metadata.js'
+import { defineOperation } from '../operation.js'
+import { resolveKey } from '../resolve-key.js'
+import { GrantTokenList, KeyIdType } from '../shapes.js'
+
+export const describeKey = defineOperation({
+  name: 'DescribeKey',
+  input: t.structure({
+    KeyId: t.required(KeyIdType),
+    GrantTokens: t.optional(GrantTokenList),
+  }),
+  async run(deps, caller, input) {
+    const key = await resolveKey(deps, caller, input.KeyId)
+    return { KeyMetadata: keyMetadata(key) }
+  },
+})

@@ -1,0 +1,25 @@
+import { t } from '../../core/shape.js'
+import { dryRunSucceeded } from '../dry-run.js'
+import { defineOperation } from '../operation.js'
+import { currentMaterial } from '../resolve-key.js'
+import { EncryptionAlgorithmSpec, EncryptionContextType, GrantTokenList, KeyIdType, PlaintextType } from '../shapes.js'
+import { encryptionKey } from '../symmetric.js'
+
+export const encrypt = defineOperation({
+  name: 'Encrypt',
+  input: t.structure({
+    KeyId: t.required(KeyIdType),
+    Plaintext: t.required(PlaintextType),
+    EncryptionContext: t.optional(EncryptionContextType),
+    GrantTokens: t.optional(GrantTokenList),
+    EncryptionAlgorithm: t.optional(EncryptionAlgorithmSpec),
+    DryRun: t.optional(t.boolean()),
+  }),
+  async run(deps, caller, input) {
+    const key = await encryptionKey(deps, caller, input.KeyId, 'Encrypt', input.EncryptionAlgorithm)
+    if (input.DryRun) dryRunSucceeded()
+    const material = await currentMaterial(deps, key)
+    const blob = await deps.hsm.encrypt(material, input.Plaintext, input.EncryptionContext ?? {})
+    return { CiphertextBlob: blob, KeyId: key.arn, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' }
+  },
+})

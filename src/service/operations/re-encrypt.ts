@@ -1,0 +1,50 @@
+import { KmsError } from '../../core/errors.js'
+import { t } from '../../core/shape.js'
+import { dryRunSucceeded } from '../dry-run.js'
+import { defineOperation } from '../operation.js'
+import { currentMaterial } from '../resolve-key.js'
+import { CiphertextType, DryRunModifierList, EncryptionAlgorithmSpec, EncryptionContextType, GrantTokenList, KeyIdType } from '../shapes.js'
+import { decryptionKey, encryptionKey, keyMaterialId } from '../symmetric.js'
+
+export const reEncrypt = defineOperation({
+  name: 'ReEncrypt',
+  input: t.structure({
+    CiphertextBlob: t.required(CiphertextType),
+    SourceEncryptionContext: t.optional(EncryptionContextType),
+    SourceKeyId: t.optional(KeyIdType),
+    DestinationKeyId: t.required(KeyIdType),
+    DestinationEncryptionContext: t.optional(EncryptionContextType),
+    SourceEncryptionAlgorithm: t.optional(EncryptionAlgorithmSpec),
+    DestinationEncryptionAlgorithm: t.optional(EncryptionAlgorithmSpec),
+    GrantTokens: t.optional(GrantTokenList),
+    DryRun: t.optional(t.boolean()),
+    DryRunModifiers: t.optional(DryRunModifierList),
+  }),
+  async run(deps, caller, input) {
+    const destination = await encryptionKey(deps, caller, input.DestinationKeyId, 'ReEncrypt', input.DestinationEncryptionAlgorithm)
+    if (input.DryRun && input.DryRunModifiers?.includes('IGNORE_CIPHERTEXT')) {
+      if (input.SourceKeyId === undefined) throw new KmsError('ValidationException', 'SourceKeyId is required when DryRunModifiers includes IGNORE_CIPHERTEXT.')
+      await encryptionKey(deps, caller, input.SourceKeyId, 'ReEncrypt', input.SourceEncryptionAlgorithm)
+      dryRunSucceeded()
+    }
+    const source = await decryptionKey(deps, caller, input.CiphertextBlob, input.SourceKeyId, 'ReEncrypt', input.SourceEncryptionAlgorithm)
+    const destinationMaterial = await currentMaterial(deps, destination)
+    const blob = await deps.hsm.reEncrypt(
+      source.material,
+      input.CiphertextBlob,
+      input.SourceEncryptionContext ?? {},
+      destinationMaterial,
+      input.DestinationEncryptionContext ?? {},
+    )
+    if (input.DryRun) dryRunSucceeded()
+    return {
+      CiphertextBlob: blob,
+      SourceKeyId: source.key.arn,
+      KeyId: destination.arn,
+      SourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+      DestinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+      SourceKeyMaterialId: keyMaterialId(source.material),
+      DestinationKeyMaterialId: keyMaterialId(destinationMaterial),
+    }
+  },
+})

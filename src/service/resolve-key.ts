@@ -1,0 +1,64 @@
+import { aliasArn, isKeyId, keyArn, parseArn } from '../core/arn.js'
+import { KmsError } from '../core/errors.js'
+import type { KeyMaterialRef } from '../hsm/hsm.js'
+import type { KeyRecord } from '../store/store.js'
+import type { Caller, ServiceDeps } from './deps.js'
+
+/**
+ * Resolves a KeyId as the API accepts it — key id, key ARN, alias name or alias ARN — to a key of
+ * the caller's region. Every operation goes through here, so the identifier rules live in one place.
+ */
+export async function resolveKey(
+  deps: ServiceDeps,
+  caller: Caller,
+  keyIdInput: string,
+  options: { allowAlias: boolean } = { allowAlias: true },
+): Promise<KeyRecord> {
+  let account = caller.accountId
+  let resource = keyIdInput
+  if (keyIdInput.startsWith('arn:')) {
+    const arn = parseArn(keyIdInput)
+    if (!arn || arn.service !== 'kms' || arn.partition !== deps.partition) throw new KmsError('NotFoundException', `Invalid arn ${keyIdInput}`)
+    if (arn.region !== deps.region) throw new KmsError('NotFoundException', `Invalid arn ${arn.region}`)
+    account = arn.account
+    resource = arn.resource
+    if (!resource.startsWith('key/') && !resource.startsWith('alias/')) throw new KmsError('NotFoundException', `Invalid arn ${keyIdInput}`)
+    if (resource.startsWith('key/')) resource = resource.slice(4)
+  }
+
+  if (resource.startsWith('alias/')) {
+    if (!options.allowAlias) throw new KmsError('NotFoundException', `Invalid keyId '${keyIdInput}'`)
+    const target = await deps.store.getAliasTarget(account, deps.region, resource)
+    const key = target === undefined ? undefined : await deps.store.getKey(target)
+    if (!key) throw new KmsError('NotFoundException', `Alias ${aliasArn(deps.partition, deps.region, account, resource)} is not found.`)
+    return key
+  }
+
+  if (!isKeyId(resource)) throw new KmsError('NotFoundException', `Invalid keyId '${keyIdInput}'`)
+  const key = await deps.store.getKey(resource)
+  if (!key || key.accountId !== account || key.region !== deps.region) {
+    throw new KmsError('NotFoundException', `Key '${keyArn(deps.partition, deps.region, account, resource)}' does not exist`)
+  }
+  return key
+}
+
+/** Loads one version of a key's material as the HSM takes it. Undefined when the key has no such version. */
+export async function loadMaterial(deps: ServiceDeps, key: KeyRecord, keyMaterialId: string): Promise<KeyMaterialRef | undefined> {
+  const m = await deps.store.getKeyMaterial(key.keyId, keyMaterialId)
+  if (!m) return undefined
+  return {
+    keyArn: key.arn,
+    keyId: key.keyId,
+    keySpec: key.keySpec,
+    origin: key.origin,
+    hbkId: new Uint8Array(Buffer.from(m.keyMaterialId, 'hex')),
+    ekt: m.ekt,
+  }
+}
+
+/** The material new encryptions use. A key with usable state always has one. */
+export async function currentMaterial(deps: ServiceDeps, key: KeyRecord): Promise<KeyMaterialRef> {
+  const ref = key.currentKeyMaterialId === undefined ? undefined : await loadMaterial(deps, key, key.currentKeyMaterialId)
+  if (!ref) throw new KmsError('KMSInternalException')
+  return ref
+}

@@ -1,0 +1,57 @@
+import { KmsError } from '../core/errors.js'
+import { parseBlobHeader } from '../hsm/blob.js'
+import type { KeyMaterialRef } from '../hsm/hsm.js'
+import type { KeyRecord } from '../store/store.js'
+import type { Caller, ServiceDeps } from './deps.js'
+import { assertKeyState, assertKeyUsage } from './key-state.js'
+import { loadMaterial, resolveKey } from './resolve-key.js'
+
+/** Refuses an encryption algorithm the key cannot use. */
+export function assertSymmetricAlgorithm(key: KeyRecord, algorithm: string | undefined): void {
+  if (algorithm !== undefined && algorithm !== 'SYMMETRIC_DEFAULT') {
+    throw new KmsError('InvalidKeyUsageException', `Algorithm ${algorithm} is incompatible with key spec ${key.keySpec}.`)
+  }
+}
+
+/** Resolves a key for a symmetric encryption operation and checks its state and usage. */
+export async function encryptionKey(deps: ServiceDeps, caller: Caller, keyIdInput: string, operation: string, algorithm?: string): Promise<KeyRecord> {
+  const key = await resolveKey(deps, caller, keyIdInput)
+  assertKeyState(key, 'cryptographic')
+  assertKeyUsage(key, 'ENCRYPT_DECRYPT', operation)
+  assertSymmetricAlgorithm(key, algorithm)
+  return key
+}
+
+/**
+ * Finds the key and key material that made a ciphertext blob. The blob names them in its
+ * authenticated header; a KeyId in the request must name the same key (IncorrectKeyException).
+ * Every way the blob can be unusable answers the same InvalidCiphertextException.
+ */
+export async function decryptionKey(
+  deps: ServiceDeps,
+  caller: Caller,
+  blob: Uint8Array,
+  keyIdInput: string | undefined,
+  operation: string,
+  algorithm?: string,
+): Promise<{ key: KeyRecord; material: KeyMaterialRef }> {
+  const header = parseBlobHeader(blob)
+  const requested = keyIdInput === undefined ? undefined : await resolveKey(deps, caller, keyIdInput)
+  if (!header) throw new KmsError('InvalidCiphertextException')
+  if (requested && requested.keyId !== header.keyId) {
+    throw new KmsError('IncorrectKeyException', 'The key ID in the request does not identify a CMK that can perform this operation.')
+  }
+  const key = requested ?? (await deps.store.getKey(header.keyId))
+  if (!key || key.accountId !== caller.accountId || key.region !== deps.region) throw new KmsError('InvalidCiphertextException')
+  assertKeyState(key, 'cryptographic')
+  assertKeyUsage(key, 'ENCRYPT_DECRYPT', operation)
+  assertSymmetricAlgorithm(key, algorithm)
+  const material = await loadMaterial(deps, key, Buffer.from(header.hbkId).toString('hex'))
+  if (!material) throw new KmsError('InvalidCiphertextException')
+  return { key, material }
+}
+
+/** The 64-hex KeyMaterialId of a material reference. */
+export function keyMaterialId(material: KeyMaterialRef): string {
+  return Buffer.from(material.hbkId).toString('hex')
+}

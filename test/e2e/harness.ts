@@ -1,0 +1,111 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { Sha256 } from '@aws-crypto/sha256-js'
+import { KMSClient } from '@aws-sdk/client-kms'
+import { HttpRequest } from '@smithy/protocol-http'
+import { SignatureV4 } from '@smithy/signature-v4'
+
+export const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)))
+export const CLI = join(ROOT, 'dist/src/cli/trent.js')
+export const REGION = 'us-east-1'
+export const ACCOUNT = '111122223333'
+export const CREDENTIALS = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' }
+
+/** A Trent server running as a real `trent serve` process on a free port. */
+export interface TestServer {
+  url: string
+  dataDir: string
+  process: ChildProcess
+  /** Output the server printed, for assertions and debugging. */
+  output: string[]
+  /** SIGTERM and wait for exit; returns the exit code. */
+  stop(): Promise<number | null>
+}
+
+/** A fresh temporary data dir, removed by `cleanup`. */
+export function tempDataDir(): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'trent-test-'))
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+/** Starts `trent serve --port 0` on `dataDir` and resolves once it listens. */
+export async function startTestServer(dataDir: string, extraEnv: Record<string, string> = {}): Promise<TestServer> {
+  const proc = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--data-dir', dataDir], {
+    env: {
+      ...process.env,
+      TRENT_ADMIN_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      TRENT_ADMIN_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const output: string[] = []
+  createInterface({ input: proc.stderr! }).on('line', (l) => output.push(l))
+  const url = await new Promise<string>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`server did not start:\n${output.join('\n')}`)), 20000)
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      output.push(line)
+      const m = /serving the AWS KMS API on (http:\/\/\S+)/.exec(line)
+      if (m) {
+        clearTimeout(timer)
+        ok(m[1]!)
+      }
+    })
+    proc.once('exit', (code) => {
+      clearTimeout(timer)
+      fail(new Error(`server exited with ${code}:\n${output.join('\n')}`))
+    })
+  })
+  const exited = new Promise<number | null>((ok) => proc.once('exit', (code) => ok(code)))
+  return {
+    url,
+    dataDir,
+    process: proc,
+    output,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM')
+      return exited
+    },
+  }
+}
+
+/** An SDK client for a test server with the admin credentials. */
+export function kmsClient(url: string, credentials = CREDENTIALS): KMSClient {
+  return new KMSClient({ endpoint: url, region: REGION, credentials, maxAttempts: 1 })
+}
+
+/** Sends a raw request signed with SigV4 (or unsigned), for protocol-level tests. */
+export async function rawRequest(
+  url: string,
+  options: { target?: string; body?: string | Uint8Array; headers?: Record<string, string>; sign?: boolean; credentials?: typeof CREDENTIALS; signingDate?: Date; region?: string },
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const u = new URL(url)
+  const body = options.body ?? '{}'
+  const headers: Record<string, string> = {
+    host: u.host,
+    'content-type': 'application/x-amz-json-1.1',
+    ...(options.target ? { 'x-amz-target': `TrentService.${options.target}` } : {}),
+    ...options.headers,
+  }
+  let sent = headers
+  if (options.sign !== false) {
+    const signer = new SignatureV4({ credentials: options.credentials ?? CREDENTIALS, region: options.region ?? REGION, service: 'kms', sha256: Sha256 })
+    const req = new HttpRequest({ method: 'POST', protocol: 'http:', hostname: u.hostname, port: Number(u.port), path: '/', headers, body })
+    const signed = await signer.sign(req, options.signingDate ? { signingDate: options.signingDate } : {})
+    sent = signed.headers
+  }
+  const { host: _host, ...fetchHeaders } = sent
+  const res = await fetch(`${url}/`, { method: 'POST', headers: fetchHeaders, body: typeof body === 'string' ? body : Buffer.from(body) })
+  const text = await res.text()
+  let parsed: unknown = text
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    // keep the text
+  }
+  return { status: res.status, body: parsed, headers: res.headers }
+}
