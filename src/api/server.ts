@@ -95,7 +95,7 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
       throw new KmsError('UnknownOperationException', '')
     }
     const body = await readBody(req, limit)
-    const { principal } = await verifier.verify({ method: 'POST', path: req.url ?? '/', headers: req.headers, body })
+    const { principal } = await verifier.verify({ method: 'POST', path: req.url ?? '/', headers: req.headersDistinct, body })
 
     const target = req.headers['x-amz-target']
     const name = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : undefined
