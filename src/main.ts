@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -40,7 +40,11 @@ const CLI = fileURLToPath(new URL('./cli/trent.js', import.meta.url))
 /** Starts the embedded default: SQLite store, spawned software HSM, HTTP front end. */
 export async function startServer(config: TrentConfig): Promise<RunningTrent> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
-  const store = new SqliteStore(new Database(join(config.dataDir, 'trent.db')))
+  const dbFile = join(config.dataDir, 'trent.db')
+  // SQLite gives its -wal and -shm files the database file's mode: make that private first.
+  closeSync(openSync(dbFile, 'a', 0o600))
+  chmodSync(dbFile, 0o600)
+  const store = new SqliteStore(new Database(dbFile))
   await store.migrate()
   const hsm = new SupervisedHsm({
     command: process.execPath,

@@ -1,0 +1,173 @@
+import type { KeyBinding } from './hsm.js'
+import { KmsError } from '../core/errors.js'
+import { AES_256_KEY_BYTES, GCM_IV_BYTES, GCM_TAG_BYTES, aesGcmDecrypt, aesGcmEncrypt } from './aes-gcm.js'
+import { HBK_ID_BYTES } from './blob.js'
+
+/** First byte of a version 1 EKT and of a version 1 wrapped credential. */
+export const WRAP_V1 = 0x01
+/** Length of a domain key id. */
+export const DOMAIN_KEY_ID_BYTES = 16
+/** Length of an HBK. */
+export const HBK_BYTES = 32
+/** Length of a v1 EKT: version, domain key id, IV, wrapped HBK, tag. */
+export const EKT_V1_BYTES = 1 + DOMAIN_KEY_ID_BYTES + GCM_IV_BYTES + HBK_BYTES + GCM_TAG_BYTES
+
+const WRAP_HEADER_BYTES = 1 + DOMAIN_KEY_ID_BYTES + GCM_IV_BYTES
+const utf8 = new TextEncoder()
+// Both formats are AES-GCM under the same domain keys; distinct labels keep one from passing as the other.
+const EKT_LABEL = utf8.encode('trent-ekt-v1')
+const CREDENTIAL_LABEL = utf8.encode('trent-credential-v1')
+
+/** A domain key as the HSM holds it in memory. */
+export interface DomainKeyHandle {
+  /** 16-byte domain key id, written in clear into every EKT it wraps. */
+  id: Uint8Array
+  /** 32-byte AES-256 key. */
+  key: Uint8Array
+}
+
+/** What an EKT is bound to: the key it belongs to and the id of the HBK it carries. */
+export interface EktBinding extends KeyBinding {
+  hbkId: Uint8Array
+}
+
+/** Finds a loaded domain key's bytes by id; undefined when this HSM does not hold that key. */
+export type DomainKeyLookup = (id: Uint8Array) => Uint8Array | undefined
+
+/**
+ * Unambiguous concatenation of byte fields: each as a big-endian uint16 length and the bytes.
+ * Throws KMSInternalException for a field over 65535 bytes.
+ */
+export function lengthPrefixed(fields: readonly Uint8Array[]): Uint8Array {
+  let size = 0
+  for (const f of fields) {
+    /* Precondition: A length-prefixed field is at most 65535 bytes. */
+    if (f.length > 0xffff) throw new KmsError('KMSInternalException', 'Bound field exceeds 65535 bytes')
+    size += 2 + f.length
+  }
+  const out = new Uint8Array(size)
+  const view = new DataView(out.buffer)
+  let offset = 0
+  for (const f of fields) {
+    view.setUint16(offset, f.length)
+    out.set(f, offset + 2)
+    offset += 2 + f.length
+  }
+  return out
+}
+
+/**
+ * The additional authenticated data of a v1 EKT: label, domain key id, key ARN, HBK id, key spec
+ * and origin, length-prefixed. Also usable as a cache key, since it names everything an unwrap
+ * depends on besides the EKT bytes.
+ */
+export function ektAad(domainKeyId: Uint8Array, binding: EktBinding): Uint8Array {
+  return lengthPrefixed([
+    EKT_LABEL,
+    domainKeyId,
+    utf8.encode(binding.keyArn),
+    binding.hbkId,
+    utf8.encode(binding.keySpec),
+    utf8.encode(binding.origin),
+  ])
+}
+
+/**
+ * Wraps an HBK under a domain key: `0x01 || domainKeyId (16) || iv (12) || AES-256-GCM(hbk) (32) ||
+ * tag (16)`, with {@link ektAad} as AAD.
+ */
+export function wrapEkt(
+  domainKey: DomainKeyHandle,
+  hbk: Uint8Array,
+  binding: EktBinding,
+  iv: Uint8Array,
+): Uint8Array {
+  /* Precondition: An HBK to wrap is 32 bytes. */
+  if (hbk.length !== HBK_BYTES) throw new KmsError('KMSInternalException', 'HBK must be 32 bytes')
+  /* Precondition: The HBK id bound into an EKT is 32 bytes. */
+  if (binding.hbkId.length !== HBK_ID_BYTES) {
+    throw new KmsError('KMSInternalException', 'HBK id must be 32 bytes')
+  }
+  return wrapV1(domainKey, hbk, ektAad(domainKey.id, binding), iv)
+}
+
+/**
+ * Unwraps an EKT presented for `binding`. Returns the HBK in a fresh Uint8Array, or undefined when
+ * the EKT is malformed, names a domain key this HSM does not hold, or does not authenticate for
+ * this binding (another key's EKT, another ARN, spec, origin or HBK id).
+ */
+export function unwrapEkt(
+  ekt: Uint8Array,
+  lookup: DomainKeyLookup,
+  binding: EktBinding,
+): Uint8Array | undefined {
+  /* Precondition: An EKT to unwrap is exactly 77 bytes. */
+  if (ekt.length !== EKT_V1_BYTES) return undefined
+  return unwrapV1(ekt, lookup, (id) => ektAad(id, binding))
+}
+
+/** The domain key id an EKT or wrapped credential names, or undefined when it is not a v1 wrap. */
+export function wrappedDomainKeyId(wrapped: Uint8Array): Uint8Array | undefined {
+  if (wrapped.length < WRAP_HEADER_BYTES + GCM_TAG_BYTES || wrapped[0] !== WRAP_V1) return undefined
+  return wrapped.subarray(1, 1 + DOMAIN_KEY_ID_BYTES)
+}
+
+/** The additional authenticated data of a v1 wrapped credential: label, domain key id, access key id. */
+export function credentialAad(domainKeyId: Uint8Array, accessKeyId: string): Uint8Array {
+  return lengthPrefixed([CREDENTIAL_LABEL, domainKeyId, utf8.encode(accessKeyId)])
+}
+
+/**
+ * Wraps a SigV4 secret access key under a domain key, bound to its access key id. Same layout as
+ * an EKT with the secret in place of the HBK and {@link credentialAad} as AAD.
+ */
+export function wrapCredential(
+  domainKey: DomainKeyHandle,
+  accessKeyId: string,
+  secret: Uint8Array,
+  iv: Uint8Array,
+): Uint8Array {
+  return wrapV1(domainKey, secret, credentialAad(domainKey.id, accessKeyId), iv)
+}
+
+/** Unwraps a credential wrapped by {@link wrapCredential} for `accessKeyId`; undefined on any failure. */
+export function unwrapCredential(
+  wrapped: Uint8Array,
+  lookup: DomainKeyLookup,
+  accessKeyId: string,
+): Uint8Array | undefined {
+  return unwrapV1(wrapped, lookup, (id) => credentialAad(id, accessKeyId))
+}
+
+function wrapV1(domainKey: DomainKeyHandle, secret: Uint8Array, aad: Uint8Array, iv: Uint8Array): Uint8Array {
+  /* Precondition: A wrapping domain key has a 16-byte id and a 32-byte key. */
+  if (domainKey.id.length !== DOMAIN_KEY_ID_BYTES || domainKey.key.length !== AES_256_KEY_BYTES) {
+    throw new KmsError('KMSInternalException', 'Domain key must have a 16-byte id and a 32-byte key')
+  }
+  const { ciphertext, tag } = aesGcmEncrypt(domainKey.key, iv, secret, aad)
+  const out = new Uint8Array(WRAP_HEADER_BYTES + ciphertext.length + GCM_TAG_BYTES)
+  out[0] = WRAP_V1
+  out.set(domainKey.id, 1)
+  out.set(iv, 1 + DOMAIN_KEY_ID_BYTES)
+  out.set(ciphertext, WRAP_HEADER_BYTES)
+  out.set(tag, WRAP_HEADER_BYTES + ciphertext.length)
+  return out
+}
+
+function unwrapV1(
+  wrapped: Uint8Array,
+  lookup: DomainKeyLookup,
+  aadFor: (domainKeyId: Uint8Array) => Uint8Array,
+): Uint8Array | undefined {
+  const domainKeyId = wrappedDomainKeyId(wrapped)
+  if (domainKeyId === undefined) return undefined
+  const key = lookup(domainKeyId)
+  if (key === undefined) return undefined
+  return aesGcmDecrypt(
+    key,
+    wrapped.subarray(1 + DOMAIN_KEY_ID_BYTES, WRAP_HEADER_BYTES),
+    wrapped.subarray(WRAP_HEADER_BYTES, wrapped.length - GCM_TAG_BYTES),
+    wrapped.subarray(wrapped.length - GCM_TAG_BYTES),
+    aadFor(domainKeyId),
+  )
+}

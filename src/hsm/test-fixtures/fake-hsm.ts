@@ -1,0 +1,104 @@
+import { KmsError } from '../../core/errors.js'
+import type { EncryptionContext } from '../../core/types.js'
+import type { DataKey, Hsm, KeyBinding, KeyMaterialRef, NewKeyMaterial } from '../hsm.js'
+
+/**
+ * TEST DOUBLE ONLY: an Hsm with fake, insecure "crypto" (byte reversal and tagging) for exercising
+ * the channel, protocol and supervisor. Never wire it into anything that serves requests.
+ *
+ * Hooks for transport tests: a context entry `delayMs` delays the answer; `throw` makes the call
+ * fail with that KmsError code (message from `message`), or with a plain Error when it is `plain`;
+ * `requireDomain` fails with KMSInvalidStateException unless a domain was loaded or created.
+ */
+export class FakeHsm implements Hsm {
+  /** Sealed domains loaded so far (the supervisor tests check setup ran on each child). */
+  readonly loaded: Uint8Array[] = []
+  calls = 0
+  closed = false
+
+  async initDomain(): Promise<Uint8Array> {
+    const sealed = new TextEncoder().encode('fake-domain')
+    this.loaded.push(sealed)
+    return sealed
+  }
+
+  async loadDomain(sealedDomain: Uint8Array): Promise<void> {
+    this.loaded.push(new Uint8Array(sealedDomain))
+  }
+
+  async generateKeyMaterial(binding: KeyBinding): Promise<NewKeyMaterial> {
+    const id = new TextEncoder().encode(`${binding.keyArn}|${binding.keyId}|${binding.keySpec}|${binding.origin}`)
+    return { hbkId: id.slice(0, 32), ekt: id }
+  }
+
+  async encrypt(key: KeyMaterialRef, plaintext: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
+    await this.#hooks(context)
+    return Uint8Array.from([...key.hbkId.subarray(0, 1), ...plaintext].reverse())
+  }
+
+  async decrypt(key: KeyMaterialRef, blob: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
+    await this.#hooks(context)
+    const forward = Uint8Array.from(blob).reverse()
+    if (forward[0] !== key.hbkId[0]) throw new KmsError('InvalidCiphertextException')
+    return forward.slice(1)
+  }
+
+  async generateDataKey(
+    key: KeyMaterialRef,
+    numberOfBytes: number,
+    context: EncryptionContext,
+    withPlaintext: boolean,
+  ): Promise<DataKey> {
+    const plaintext = new Uint8Array(numberOfBytes).fill(7)
+    const ciphertextBlob = await this.encrypt(key, plaintext, context)
+    return withPlaintext ? { ciphertextBlob, plaintext } : { ciphertextBlob }
+  }
+
+  async reEncrypt(
+    source: KeyMaterialRef,
+    blob: Uint8Array,
+    sourceContext: EncryptionContext,
+    destination: KeyMaterialRef,
+    destinationContext: EncryptionContext,
+  ): Promise<Uint8Array> {
+    return this.encrypt(destination, await this.decrypt(source, blob, sourceContext), destinationContext)
+  }
+
+  async generateRandom(numberOfBytes: number): Promise<Uint8Array> {
+    this.calls++
+    if (!Number.isInteger(numberOfBytes) || numberOfBytes < 1 || numberOfBytes > 1024) {
+      throw new KmsError('ValidationException', `bad NumberOfBytes ${numberOfBytes}`)
+    }
+    return new Uint8Array(numberOfBytes).fill(numberOfBytes & 0xff)
+  }
+
+  async wrapSecret(accessKeyId: string, secret: Uint8Array): Promise<Uint8Array> {
+    return Uint8Array.from([...new TextEncoder().encode(accessKeyId), 0, ...secret])
+  }
+
+  async deriveSigningKey(
+    accessKeyId: string,
+    wrappedSecret: Uint8Array,
+    date: string,
+    region: string,
+    service: string,
+  ): Promise<Uint8Array> {
+    return new TextEncoder().encode(`${accessKeyId}/${wrappedSecret.length}/${date}/${region}/${service}`)
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+  }
+
+  async #hooks(context: EncryptionContext): Promise<void> {
+    this.calls++
+    const delay = context['delayMs']
+    if (delay !== undefined) await new Promise((r) => setTimeout(r, Number(delay)))
+    if (context['requireDomain'] !== undefined && this.loaded.length === 0) {
+      throw new KmsError('KMSInvalidStateException', 'no domain loaded')
+    }
+    const code = context['throw']
+    if (code === 'plain') throw new Error('internal detail that must not cross')
+    if (code !== undefined) throw new KmsError(code as KmsError['code'], context['message'] ?? '')
+  }
+}

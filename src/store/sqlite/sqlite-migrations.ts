@@ -1,0 +1,124 @@
+import type { SqliteDatabase } from './sqlite-config.js'
+
+/** One schema change. Once released, a migration is never edited: changes go in a new one. */
+export interface SqliteMigration {
+  /** Unique, and sorted like the list it is in, e.g. `0001-initial`. */
+  readonly name: string
+  readonly sql: string
+}
+
+/** What {@link migrateSqlite} did. */
+export interface SqliteMigrationReport {
+  /** Names of the migrations applied by this call, in order; empty when the schema was current. */
+  applied: string[]
+}
+
+/** The SQLite schema of Trent, oldest first. */
+export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
+  {
+    name: '0001-initial',
+    sql: `
+      CREATE TABLE domain (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        sealed BLOB NOT NULL
+      ) STRICT;
+
+      CREATE TABLE keys (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        key_id TEXT NOT NULL UNIQUE,
+        arn TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        region TEXT NOT NULL,
+        creation_date INTEGER NOT NULL,
+        description TEXT NOT NULL,
+        key_usage TEXT NOT NULL,
+        key_spec TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        key_state TEXT NOT NULL,
+        key_manager TEXT NOT NULL,
+        multi_region INTEGER NOT NULL CHECK (multi_region IN (0, 1)),
+        current_key_material_id TEXT,
+        deletion_date INTEGER,
+        pending_window_in_days INTEGER,
+        policy TEXT NOT NULL,
+        tags TEXT NOT NULL CHECK (json_valid(tags)),
+        version INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX keys_by_account_region ON keys (account_id, region, seq);
+
+      CREATE TABLE key_materials (
+        key_id TEXT NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+        key_material_id TEXT NOT NULL,
+        ekt BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (key_id, key_material_id)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE aliases (
+        account_id TEXT NOT NULL,
+        region TEXT NOT NULL,
+        alias_name TEXT NOT NULL,
+        key_id TEXT NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+        creation_date INTEGER NOT NULL,
+        last_updated_date INTEGER NOT NULL,
+        PRIMARY KEY (account_id, region, alias_name)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX aliases_by_key ON aliases (key_id);
+
+      CREATE TABLE credentials (
+        access_key_id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        principal_arn TEXT NOT NULL,
+        wrapped_secret BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
+]
+
+/**
+ * Applies the pending `migrations` in order, all in one transaction, and records each by name.
+ * Refuses a database that records a migration this list does not know (it was written by a newer
+ * Trent) or whose history is not a prefix of the list.
+ */
+export function migrateSqlite(
+  db: SqliteDatabase,
+  migrations: readonly SqliteMigration[] = SQLITE_MIGRATIONS,
+): SqliteMigrationReport {
+  // BEGIN IMMEDIATE takes SQLite's single write lock up front, so it is also the migration lock: a
+  // second process waits (busy timeout) and then finds the migrations recorded.
+  db.exec('BEGIN IMMEDIATE')
+  try {
+    db.exec(`CREATE TABLE IF NOT EXISTS trent_migrations (
+      name TEXT PRIMARY KEY,
+      applied_at INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID`)
+    const recorded = new Set(
+      (db.prepare('SELECT name FROM trent_migrations').all() as Array<{ name: string }>).map((r) => r.name),
+    )
+    const known = new Set(migrations.map((m) => m.name))
+    const unknown = [...recorded].filter((name) => !known.has(name)).sort()
+    if (unknown.length > 0) {
+      throw new Error(
+        `The database was migrated by a newer Trent (unknown migrations: ${unknown.join(', ')}); ` +
+          'refusing to use it with this version.',
+      )
+    }
+    const pending = migrations.filter((m) => !recorded.has(m.name))
+    const firstPending = migrations.findIndex((m) => !recorded.has(m.name))
+    if (firstPending >= 0 && migrations.slice(firstPending).some((m) => recorded.has(m.name))) {
+      throw new Error(`The database's migration history has a gap before ${migrations[firstPending]!.name}; refusing to use it.`)
+    }
+    const record = db.prepare('INSERT INTO trent_migrations (name, applied_at) VALUES (?, ?)')
+    for (const m of pending) {
+      db.exec(m.sql)
+      record.run(m.name, Date.now())
+    }
+    db.exec('COMMIT')
+    return { applied: pending.map((m) => m.name) }
+  } catch (e) {
+    // SQLite rolls back by itself after some errors (e.g. SQLITE_FULL); a second ROLLBACK would throw.
+    if (db.inTransaction) db.exec('ROLLBACK')
+    throw e
+  }
+}
