@@ -160,11 +160,8 @@ interface ScenarioResult {
   verdict?: 'PASS' | 'BELOW'
 }
 
-interface Failure {
-  scenario: string
-  status: number
-  body: string
-}
+/** Distinct failures ("scenario | HTTP status | body") and how often each happened. */
+type Failures = Map<string, number>
 
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return NaN
@@ -183,7 +180,7 @@ async function runScenario(
   pool: readonly PreparedRequest[],
   concurrency: number,
   pids: { server: number | undefined; hsm: number | undefined },
-  failures: Failure[],
+  failures: Failures,
 ): Promise<ScenarioResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency })
   const latencies: number[] = []
@@ -242,7 +239,8 @@ async function runScenario(
         if (settled) return
         settled = true
         errors += 1
-        if (failures.length < 20) failures.push({ scenario: `${name} c=${concurrency}`, status, body })
+        const key = `${name} c=${concurrency}: ${status === 0 ? 'socket error' : `HTTP ${status}`} ${body}`
+        failures.set(key, (failures.get(key) ?? 0) + 1)
         fire()
       }
       const req = request({ host: url.hostname, port: url.port, method: r.method, path: r.path, headers: r.headers, agent }, (res) => {
@@ -366,7 +364,7 @@ async function main(): Promise<number> {
     console.log('load generator: this process, node:http keep-alive Agent (maxSockets = concurrency), closed loop\n')
 
     const results: ScenarioResult[] = []
-    const failures: Failure[] = []
+    const failures: Failures = new Map()
     for (const c of CONCURRENCY) {
       const baseline = await runScenario(url, 'GET /health (baseline)', health, c, pids, failures)
       results.push(baseline)
@@ -403,7 +401,7 @@ async function main(): Promise<number> {
     const totalErrors = results.reduce((n, r) => n + r.errors, 0)
     console.log(`\ntarget: Encrypt >= ${TARGET_RATIO * 100}% of the baseline's req/s at the same concurrency (PASS/BELOW; informative, never fails the run)`)
     console.log(`errors: ${totalErrors}`)
-    for (const f of failures) console.log(`  ${f.scenario}: ${f.status === 0 ? 'socket error' : `HTTP ${f.status}`} ${f.body}`)
+    for (const [what, n] of [...failures].slice(0, 20)) console.log(`  ${n} × ${what}`)
     console.log(`total time ${((performance.now() - began) / 1000).toFixed(1)} s`)
     console.log(
       `BENCH_JSON ${JSON.stringify({

@@ -124,11 +124,12 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
     const requestId = randomUUID()
     handle(req, res, requestId).catch((e: unknown) => {
       if (res.headersSent) return
-      if (e instanceof KmsError) {
+      if (e instanceof KmsError && e.code !== 'KMSInternalException') {
         sendError(res, requestId, e)
         if (e.code === 'RequestEntityTooLargeException') req.socket.destroySoon()
         return
       }
+      // Our own fault: the details go to the operator's log, never to the caller.
       log(`request ${requestId} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`)
       sendError(res, requestId, new KmsError('KMSInternalException', ''))
     })

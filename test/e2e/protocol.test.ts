@@ -71,6 +71,16 @@ describe('AWS JSON 1.1 protocol and SigV4 at the edge', () => {
     expectError(await rawRequest(server.url, {}), 'UnknownOperationException')
   })
 
+  it('a bad ciphertext answers exactly AWS\'s body: InvalidCiphertextException with an empty message', async () => {
+    const key = await rawRequest(server.url, { target: 'CreateKey' })
+    const enc = await rawRequest(server.url, { target: 'Encrypt', body: JSON.stringify({ KeyId: key.body.KeyMetadata.KeyId, Plaintext: 'aGk=' }) })
+    const blob = Buffer.from(enc.body.CiphertextBlob, 'base64')
+    blob[blob.length - 1]! ^= 1
+    const res = await rawRequest(server.url, { target: 'Decrypt', body: JSON.stringify({ CiphertextBlob: blob.toString('base64') }) })
+    assert.equal(res.status, 400)
+    assert.deepEqual(res.body, { __type: 'InvalidCiphertextException', message: '' })
+  })
+
   it('malformed JSON gets SerializationException', async () => {
     expectError(await rawRequest(server.url, { target: 'ListKeys', body: '{"Limit": ' }), 'SerializationException')
     expectError(await rawRequest(server.url, { target: 'ListKeys', body: '[1,2]' }), 'SerializationException')
