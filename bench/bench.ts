@@ -160,7 +160,7 @@ interface ScenarioResult {
   verdict?: 'PASS' | 'BELOW'
 }
 
-/** Distinct failures ("scenario | HTTP status | body") and how often each happened. */
+/** Distinct failures ("<scenario> c=<n>: HTTP <status> <body>") and how often each happened. */
 type Failures = Map<string, number>
 
 function percentile(sorted: Float64Array, p: number): number {

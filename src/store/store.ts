@@ -51,6 +51,25 @@ export interface CredentialRecord {
   createdAt: number
 }
 
+/** An alias: a friendly name of one key in one account and region. */
+export interface AliasRecord {
+  accountId: string
+  region: string
+  /** `alias/...` */
+  aliasName: string
+  targetKeyId: string
+  /** Milliseconds since the epoch. */
+  creationDate: number
+  /** Milliseconds since the epoch; changes when the alias is pointed at another key. */
+  lastUpdatedDate: number
+}
+
+/** A page of aliases ordered by alias name. */
+export interface AliasPage {
+  aliases: AliasRecord[]
+  nextMarker?: string
+}
+
 /** A page of keys in creation order. */
 export interface KeyPage {
   keys: KeyRecord[]
@@ -74,7 +93,7 @@ export interface Store {
   getSealedDomain(): Promise<Uint8Array | undefined>
   /** Stores the sealed domain state only if none exists; returns false (and stores nothing) otherwise. */
   initSealedDomain(sealed: Uint8Array): Promise<boolean>
-  /** Creates a key together with its first material (if any) atomically. */
+  /** Creates a key together with its first material (if any) atomically; a duplicate key id throws StoreConflictError. */
   createKey(key: KeyRecord, material?: KeyMaterialRecord): Promise<void>
   getKey(keyId: string): Promise<KeyRecord | undefined>
   /** Writes `key` if the stored version equals `key.version - 1`, else throws StoreConflictError. */
@@ -87,6 +106,37 @@ export interface Store {
   getKeyMaterial(keyId: string, keyMaterialId: string): Promise<KeyMaterialRecord | undefined>
   /** Resolves an alias name (`alias/...`) in an account and region to a key id. */
   getAliasTarget(accountId: string, region: string, aliasName: string): Promise<string | undefined>
+  /**
+   * Destroys a key that is due for deletion: its row, every EKT of its material (crypto-shredding:
+   * the stored bytes are overwritten, not only unlinked) and its aliases, in one transaction. Does
+   * nothing and returns false unless the stored key still has `key.version` and is PendingDeletion,
+   * so a deletion cancelled meanwhile, or already done by another node, is not repeated.
+   */
+  deleteKey(key: KeyRecord): Promise<boolean>
+  /** Keys of every account and region in PendingDeletion whose deletionDate is at or before `now`, oldest first. */
+  keysDueForDeletion(now: number, limit: number): Promise<KeyRecord[]>
+  /**
+   * Takes or renews a named lease for `holder` until `now + ttlMs`. True when `holder` holds it
+   * afterwards: it was free, expired, or already held by `holder`. Several nodes sharing a store
+   * use this so a periodic job runs on one of them at a time.
+   */
+  acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean>
+  /** Gives a lease up if `holder` holds it. */
+  releaseLease(name: string, holder: string): Promise<void>
+
+  /** Creates an alias; false (and nothing stored) if the name exists in that account and region. */
+  createAlias(alias: AliasRecord): Promise<boolean>
+  getAlias(accountId: string, region: string, aliasName: string): Promise<AliasRecord | undefined>
+  /** Points an existing alias at another key; false if the alias does not exist. */
+  updateAlias(accountId: string, region: string, aliasName: string, targetKeyId: string, now: number): Promise<boolean>
+  /** Deletes an alias; false if it did not exist. */
+  deleteAlias(accountId: string, region: string, aliasName: string): Promise<boolean>
+  /**
+   * Aliases of an account and region ordered by name, optionally only those of one key. `after` is
+   * a marker from a previous page; a marker this store did not issue throws InvalidMarkerException.
+   */
+  listAliases(accountId: string, region: string, options: { keyId?: string; limit: number; after?: string }): Promise<AliasPage>
+
   /** Stores a credential; false if the access key id exists already. */
   putCredential(credential: CredentialRecord): Promise<boolean>
   getCredential(accessKeyId: string): Promise<CredentialRecord | undefined>
