@@ -3,6 +3,7 @@
  */
 export type KmsErrorCode =
   | 'AlreadyExistsException'
+  | 'ConflictException'
   | 'CustomKeyStoreNotFoundException'
   | 'DependencyTimeoutException'
   | 'DisabledException'

@@ -1,9 +1,40 @@
 import { KmsError } from '../core/errors.js'
-import type { KeyState } from '../core/types.js'
+import { KEY_STATES, type KeyState } from '../core/types.js'
 import type { KeyRecord } from '../store/store.js'
 
-/** Groups of operations that share a row of AWS's key-state table. */
-export type OperationClass = 'cryptographic'
+/**
+ * How one group of operations treats each key state, after AWS's key-state table (Developer Guide,
+ * "Key states of AWS KMS keys"). States not allowed raise the exception listed; its message is
+ * "<key ARN> is <state>." as AWS words it.
+ */
+interface StateRule {
+  allowed: readonly KeyState[]
+  /** Disabled keys answer DisabledException in this group; other refusals are KMSInvalidStateException. */
+  disabledException: boolean
+}
+
+const ALL = KEY_STATES
+const rules = {
+  /** Encrypt, Decrypt, ReEncrypt, GenerateDataKey*, Sign, Verify, GetPublicKey, GenerateMac, VerifyMac, DeriveSharedSecret. */
+  cryptographic: { allowed: ['Enabled', 'Updating'], disabledException: true },
+  /** CreateGrant also works while a custom key store is disconnected. */
+  grant: { allowed: ['Enabled', 'Unavailable', 'Updating'], disabledException: true },
+  /** EnableKey, DisableKey. */
+  enablement: { allowed: ['Enabled', 'Disabled', 'Unavailable'], disabledException: false },
+  /** EnableKeyRotation, DisableKeyRotation, RotateKeyOnDemand. */
+  rotation: { allowed: ['Enabled', 'Updating'], disabledException: true },
+  /** ScheduleKeyDeletion. */
+  scheduleDeletion: { allowed: ['Enabled', 'Disabled', 'PendingImport', 'Unavailable', 'Creating'], disabledException: false },
+  /** CancelKeyDeletion. */
+  cancelDeletion: { allowed: ['PendingDeletion', 'PendingReplicaDeletion'], disabledException: false },
+  /** CreateAlias, UpdateAlias (destination), TagResource, UntagResource, UpdateKeyDescription. */
+  management: { allowed: ALL.filter((s) => s !== 'PendingDeletion' && s !== 'PendingReplicaDeletion'), disabledException: false },
+  /** DescribeKey, List*, GetKeyPolicy, PutKeyPolicy, RetireGrant, RevokeGrant, DeleteAlias, UpdateAlias (source). */
+  any: { allowed: ALL, disabledException: false },
+} satisfies Record<string, StateRule>
+
+/** The groups of operations that share a row of the key-state table. */
+export type OperationClass = keyof typeof rules
 
 const STATE_NAMES: Record<KeyState, string> = {
   Creating: 'creating',
@@ -16,17 +47,13 @@ const STATE_NAMES: Record<KeyState, string> = {
   Updating: 'updating',
 }
 
-/**
- * The one place that decides whether a key's state allows an operation, with AWS's exception and
- * message ("<key ARN> is disabled.", "<key ARN> is pending deletion.") otherwise.
- */
+/** The one place that decides whether a key's state allows an operation of a class. */
 export function assertKeyState(key: KeyRecord, operation: OperationClass): void {
-  switch (operation) {
-    case 'cryptographic':
-      if (key.keyState === 'Enabled' || key.keyState === 'Updating') return
-      if (key.keyState === 'Disabled') throw new KmsError('DisabledException', `${key.arn} is disabled.`)
-      throw new KmsError('KMSInvalidStateException', `${key.arn} is ${STATE_NAMES[key.keyState]}.`)
-  }
+  const rule: StateRule = rules[operation]
+  if (rule.allowed.includes(key.keyState)) return
+  if (operation === 'cancelDeletion') throw new KmsError('KMSInvalidStateException', `${key.arn} is not pending deletion.`)
+  if (key.keyState === 'Disabled' && rule.disabledException) throw new KmsError('DisabledException', `${key.arn} is disabled.`)
+  throw new KmsError('KMSInvalidStateException', `${key.arn} is ${STATE_NAMES[key.keyState]}.`)
 }
 
 /** Refuses a key whose usage is not `usage`, as AWS words it. */

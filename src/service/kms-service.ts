@@ -11,6 +11,15 @@ import { generateDataKeyWithoutPlaintext } from './operations/generate-data-key-
 import { generateRandom } from './operations/generate-random.js'
 import { listKeys } from './operations/list-keys.js'
 import { reEncrypt } from './operations/re-encrypt.js'
+import { disableKey } from './operations/disable-key.js'
+import { enableKey } from './operations/enable-key.js'
+import { getKeyPolicy } from './operations/get-key-policy.js'
+import { listKeyPolicies } from './operations/list-key-policies.js'
+import { listResourceTags } from './operations/list-resource-tags.js'
+import { putKeyPolicy } from './operations/put-key-policy.js'
+import { tagResource } from './operations/tag-resource.js'
+import { untagResource } from './operations/untag-resource.js'
+import { updateKeyDescription } from './operations/update-key-description.js'
 
 const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
   [
@@ -23,6 +32,15 @@ const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
     generateRandom,
     listKeys,
     reEncrypt,
+    disableKey,
+    enableKey,
+    getKeyPolicy,
+    listKeyPolicies,
+    listResourceTags,
+    putKeyPolicy,
+    tagResource,
+    untagResource,
+    updateKeyDescription,
   ].map((op) => [op.name, op as unknown as Operation]),
 )
 

@@ -14,3 +14,6 @@ export const RecipientInfo = t.structure({
 })
 export const DataKeySpec = t.enum(['AES_256', 'AES_128'])
 export const NumberOfBytesType = t.integer({ min: 1, max: 1024 })
+export const MarkerType = t.string({ min: 1, max: 1024, pattern: /^[\u0020-\u00FF]*$/ })
+export const PolicyNameType = t.string({ min: 1, max: 128, pattern: /^[\w]+$/ })
+export const PolicyType = t.string({ min: 1, max: 131072, pattern: /^[\u0009\u000A\u000D\u0020-\u00FF]+$/ })

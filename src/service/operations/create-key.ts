@@ -7,12 +7,13 @@ import type { KeyRecord } from '../../store/store.js'
 import { checkKeyPolicy, defaultKeyPolicy } from '../key-policy.js'
 import { keyMetadata } from '../key-metadata.js'
 import { defineOperation } from '../operation.js'
+import { PolicyType } from '../shapes.js'
 import { checkTags, TagList } from '../tags.js'
 
 export const createKey = defineOperation({
   name: 'CreateKey',
   input: t.structure({
-    Policy: t.optional(t.string({ min: 1, max: 131072, pattern: /^[\u0009\u000A\u000D\u0020-\u00FF]+$/ })),
+    Policy: t.optional(PolicyType),
     Description: t.optional(t.string({ min: 0, max: 8192 })),
     KeyUsage: t.optional(t.enum(KEY_USAGES)),
     CustomerMasterKeySpec: t.optional(t.enum(KEY_SPECS.filter((s) => !s.startsWith('ML_DSA')))),

@@ -1,11 +1,12 @@
 import { t } from '../../core/shape.js'
 import { defineOperation } from '../operation.js'
+import { MarkerType } from '../shapes.js'
 
 export const listKeys = defineOperation({
   name: 'ListKeys',
   input: t.structure({
     Limit: t.optional(t.integer({ min: 1, max: 1000 })),
-    Marker: t.optional(t.string({ min: 1, max: 1024, pattern: /^[\u0020-\u00FF]*$/ })),
+    Marker: t.optional(MarkerType),
   }),
   async run(deps, caller, input) {
     const page = await deps.store.listKeys(caller.accountId, deps.region, input.Limit ?? 100, input.Marker)
