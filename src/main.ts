@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto'
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
@@ -11,6 +13,7 @@ import { listenHsm } from './hsm/hsm-server.js'
 import { SupervisedHsm } from './hsm/hsm-supervisor.js'
 import { loadOrCreateSealKey } from './hsm/seal.js'
 import { SoftwareHsm } from './hsm/software-hsm.js'
+import { DeletionScheduler } from './service/deletion-scheduler.js'
 import { KmsService, type AccessKeyPair } from './service/kms-service.js'
 import { SqliteStore } from './store/sqlite/sqlite-store.js'
 
@@ -31,7 +34,12 @@ export interface RunningTrent {
   server: Server
   /** Set when first start generated admin credentials into this file. */
   credentialsFile?: string
-  /** Stops accepting, finishes requests in flight, stops the HSM and closes the store. */
+  /**
+   * Admin/test hook: deletes now the keys whose deletion date has passed (by the configured clock),
+   * as the periodic deletion job does; resolves to how many this node deleted.
+   */
+  runDueDeletions(): Promise<number>
+  /** Stops the deletion job, stops accepting, finishes requests in flight, stops the HSM and closes the store. */
   close(): Promise<void>
 }
 
@@ -56,11 +64,14 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
     },
   })
   const clock = config.clock ?? systemClock
+  const deletions = new DeletionScheduler({ store, clock, holder: `${hostname()}/${process.pid}/${randomUUID()}` })
   try {
     await hsm.ready()
     const service = new KmsService({ store, hsm, clock, region: config.region, partition: 'aws' })
     const init = await service.initialize({ accountId: config.accountId, ...(config.admin ? { admin: config.admin } : {}) })
     const credentialsFile = init.created ? writeCredentials(config.dataDir, init.created) : undefined
+    // Its first run, before serving, deletes the keys that fell due while the server was down.
+    await deletions.start()
 
     const server = createApiServer(service, { region: config.region, clock })
     await new Promise<void>((resolve, reject) => {
@@ -73,7 +84,9 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
       url: `http://${host}:${port}`,
       server,
       ...(credentialsFile ? { credentialsFile } : {}),
+      runDueDeletions: () => deletions.runOnce(),
       async close() {
+        await deletions.stop()
         const closed = new Promise<void>((resolve) => server.close(() => resolve()))
         server.closeIdleConnections()
         await closed
@@ -82,6 +95,7 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
       },
     }
   } catch (e) {
+    await deletions.stop()
     await hsm.close()
     await store.close()
     throw e

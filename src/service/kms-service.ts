@@ -11,6 +11,12 @@ import { generateDataKeyWithoutPlaintext } from './operations/generate-data-key-
 import { generateRandom } from './operations/generate-random.js'
 import { listKeys } from './operations/list-keys.js'
 import { reEncrypt } from './operations/re-encrypt.js'
+import { cancelKeyDeletion } from './operations/cancel-key-deletion.js'
+import { scheduleKeyDeletion } from './operations/schedule-key-deletion.js'
+import { createAlias } from './operations/create-alias.js'
+import { deleteAlias } from './operations/delete-alias.js'
+import { listAliases } from './operations/list-aliases.js'
+import { updateAlias } from './operations/update-alias.js'
 import { disableKey } from './operations/disable-key.js'
 import { enableKey } from './operations/enable-key.js'
 import { getKeyPolicy } from './operations/get-key-policy.js'
@@ -32,6 +38,12 @@ const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
     generateRandom,
     listKeys,
     reEncrypt,
+    cancelKeyDeletion,
+    scheduleKeyDeletion,
+    createAlias,
+    deleteAlias,
+    listAliases,
+    updateAlias,
     disableKey,
     enableKey,
     getKeyPolicy,
