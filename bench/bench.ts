@@ -40,6 +40,9 @@ function envNumber(name: string, fallback: number): number {
 
 const SECONDS = envNumber('BENCH_SECONDS', 3)
 const WARMUP = envNumber('BENCH_WARMUP', 1)
+const ROUNDS = Math.max(1, Math.floor(envNumber('BENCH_ROUNDS', 3)))
+/** Unmeasured lead-in of every slice after the first: lets the previous scenario's requests drain. */
+const SETTLE = 0.2
 const POOL = Math.floor(envNumber('BENCH_POOL', 64))
 const CONCURRENCY = (process.env['BENCH_CONCURRENCY'] ?? '1,16,64').split(',').map((s) => {
   const n = Number(s.trim())
@@ -50,6 +53,8 @@ const EXTERNAL_URL = process.env['BENCH_URL']
 const ONLY = process.env['BENCH_ONLY']?.split(',').map((s) => s.trim()).filter((s) => s !== '')
 /** A request unanswered for this long counts as an error (and ends the wait for it). */
 const REQUEST_TIMEOUT_MS = 10_000
+/** Above this share of a core used by other processes during a scenario, the run is flagged. */
+const OTHER_CPU_WARNING = 0.25
 /** Encrypt should reach this share of the baseline's req/s (ARCHITECTURE.md, "Performance model"). */
 const TARGET_RATIO = 0.5
 
@@ -145,6 +150,17 @@ function childPids(parent: number): number[] {
 // ---------------------------------------------------------------------------------------------
 // Closed-loop load generator
 
+/** Idle and total jiffies of the whole machine (first line of /proc/stat), when readable. */
+function machineTicks(): { idle: number; total: number } | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!
+    const v = line.trim().split(/\s+/).slice(1, 9).map(Number)
+    return { idle: v[3]! + v[4]!, total: v.reduce((a, b) => a + b, 0) }
+  } catch {
+    return undefined
+  }
+}
+
 interface ScenarioResult {
   name: string
   concurrency: number
@@ -154,8 +170,11 @@ interface ScenarioResult {
   p50Ms: number
   p99Ms: number
   errors: number
-  /** Share of one core used during the measured window, per process. */
-  cpu: { bench: number; server: number | null; hsm: number | null }
+  /**
+   * Share of one core used during the measured windows by this process, the server and the HSM;
+   * `other`: by everything else on the machine (same unit); `idle`: idle share of the whole machine.
+   */
+  cpu: { bench: number; server: number | null; hsm: number | null; other: number | null; idle: number | null }
   ratio?: number
   verdict?: 'PASS' | 'BELOW'
 }
@@ -170,117 +189,163 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 
 /**
- * Keeps `concurrency` requests in flight for WARMUP + SECONDS: each slot sends the next request
- * of the pool as soon as its previous one has been answered and read to the end. Only requests
- * that start and finish inside the measured window count.
+ * One scenario at one concurrency: a keep-alive Agent with `concurrency` sockets and the figures
+ * gathered over all its slices. Slices of different scenarios are interleaved by the caller, so a
+ * change in the machine's speed during the run hits the baseline and the operations alike.
  */
-async function runScenario(
-  url: URL,
-  name: string,
-  pool: readonly PreparedRequest[],
-  concurrency: number,
-  pids: { server: number | undefined; hsm: number | undefined },
-  failures: Failures,
-): Promise<ScenarioResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency })
-  const latencies: number[] = []
-  let errors = 0
-  let next = 0
-  const t0 = performance.now()
-  const measureFrom = t0 + WARMUP * 1000
-  const stopAt = measureFrom + SECONDS * 1000
-  let cpuBench0: NodeJS.CpuUsage | undefined
-  let serverTicks0: number | undefined
-  let hsmTicks0: number | undefined
+class Load {
+  readonly #agent: Agent
+  #next = 0
+  readonly #latencies: number[] = []
+  #errors = 0
+  #measuredMs = 0
+  #benchCpuUs = 0
+  #serverTicks: number | null = 0
+  #hsmTicks: number | null = 0
+  #machineIdle: number | null = 0
+  #machineTotal = 0
 
-  const startMeasuring = setTimeout(() => {
-    cpuBench0 = process.cpuUsage()
-    serverTicks0 = pids.server === undefined ? undefined : procTicks(pids.server)
-    hsmTicks0 = pids.hsm === undefined ? undefined : procTicks(pids.hsm)
-  }, WARMUP * 1000)
+  readonly name: string
+  readonly url: URL
+  readonly pool: readonly PreparedRequest[]
+  readonly concurrency: number
+  readonly pids: { server: number | undefined; hsm: number | undefined }
+  readonly failures: Failures
 
-  const cpu = await new Promise<ScenarioResult['cpu']>((done) => {
-    let active = concurrency
-    let finished = false
-    const stopTimer = setTimeout(() => {
-      finished = true
-      const wall = (performance.now() - measureFrom) / 1000
-      const bench = cpuBench0 ? process.cpuUsage(cpuBench0) : undefined
-      const s1 = pids.server === undefined ? undefined : procTicks(pids.server)
-      const h1 = pids.hsm === undefined ? undefined : procTicks(pids.hsm)
-      const share = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? null : (b - a) / CLK_TCK / wall)
-      result = {
-        bench: bench ? (bench.user + bench.system) / 1e6 / wall : 0,
-        server: share(serverTicks0, s1),
-        hsm: share(hsmTicks0, h1),
-      }
-    }, (WARMUP + SECONDS) * 1000)
-    let result: ScenarioResult['cpu'] = { bench: 0, server: null, hsm: null }
+  constructor(
+    name: string,
+    url: URL,
+    pool: readonly PreparedRequest[],
+    concurrency: number,
+    pids: { server: number | undefined; hsm: number | undefined },
+    failures: Failures,
+  ) {
+    this.name = name
+    this.url = url
+    this.pool = pool
+    this.concurrency = concurrency
+    this.pids = pids
+    this.failures = failures
+    this.#agent = new Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency })
+  }
 
-    const slotDone = () => {
-      active -= 1
-      if (active === 0) {
-        clearTimeout(stopTimer)
-        done(result)
-      }
-    }
+  /**
+   * Keeps `concurrency` requests in flight for `warmupS + measureS` seconds: each slot sends the
+   * next request of the pool as soon as its previous one has been answered and read to the end.
+   * Only requests that start and finish inside the measured window are counted; errors are
+   * counted whenever they happen.
+   */
+  async slice(warmupS: number, measureS: number): Promise<void> {
+    const { url, pool, concurrency, pids } = this
+    const measureFrom = performance.now() + warmupS * 1000
+    const stopAt = measureFrom + measureS * 1000
+    let cpu0: NodeJS.CpuUsage | undefined
+    let server0: number | undefined
+    let hsm0: number | undefined
+    let machine0: ReturnType<typeof machineTicks>
+    const startMeasuring = setTimeout(() => {
+      cpu0 = process.cpuUsage()
+      server0 = pids.server === undefined ? undefined : procTicks(pids.server)
+      hsm0 = pids.hsm === undefined ? undefined : procTicks(pids.hsm)
+      machine0 = machineTicks()
+    }, warmupS * 1000)
 
-    const fire = () => {
-      if (finished) {
-        slotDone()
-        return
-      }
-      const r = pool[next]!
-      next = next + 1 === pool.length ? 0 : next + 1
-      const start = performance.now()
-      // Exactly one outcome per request, whatever mix of events a broken connection produces.
-      let settled = false
-      const fail = (status: number, body: string) => {
-        if (settled) return
-        settled = true
-        errors += 1
-        const key = `${name} c=${concurrency}: ${status === 0 ? 'socket error' : `HTTP ${status}`} ${body}`
-        failures.set(key, (failures.get(key) ?? 0) + 1)
-        fire()
-      }
-      const req = request({ host: url.hostname, port: url.port, method: r.method, path: r.path, headers: r.headers, agent }, (res) => {
-        const status = res.statusCode ?? 0
-        res.on('error', (e) => fail(0, e.message))
-        if (status === 200) {
-          res.on('end', () => {
-            if (settled) return
-            settled = true
-            const end = performance.now()
-            if (start >= measureFrom && end <= stopAt) latencies.push(end - start)
-            fire()
-          })
-          res.resume()
-        } else {
-          const chunks: Buffer[] = []
-          res.on('data', (c: Buffer) => chunks.push(c))
-          res.on('end', () => fail(status, Buffer.concat(chunks).toString('utf8').slice(0, 500)))
+    await new Promise<void>((done) => {
+      let active = concurrency
+      let finished = false
+      const stopTimer = setTimeout(() => {
+        finished = true
+        this.#measuredMs += performance.now() - measureFrom
+        if (cpu0) {
+          const used = process.cpuUsage(cpu0)
+          this.#benchCpuUs += used.user + used.system
         }
-      })
-      req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)))
-      req.on('error', (e) => fail(0, e.message))
-      req.end(r.body)
-    }
-    for (let i = 0; i < concurrency; i++) fire()
-  })
-  clearTimeout(startMeasuring)
-  agent.destroy()
+        const server1 = pids.server === undefined ? undefined : procTicks(pids.server)
+        const hsm1 = pids.hsm === undefined ? undefined : procTicks(pids.hsm)
+        const machine1 = machineTicks()
+        this.#serverTicks = this.#serverTicks === null || server0 === undefined || server1 === undefined ? null : this.#serverTicks + server1 - server0
+        this.#hsmTicks = this.#hsmTicks === null || hsm0 === undefined || hsm1 === undefined ? null : this.#hsmTicks + hsm1 - hsm0
+        if (this.#machineIdle === null || !machine0 || !machine1) this.#machineIdle = null
+        else {
+          this.#machineIdle += machine1.idle - machine0.idle
+          this.#machineTotal += machine1.total - machine0.total
+        }
+      }, (warmupS + measureS) * 1000)
 
-  const sorted = Float64Array.from(latencies).sort()
-  return {
-    name,
-    concurrency,
-    requests: sorted.length,
-    seconds: SECONDS,
-    rps: sorted.length / SECONDS,
-    p50Ms: percentile(sorted, 0.5),
-    p99Ms: percentile(sorted, 0.99),
-    errors,
-    cpu,
+      const slotDone = () => {
+        active -= 1
+        if (active === 0) {
+          clearTimeout(stopTimer)
+          done()
+        }
+      }
+
+      const fire = () => {
+        if (finished) {
+          slotDone()
+          return
+        }
+        const r = pool[this.#next]!
+        this.#next = this.#next + 1 === pool.length ? 0 : this.#next + 1
+        const start = performance.now()
+        // Exactly one outcome per request, whatever mix of events a broken connection produces.
+        let settled = false
+        const fail = (status: number, body: string) => {
+          if (settled) return
+          settled = true
+          this.#errors += 1
+          const key = `${this.name} c=${concurrency}: ${status === 0 ? 'socket error' : `HTTP ${status}`} ${body}`
+          this.failures.set(key, (this.failures.get(key) ?? 0) + 1)
+          fire()
+        }
+        const req = request({ host: url.hostname, port: url.port, method: r.method, path: r.path, headers: r.headers, agent: this.#agent }, (res) => {
+          const status = res.statusCode ?? 0
+          res.on('error', (e) => fail(0, e.message))
+          if (status === 200) {
+            res.on('end', () => {
+              if (settled) return
+              settled = true
+              const end = performance.now()
+              if (start >= measureFrom && end <= stopAt) this.#latencies.push(end - start)
+              fire()
+            })
+            res.resume()
+          } else {
+            const chunks: Buffer[] = []
+            res.on('data', (c: Buffer) => chunks.push(c))
+            res.on('end', () => fail(status, Buffer.concat(chunks).toString('utf8').slice(0, 500)))
+          }
+        })
+        req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)))
+        req.on('error', (e) => fail(0, e.message))
+        req.end(r.body)
+      }
+      for (let i = 0; i < concurrency; i++) fire()
+    })
+    clearTimeout(startMeasuring)
+  }
+
+  result(): ScenarioResult {
+    this.#agent.destroy()
+    const sorted = Float64Array.from(this.#latencies).sort()
+    const seconds = this.#measuredMs / 1000
+    const share = (ticks: number | null) => (ticks === null ? null : ticks / CLK_TCK / seconds)
+    const bench = this.#benchCpuUs / 1e6 / seconds
+    const server = share(this.#serverTicks)
+    const hsm = share(this.#hsmTicks)
+    const idle = this.#machineIdle === null || this.#machineTotal === 0 ? null : this.#machineIdle / this.#machineTotal
+    const other = idle === null || server === null || hsm === null ? null : Math.max(0, (1 - idle) * cpus().length - bench - server - hsm)
+    return {
+      name: this.name,
+      concurrency: this.concurrency,
+      requests: sorted.length,
+      seconds,
+      rps: sorted.length / seconds,
+      p50Ms: percentile(sorted, 0.5),
+      p99Ms: percentile(sorted, 0.99),
+      errors: this.#errors,
+      cpu: { bench, server, hsm, other, idle },
+    }
   }
 }
 
@@ -360,17 +425,25 @@ async function main(): Promise<number> {
 
     const cpuModel = cpus()[0]?.model ?? 'unknown CPU'
     console.log(`Trent benchmark: ${cpus().length} cores (${cpuModel}), Node ${process.version}`)
-    console.log(`server ${serverUrl} (${server ? `pid ${serverPid}, hsm pid ${hsmPid ?? '?'}` : 'external'}); ${WARMUP} s warm-up + ${SECONDS} s per scenario; pool ${POOL} signed requests per operation`)
+    console.log(`server ${serverUrl} (${server ? `pid ${serverPid}, hsm pid ${hsmPid ?? '?'}` : 'external'}); per scenario ${SECONDS} s measured in ${ROUNDS} interleaved slices, ${WARMUP} s warm-up; pool ${POOL} signed requests per operation`)
     console.log('load generator: this process, node:http keep-alive Agent (maxSockets = concurrency), closed loop\n')
 
     const results: ScenarioResult[] = []
     const failures: Failures = new Map()
     for (const c of CONCURRENCY) {
-      const baseline = await runScenario(url, 'GET /health (baseline)', health, c, pids, failures)
-      results.push(baseline)
-      for (const s of scenarios) {
-        const r = await runScenario(url, s.name, s.pool, c, pids, failures)
-        r.ratio = baseline.rps > 0 ? r.rps / baseline.rps : 0
+      const baseline = new Load('GET /health (baseline)', url, health, c, pids, failures)
+      const loads = scenarios.map((s) => ({ s, load: new Load(s.name, url, s.pool, c, pids, failures) }))
+      // Round-robin slices: baseline, each operation, baseline, each operation, ...
+      for (let round = 0; round < ROUNDS; round++) {
+        const warmup = round === 0 ? WARMUP : SETTLE
+        await baseline.slice(warmup, SECONDS / ROUNDS)
+        for (const { load } of loads) await load.slice(warmup, SECONDS / ROUNDS)
+      }
+      const base = baseline.result()
+      results.push(base)
+      for (const { s, load } of loads) {
+        const r = load.result()
+        r.ratio = base.rps > 0 ? r.rps / base.rps : 0
         if (s.encrypt) r.verdict = r.ratio >= TARGET_RATIO ? 'PASS' : 'BELOW'
         results.push(r)
       }
@@ -385,10 +458,11 @@ async function main(): Promise<number> {
       String(r.errors),
       r.ratio === undefined ? '' : `${(r.ratio * 100).toFixed(0)}%`,
       r.verdict ?? '',
-      `${pct(r.cpu.bench)} ${pct(r.cpu.server)} ${pct(r.cpu.hsm)}`,
+      `${pct(r.cpu.bench)} ${pct(r.cpu.server)} ${pct(r.cpu.hsm)} ${pct(r.cpu.other)}`,
+      pct(r.cpu.idle),
       `${perRequest(r.cpu.server, r.rps)} ${perRequest(r.cpu.hsm, r.rps)}`,
     ]
-    const titles = ['scenario', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'vs base', 'target', 'CPU% load/server/hsm', 'CPU µs/req server/hsm']
+    const titles = ['scenario', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'vs base', 'target', 'CPU% load/server/hsm/other', 'idle%', 'CPU µs/req server/hsm']
     const rows = results.map(cells)
     const widths = titles.map((t, i) => Math.max(t.length, ...rows.map((row) => row[i]!.length)))
     const line = (row: string[]) => row.map((c, i) => pad(c, widths[i]!, i === 0)).join('  ')
@@ -400,6 +474,10 @@ async function main(): Promise<number> {
     })
     const totalErrors = results.reduce((n, r) => n + r.errors, 0)
     console.log(`\ntarget: Encrypt >= ${TARGET_RATIO * 100}% of the baseline's req/s at the same concurrency (PASS/BELOW; informative, never fails the run)`)
+    const disturbed = Math.max(0, ...results.map((r) => r.cpu.other ?? 0))
+    if (disturbed > OTHER_CPU_WARNING) {
+      console.log(`note: other processes used up to ${pct(disturbed)}% of a core during a scenario; this run's figures are disturbed`)
+    }
     console.log(`errors: ${totalErrors}`)
     for (const [what, n] of [...failures].slice(0, 20)) console.log(`  ${n} × ${what}`)
     console.log(`total time ${((performance.now() - began) / 1000).toFixed(1)} s`)
@@ -411,6 +489,7 @@ async function main(): Promise<number> {
         cpu: cpuModel,
         warmupSeconds: WARMUP,
         seconds: SECONDS,
+        rounds: ROUNDS,
         pool: POOL,
         targetRatio: TARGET_RATIO,
         results: results.map((r) => ({
@@ -419,7 +498,8 @@ async function main(): Promise<number> {
           p50Ms: Number(r.p50Ms.toFixed(3)),
           p99Ms: Number(r.p99Ms.toFixed(3)),
           ratio: r.ratio === undefined ? undefined : Number(r.ratio.toFixed(3)),
-          cpu: { bench: Number(r.cpu.bench.toFixed(2)), server: r.cpu.server === null ? null : Number(r.cpu.server.toFixed(2)), hsm: r.cpu.hsm === null ? null : Number(r.cpu.hsm.toFixed(2)) },
+          seconds: Number(r.seconds.toFixed(2)),
+          cpu: Object.fromEntries(Object.entries(r.cpu).map(([k, v]) => [k, v === null ? null : Number(v.toFixed(2))])),
         })),
       })}`,
     )

@@ -77,7 +77,10 @@ export interface KeyPage {
   nextMarker?: string
 }
 
-/** Thrown by {@link Store.updateKey} when the record changed since it was read. */
+/**
+ * Thrown when a write conflicts with the stored state: {@link Store.updateKey} on a stale record,
+ * {@link Store.createKey} on a duplicate id, an alias write naming a key that does not exist.
+ */
 export class StoreConflictError extends Error {
   override readonly name = 'StoreConflictError'
 }
@@ -113,26 +116,31 @@ export interface Store {
    * so a deletion cancelled meanwhile, or already done by another node, is not repeated.
    */
   deleteKey(key: KeyRecord): Promise<boolean>
-  /** Keys of every account and region in PendingDeletion whose deletionDate is at or before `now`, oldest first. */
+  /** Keys of every account and region in PendingDeletion whose deletionDate is at or before `now`, by deletionDate then creation order. */
   keysDueForDeletion(now: number, limit: number): Promise<KeyRecord[]>
   /**
    * Takes or renews a named lease for `holder` until `now + ttlMs`. True when `holder` holds it
    * afterwards: it was free, expired, or already held by `holder`. Several nodes sharing a store
-   * use this so a periodic job runs on one of them at a time.
+   * use this so a periodic job runs on one of them at a time. A lease whose expiry equals `now` is
+   * expired; expiry is judged by the caller's clock.
    */
   acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean>
   /** Gives a lease up if `holder` holds it. */
   releaseLease(name: string, holder: string): Promise<void>
 
-  /** Creates an alias; false (and nothing stored) if the name exists in that account and region. */
+  /**
+   * Creates an alias; false (and nothing stored) if the name exists in that account and region.
+   * Throws StoreConflictError if the target key does not exist. The service checks everything else
+   * about the target (account, region, state, the per-key limit).
+   */
   createAlias(alias: AliasRecord): Promise<boolean>
   getAlias(accountId: string, region: string, aliasName: string): Promise<AliasRecord | undefined>
-  /** Points an existing alias at another key; false if the alias does not exist. */
+  /** Points an existing alias at another key; false if the alias does not exist; StoreConflictError if the key does not. */
   updateAlias(accountId: string, region: string, aliasName: string, targetKeyId: string, now: number): Promise<boolean>
   /** Deletes an alias; false if it did not exist. */
   deleteAlias(accountId: string, region: string, aliasName: string): Promise<boolean>
   /**
-   * Aliases of an account and region ordered by name, optionally only those of one key. `after` is
+   * Aliases of an account and region ordered by the UTF-8 bytes of their names, optionally only those of one key. `after` is
    * a marker from a previous page; a marker this store did not issue throws InvalidMarkerException.
    */
   listAliases(accountId: string, region: string, options: { keyId?: string; limit: number; after?: string }): Promise<AliasPage>

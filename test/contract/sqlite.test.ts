@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { SQLITE_MIGRATIONS, migrateSqlite } from '../../src/store/sqlite/sqlite-migrations.js'
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js'
-import type { Store } from '../../src/store/store.js'
+import type { KeyRecord, Store } from '../../src/store/store.js'
 import { sampleKey, storeContract } from './store-contract.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'trent-sqlite-'))
@@ -36,7 +37,7 @@ storeContract('sqlite file', async () => openFile(freshFile()), {
 })
 
 describe('SqliteStore', () => {
-  it('configures the connection: WAL, synchronous=FULL, busy timeout, foreign keys', () => {
+  it('configures the connection: WAL, synchronous=FULL, busy timeout, foreign keys, secure delete', () => {
     const db = new Database(freshFile())
     try {
       new SqliteStore(db)
@@ -44,6 +45,7 @@ describe('SqliteStore', () => {
       assert.equal(db.pragma('synchronous', { simple: true }), 2)
       assert.equal(db.pragma('busy_timeout', { simple: true }), 5000)
       assert.equal(db.pragma('foreign_keys', { simple: true }), 1)
+      assert.equal(db.pragma('secure_delete', { simple: true }), 1)
     } finally {
       db.close()
     }
@@ -165,6 +167,119 @@ describe('SqliteStore', () => {
     } finally {
       await a.close()
       await b.close()
+    }
+  })
+
+  describe('crypto-shredding', () => {
+    /** Which 16-byte pieces of `secret` occur in the database file or its WAL. */
+    function piecesOnDisk(file: string, secret: Buffer): string[] {
+      const found: string[] = []
+      for (const path of [file, `${file}-wal`]) {
+        if (!existsSync(path)) continue
+        const bytes = readFileSync(path)
+        for (let i = 0; i + 16 <= secret.length; i += 16) {
+          if (bytes.includes(secret.subarray(i, i + 16))) found.push(`${path} @${i}`)
+        }
+      }
+      return found
+    }
+
+    /** Stores a key whose EKT is `ekt` in a file database, checkpointed so the EKT is in the main file. */
+    async function storeCanary(ekt: Buffer): Promise<{ file: string; db: Database.Database; store: SqliteStore; key: KeyRecord }> {
+      const file = freshFile()
+      const db = new Database(file)
+      const store = new SqliteStore(db)
+      await store.migrate()
+      const key = sampleKey({ keyState: 'PendingDeletion', deletionDate: 1, currentKeyMaterialId: 'ab'.repeat(32) })
+      await store.createKey(key, { keyId: key.keyId, keyMaterialId: 'ab'.repeat(32), ekt, createdAt: 1 })
+      // Neighbours on the same page, so the page is rewritten rather than freed.
+      for (let i = 0; i < 3; i++) {
+        const other = sampleKey()
+        await store.createKey(other, { keyId: other.keyId, keyMaterialId: 'cd'.repeat(32), ekt: randomBytes(64), createdAt: 1 })
+      }
+      db.pragma('wal_checkpoint(TRUNCATE)')
+      return { file, db, store, key }
+    }
+
+    it('overwrites the EKTs of a deleted key in the database file', async () => {
+      const ekt = randomBytes(96)
+      const { file, db, store, key } = await storeCanary(ekt)
+      try {
+        assert.notDeepEqual(piecesOnDisk(file, ekt), [], 'the EKT should be on disk before the deletion')
+        assert.equal(await store.deleteKey(key), true)
+        db.pragma('wal_checkpoint(TRUNCATE)')
+      } finally {
+        await store.close()
+      }
+      assert.deepEqual(piecesOnDisk(file, ekt), [])
+    })
+
+    it('leaves no copy of the EKT in the WAL, without a checkpoint of the caller and while still open', async () => {
+      const ekt = randomBytes(96)
+      const file = freshFile()
+      const store = openFile(file)
+      try {
+        await store.migrate()
+        const key = sampleKey({ keyState: 'PendingDeletion', deletionDate: 1 })
+        await store.createKey(key, { keyId: key.keyId, keyMaterialId: 'ab'.repeat(32), ekt, createdAt: 1 })
+        await store.createKey(sampleKey())
+        assert.notDeepEqual(piecesOnDisk(file, ekt), [], 'the EKT should be in the WAL before the deletion')
+        assert.equal(await store.deleteKey(key), true)
+        assert.deepEqual(piecesOnDisk(file, ekt), [])
+        // The store goes on working after the WAL was truncated under it.
+        await store.createKey(sampleKey())
+      } finally {
+        await store.close()
+      }
+    })
+
+    it('would leave the EKT on disk without secure_delete (the check above can fail)', async () => {
+      const ekt = randomBytes(96)
+      const { file, db, store, key } = await storeCanary(ekt)
+      try {
+        db.pragma('secure_delete = OFF')
+        assert.equal(await store.deleteKey(key), true)
+        db.pragma('wal_checkpoint(TRUNCATE)')
+      } finally {
+        await store.close()
+      }
+      assert.notDeepEqual(piecesOnDisk(file, ekt), [])
+    })
+  })
+
+  it('upgrades a database of the first release, keeping its keys and aliases', async () => {
+    const file = freshFile()
+    const old = new Database(file)
+    const key = sampleKey()
+    try {
+      migrateSqlite(old, SQLITE_MIGRATIONS.slice(0, 1))
+      // Plain SQL, because this release's store would bring the schema up to date before writing.
+      old.prepare(
+        `INSERT INTO keys (key_id, arn, account_id, region, creation_date, description, key_usage, key_spec, origin,
+          key_state, key_manager, multi_region, policy, tags, version)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, '[]', 1)`,
+      ).run(key.keyId, key.arn, key.accountId, key.region, key.creationDate, key.description, key.keyUsage, key.keySpec,
+        key.origin, key.keyState, key.keyManager, key.policy)
+      old.prepare('INSERT INTO aliases VALUES (?, ?, ?, ?, 5, 6)').run(key.accountId, key.region, 'alias/old', key.keyId)
+    } finally {
+      old.close()
+    }
+    const store = new SqliteStore(new Database(file))
+    try {
+      assert.deepEqual(store.migrateWithReport(), { applied: ['0002-lifecycle'] })
+      assert.deepEqual(await store.getKey(key.keyId), key)
+      assert.deepEqual(await store.getAlias(key.accountId, key.region, 'alias/old'), {
+        accountId: key.accountId,
+        region: key.region,
+        aliasName: 'alias/old',
+        targetKeyId: key.keyId,
+        creationDate: 5,
+        lastUpdatedDate: 6,
+      })
+      assert.deepEqual((await store.listAliases(key.accountId, key.region, { keyId: key.keyId, limit: 10 })).aliases.length, 1)
+      assert.equal(await store.acquireLease('deletion', 'node-a', 1, 1000), true)
+    } finally {
+      await store.close()
     }
   })
 })

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test'
 import { isKmsError } from '../../src/core/errors.js'
 import {
   StoreConflictError,
+  type AliasRecord,
   type CredentialRecord,
   type KeyMaterialRecord,
   type KeyRecord,
@@ -50,6 +51,28 @@ export function sampleKey(overrides: Partial<KeyRecord> = {}): KeyRecord {
   }
 }
 
+/** A key in PendingDeletion, due at `deletionDate` (default 1_800_000_000_000). */
+function pendingKey(overrides: Partial<KeyRecord> = {}): KeyRecord {
+  return sampleKey({ keyState: 'PendingDeletion', deletionDate: 1_800_000_000_000, pendingWindowInDays: 7, ...overrides })
+}
+
+function sampleAlias(key: KeyRecord, aliasName: string, overrides: Partial<AliasRecord> = {}): AliasRecord {
+  return {
+    accountId: key.accountId,
+    region: key.region,
+    aliasName,
+    targetKeyId: key.keyId,
+    creationDate: 1_700_000_001_000,
+    lastUpdatedDate: 1_700_000_001_000,
+    ...overrides,
+  }
+}
+
+/** Orders strings by their UTF-8 bytes, the order listAliases promises. */
+function byBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
+}
+
 function sampleMaterial(keyId: string, seed = 1): KeyMaterialRecord {
   return { keyId, keyMaterialId: hex64(seed), ekt: bytes(64, seed), createdAt: 1_700_000_000_123 }
 }
@@ -87,6 +110,28 @@ function isPlainOwnedBytes(b: unknown): boolean {
 function assertInvalidMarker(e: unknown): true {
   assert.ok(isKmsError(e, 'InvalidMarkerException'), `expected InvalidMarkerException, got ${String(e)}`)
   return true
+}
+
+/** Strings that look like `marker` but were not issued: garbage, truncations, edits. */
+function tamperedMarkers(marker: string): string[] {
+  const flipped = (i: number) => marker.slice(0, i) + (marker[i] === 'A' ? 'B' : 'A') + marker.slice(i + 1)
+  return [
+    '',
+    'garbage',
+    '!!!!',
+    'null',
+    '0',
+    '1',
+    `${marker}A`,
+    `${marker}${marker}`,
+    marker.slice(0, -1),
+    marker.slice(1),
+    flipped(0),
+    flipped(Math.floor(marker.length / 2)),
+    flipped(marker.length - 1),
+    ` ${marker}`,
+    marker.toUpperCase() === marker ? marker.toLowerCase() : marker.toUpperCase(),
+  ].filter((m) => m !== marker)
 }
 
 /**
@@ -393,26 +438,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
           await seed(store, 5)
           const { nextMarker } = await store.listKeys(ACCOUNT, REGION, 2)
           assert.ok(nextMarker)
-          const flipped = (i: number) =>
-            nextMarker.slice(0, i) + (nextMarker[i] === 'A' ? 'B' : 'A') + nextMarker.slice(i + 1)
-          const bad = [
-            '',
-            'garbage',
-            '!!!!',
-            'null',
-            '0',
-            '1',
-            `${nextMarker}A`,
-            `${nextMarker}${nextMarker}`,
-            nextMarker.slice(0, -1),
-            nextMarker.slice(1),
-            flipped(0),
-            flipped(Math.floor(nextMarker.length / 2)),
-            flipped(nextMarker.length - 1),
-            ` ${nextMarker}`,
-            nextMarker.toUpperCase() === nextMarker ? nextMarker.toLowerCase() : nextMarker.toUpperCase(),
-          ].filter((m) => m !== nextMarker)
-          for (const marker of bad) {
+          for (const marker of tamperedMarkers(nextMarker)) {
             await assert.rejects(store.listKeys(ACCOUNT, REGION, 2, marker), assertInvalidMarker, `marker ${JSON.stringify(marker)}`)
           }
         }))
@@ -467,11 +493,499 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
         }))
     })
 
+    describe('deleteKey', () => {
+      it('deletes the key, its material and its aliases, and nothing of other keys', () =>
+        withStore(async (store) => {
+          const key = pendingKey({ currentKeyMaterialId: hex64(1) })
+          const other = pendingKey({ currentKeyMaterialId: hex64(1) })
+          await store.createKey(key, sampleMaterial(key.keyId, 1))
+          await store.createKey(other, sampleMaterial(other.keyId, 1))
+          assert.equal(await store.createAlias(sampleAlias(key, 'alias/one')), true)
+          assert.equal(await store.createAlias(sampleAlias(key, 'alias/two')), true)
+          assert.equal(await store.createAlias(sampleAlias(other, 'alias/other')), true)
+
+          assert.equal(await store.deleteKey(key), true)
+
+          assert.equal(await store.getKey(key.keyId), undefined)
+          assert.equal(await store.getKeyMaterial(key.keyId, hex64(1)), undefined)
+          assert.equal(await store.getAlias(ACCOUNT, REGION, 'alias/one'), undefined)
+          assert.equal(await store.getAliasTarget(ACCOUNT, REGION, 'alias/one'), undefined)
+          assert.equal(await store.getAlias(ACCOUNT, REGION, 'alias/two'), undefined)
+          assert.deepEqual(await store.listAliases(ACCOUNT, REGION, { keyId: key.keyId, limit: 10 }), { aliases: [] })
+          assert.deepEqual((await store.listKeys(ACCOUNT, REGION, 10)).keys, [other])
+          assert.deepEqual(await store.keysDueForDeletion(2_000_000_000_000, 10), [other])
+
+          assert.deepEqual(await store.getKey(other.keyId), other)
+          assert.deepEqual(await store.getKeyMaterial(other.keyId, hex64(1)), sampleMaterial(other.keyId, 1))
+          assert.deepEqual(await store.getAlias(ACCOUNT, REGION, 'alias/other'), sampleAlias(other, 'alias/other'))
+        }))
+
+      it('lets the key id be used again afterwards', () =>
+        withStore(async (store) => {
+          const key = pendingKey()
+          await store.createKey(key, sampleMaterial(key.keyId, 1))
+          assert.equal(await store.deleteKey(key), true)
+          const again = sampleKey({ keyId: key.keyId })
+          await store.createKey(again)
+          assert.deepEqual(await store.getKey(key.keyId), again)
+          assert.equal(await store.getKeyMaterial(key.keyId, hex64(1)), undefined)
+        }))
+
+      it('refuses a stale version: a deletion cancelled meanwhile is not done', () =>
+        withStore(async (store) => {
+          const key = pendingKey()
+          await store.createKey(key, sampleMaterial(key.keyId, 1))
+          await store.createAlias(sampleAlias(key, 'alias/kept'))
+          const { deletionDate: _d, pendingWindowInDays: _p, ...rest } = key
+          const cancelled: KeyRecord = { ...rest, keyState: 'Disabled', version: 2 }
+          await store.updateKey(cancelled)
+          const pendingAgain: KeyRecord = { ...key, version: 3 }
+          await store.updateKey(pendingAgain)
+
+          assert.equal(await store.deleteKey(key), false)
+          assert.equal(await store.deleteKey({ ...key, version: 4 }), false)
+          assert.deepEqual(await store.getKey(key.keyId), pendingAgain)
+          assert.deepEqual(await store.getKeyMaterial(key.keyId, hex64(1)), sampleMaterial(key.keyId, 1))
+          assert.equal(await store.getAliasTarget(ACCOUNT, REGION, 'alias/kept'), key.keyId)
+
+          assert.equal(await store.deleteKey(pendingAgain), true)
+          assert.equal(await store.getKey(key.keyId), undefined)
+        }))
+
+      it('refuses a key that is not pending deletion, whatever the record passed says', () =>
+        withStore(async (store) => {
+          const enabled = sampleKey()
+          const disabled = sampleKey({ keyState: 'Disabled' })
+          await store.createKey(enabled, sampleMaterial(enabled.keyId, 1))
+          await store.createKey(disabled)
+          await store.createAlias(sampleAlias(enabled, 'alias/enabled'))
+
+          assert.equal(await store.deleteKey(enabled), false)
+          assert.equal(await store.deleteKey({ ...enabled, keyState: 'PendingDeletion', deletionDate: 1 }), false)
+          assert.equal(await store.deleteKey({ ...disabled, keyState: 'PendingDeletion', deletionDate: 1 }), false)
+          assert.deepEqual(await store.getKey(enabled.keyId), enabled)
+          assert.deepEqual(await store.getKey(disabled.keyId), disabled)
+          assert.deepEqual(await store.getKeyMaterial(enabled.keyId, hex64(1)), sampleMaterial(enabled.keyId, 1))
+          assert.equal(await store.getAliasTarget(ACCOUNT, REGION, 'alias/enabled'), enabled.keyId)
+        }))
+
+      it('returns false the second time and for a key that never existed', () =>
+        withStore(async (store) => {
+          const key = pendingKey()
+          await store.createKey(key)
+          assert.equal(await store.deleteKey(key), true)
+          assert.equal(await store.deleteKey(key), false)
+          assert.equal(await store.deleteKey(pendingKey()), false)
+        }))
+
+      it('deletes a key once when two connections race', needsReopen, () =>
+        withStore(async (store) => {
+          const other = await reopen!(store)
+          try {
+            await other.migrate()
+            const key = pendingKey()
+            await store.createKey(key, sampleMaterial(key.keyId, 1))
+            const results = await Promise.all([store.deleteKey(key), other.deleteKey(key)])
+            assert.equal(results.filter(Boolean).length, 1)
+            assert.equal(await other.getKey(key.keyId), undefined)
+            assert.equal(await other.getKeyMaterial(key.keyId, hex64(1)), undefined)
+          } finally {
+            await other.close()
+          }
+        }))
+    })
+
+    describe('keysDueForDeletion', () => {
+      it('returns due keys of every account and region by deletion date, then creation order', () =>
+        withStore(async (store) => {
+          const now = 1_800_000_000_000
+          const late = pendingKey({ deletionDate: now })
+          const early = pendingKey({ accountId: OTHER_ACCOUNT, deletionDate: now - 2000 })
+          const tieFirst = pendingKey({ region: OTHER_REGION, deletionDate: now - 1000 })
+          const tieSecond = pendingKey({ deletionDate: now - 1000 })
+          const future = pendingKey({ deletionDate: now + 1 })
+          const notPending = sampleKey({ keyState: 'Disabled', deletionDate: now - 5000 })
+          const enabled = sampleKey()
+          // Creation order differs from deletion order on purpose.
+          for (const k of [late, enabled, tieFirst, future, early, notPending, tieSecond]) await store.createKey(k)
+
+          assert.deepEqual(await store.keysDueForDeletion(now, 10), [early, tieFirst, tieSecond, late])
+          assert.deepEqual(await store.keysDueForDeletion(now, 2), [early, tieFirst])
+          assert.deepEqual(await store.keysDueForDeletion(now - 1, 10), [early, tieFirst, tieSecond])
+          assert.deepEqual(await store.keysDueForDeletion(now - 2001, 10), [])
+          assert.deepEqual(await store.keysDueForDeletion(now + 1, 10), [early, tieFirst, tieSecond, late, future])
+        }))
+
+      it('follows updates: a cancelled deletion is no longer due, a scheduled one is', () =>
+        withStore(async (store) => {
+          const now = 1_800_000_000_000
+          const key = pendingKey({ deletionDate: now - 1 })
+          const other = sampleKey()
+          await store.createKey(key)
+          await store.createKey(other)
+          const { deletionDate: _d, pendingWindowInDays: _p, ...rest } = key
+          await store.updateKey({ ...rest, keyState: 'Disabled', version: 2 })
+          const scheduled: KeyRecord = { ...other, keyState: 'PendingDeletion', deletionDate: now, pendingWindowInDays: 7, version: 2 }
+          await store.updateKey(scheduled)
+          assert.deepEqual(await store.keysDueForDeletion(now, 10), [scheduled])
+        }))
+
+      it('returns nothing from an empty store', () =>
+        withStore(async (store) => {
+          assert.deepEqual(await store.keysDueForDeletion(Number.MAX_SAFE_INTEGER, 10), [])
+        }))
+    })
+
+    describe('leases', () => {
+      const T = 1_800_000_000_000
+
+      it('is taken when free, and refused to another holder until it expires', () =>
+        withStore(async (store) => {
+          assert.equal(await store.acquireLease('deletion', 'node-a', T, 1000), true)
+          assert.equal(await store.acquireLease('deletion', 'node-b', T, 1000), false)
+          assert.equal(await store.acquireLease('deletion', 'node-b', T + 999, 1000), false)
+          // The refused attempts did not take it over: node-a still holds it.
+          assert.equal(await store.acquireLease('deletion', 'node-a', T + 999, 1000), true)
+        }))
+
+      it('goes to a new holder once expired, and the old holder then loses it', () =>
+        withStore(async (store) => {
+          assert.equal(await store.acquireLease('deletion', 'node-a', T, 1000), true)
+          // Expires at exactly T + 1000.
+          assert.equal(await store.acquireLease('deletion', 'node-b', T + 1000, 1000), true)
+          assert.equal(await store.acquireLease('deletion', 'node-a', T + 1500, 1000), false)
+          assert.equal(await store.acquireLease('deletion', 'node-b', T + 1500, 1000), true)
+        }))
+
+      it('is extended by its holder renewing it', () =>
+        withStore(async (store) => {
+          assert.equal(await store.acquireLease('deletion', 'node-a', T, 1000), true)
+          assert.equal(await store.acquireLease('deletion', 'node-a', T + 500, 1000), true)
+          assert.equal(await store.acquireLease('deletion', 'node-b', T + 1200, 1000), false)
+          assert.equal(await store.acquireLease('deletion', 'node-b', T + 1499, 1000), false)
+          assert.equal(await store.acquireLease('deletion', 'node-b', T + 1500, 1000), true)
+        }))
+
+      it('is freed by releaseLease only for its holder', () =>
+        withStore(async (store) => {
+          assert.equal(await store.acquireLease('deletion', 'node-a', T, 60_000), true)
+          await store.releaseLease('deletion', 'node-b')
+          assert.equal(await store.acquireLease('deletion', 'node-b', T + 1, 60_000), false)
+          await store.releaseLease('deletion', 'node-a')
+          assert.equal(await store.acquireLease('deletion', 'node-b', T + 2, 60_000), true)
+          assert.equal(await store.acquireLease('deletion', 'node-a', T + 3, 60_000), false)
+          await store.releaseLease('never-taken', 'node-a')
+        }))
+
+      it('keeps leases of different names apart', () =>
+        withStore(async (store) => {
+          assert.equal(await store.acquireLease('deletion', 'node-a', T, 1000), true)
+          assert.equal(await store.acquireLease('rotation', 'node-b', T, 1000), true)
+          assert.equal(await store.acquireLease('rotation', 'node-a', T, 1000), false)
+          await store.releaseLease('rotation', 'node-b')
+          assert.equal(await store.acquireLease('deletion', 'node-b', T, 1000), false)
+        }))
+
+      it('goes to exactly one of two concurrent takers', () =>
+        withStore(async (store) => {
+          const results = await Promise.all([
+            store.acquireLease('deletion', 'node-a', T, 1000),
+            store.acquireLease('deletion', 'node-b', T, 1000),
+          ])
+          assert.equal(results.filter(Boolean).length, 1)
+        }))
+
+      it('goes to exactly one of two connections, and stays with it', needsReopen, () =>
+        withStore(async (store) => {
+          const other = await reopen!(store)
+          try {
+            await other.migrate()
+            const results = await Promise.all([
+              store.acquireLease('deletion', 'node-a', T, 1000),
+              other.acquireLease('deletion', 'node-b', T, 1000),
+            ])
+            assert.equal(results.filter(Boolean).length, 1)
+            const [winner, loser] = results[0] ? ([store, other] as const) : ([other, store] as const)
+            const [winnerName, loserName] = results[0] ? ['node-a', 'node-b'] : ['node-b', 'node-a']
+            assert.equal(await loser.acquireLease('deletion', loserName, T + 1, 1000), false)
+            assert.equal(await winner.acquireLease('deletion', winnerName, T + 1, 1000), true)
+            await winner.releaseLease('deletion', winnerName)
+            assert.equal(await loser.acquireLease('deletion', loserName, T + 2, 1000), true)
+          } finally {
+            await other.close()
+          }
+        }))
+    })
+
     describe('aliases', () => {
       it('resolves an unknown alias to undefined', () =>
         withStore(async (store) => {
           await store.createKey(sampleKey())
           assert.equal(await store.getAliasTarget(ACCOUNT, REGION, 'alias/none'), undefined)
+          assert.equal(await store.getAlias(ACCOUNT, REGION, 'alias/none'), undefined)
+        }))
+
+      it('creates an alias and reads it back', () =>
+        withStore(async (store) => {
+          const key = sampleKey()
+          await store.createKey(key)
+          const alias = sampleAlias(key, 'alias/app', { creationDate: 1_700_000_002_000, lastUpdatedDate: 1_700_000_003_000 })
+          assert.equal(await store.createAlias(alias), true)
+          assert.deepEqual(await store.getAlias(ACCOUNT, REGION, 'alias/app'), alias)
+          assert.equal(await store.getAliasTarget(ACCOUNT, REGION, 'alias/app'), key.keyId)
+        }))
+
+      it('scopes names to an account and region, case-sensitively', () =>
+        withStore(async (store) => {
+          const key = sampleKey()
+          const otherAccountKey = sampleKey({ accountId: OTHER_ACCOUNT })
+          await store.createKey(key)
+          await store.createKey(otherAccountKey)
+          await store.createAlias(sampleAlias(key, 'alias/app'))
+          assert.equal(await store.getAlias(OTHER_ACCOUNT, REGION, 'alias/app'), undefined)
+          assert.equal(await store.getAlias(ACCOUNT, OTHER_REGION, 'alias/app'), undefined)
+          assert.equal(await store.getAlias(ACCOUNT, REGION, 'alias/APP'), undefined)
+          assert.equal(await store.createAlias(sampleAlias(otherAccountKey, 'alias/app')), true)
+          assert.equal(await store.getAliasTarget(OTHER_ACCOUNT, REGION, 'alias/app'), otherAccountKey.keyId)
+          assert.equal(await store.getAliasTarget(ACCOUNT, REGION, 'alias/app'), key.keyId)
+        }))
+
+      it('refuses an existing name and keeps the first alias', () =>
+        withStore(async (store) => {
+          const key = sampleKey()
+          const other = sampleKey()
+          await store.createKey(key)
+          await store.createKey(other)
+          const first = sampleAlias(key, 'alias/app')
+          assert.equal(await store.createAlias(first), true)
+          assert.equal(await store.createAlias(sampleAlias(other, 'alias/app', { creationDate: 1, lastUpdatedDate: 2 })), false)
+          assert.equal(await store.createAlias(first), false)
+          assert.deepEqual(await store.getAlias(ACCOUNT, REGION, 'alias/app'), first)
+        }))
+
+      it('refuses an alias of a key that does not exist with StoreConflictError, storing nothing', () =>
+        withStore(async (store) => {
+          const missing = sampleKey()
+          await assert.rejects(store.createAlias(sampleAlias(missing, 'alias/app')), StoreConflictError)
+          assert.equal(await store.getAlias(ACCOUNT, REGION, 'alias/app'), undefined)
+          assert.deepEqual(await store.listAliases(ACCOUNT, REGION, { limit: 10 }), { aliases: [] })
+        }))
+
+      it('points an alias at another key, changing only the target and lastUpdatedDate', () =>
+        withStore(async (store) => {
+          const key = sampleKey()
+          const next = sampleKey()
+          await store.createKey(key)
+          await store.createKey(next)
+          const alias = sampleAlias(key, 'alias/app')
+          await store.createAlias(alias)
+          assert.equal(await store.updateAlias(ACCOUNT, REGION, 'alias/app', next.keyId, 1_700_000_009_000), true)
+          assert.deepEqual(await store.getAlias(ACCOUNT, REGION, 'alias/app'), {
+            ...alias,
+            targetKeyId: next.keyId,
+            lastUpdatedDate: 1_700_000_009_000,
+          })
+          assert.equal(await store.getAliasTarget(ACCOUNT, REGION, 'alias/app'), next.keyId)
+          assert.deepEqual((await store.listAliases(ACCOUNT, REGION, { keyId: key.keyId, limit: 10 })).aliases, [])
+        }))
+
+      it('does not update or create an alias that does not exist', () =>
+        withStore(async (store) => {
+          const key = sampleKey()
+          await store.createKey(key)
+          await store.createAlias(sampleAlias(key, 'alias/app'))
+          assert.equal(await store.updateAlias(ACCOUNT, REGION, 'alias/none', key.keyId, 1), false)
+          assert.equal(await store.updateAlias(OTHER_ACCOUNT, REGION, 'alias/app', key.keyId, 1), false)
+          assert.equal(await store.getAlias(ACCOUNT, REGION, 'alias/none'), undefined)
+          assert.equal(await store.getAlias(OTHER_ACCOUNT, REGION, 'alias/app'), undefined)
+          assert.deepEqual(await store.getAlias(ACCOUNT, REGION, 'alias/app'), sampleAlias(key, 'alias/app'))
+        }))
+
+      it('refuses to point an alias at a key that does not exist, keeping it unchanged', () =>
+        withStore(async (store) => {
+          const key = sampleKey()
+          await store.createKey(key)
+          const alias = sampleAlias(key, 'alias/app')
+          await store.createAlias(alias)
+          await assert.rejects(store.updateAlias(ACCOUNT, REGION, 'alias/app', randomUUID(), 1_700_000_009_000), StoreConflictError)
+          assert.deepEqual(await store.getAlias(ACCOUNT, REGION, 'alias/app'), alias)
+        }))
+
+      it('deletes an alias once, leaving its key and same-named aliases elsewhere', () =>
+        withStore(async (store) => {
+          const key = sampleKey()
+          const otherRegionKey = sampleKey({ region: OTHER_REGION })
+          await store.createKey(key)
+          await store.createKey(otherRegionKey)
+          await store.createAlias(sampleAlias(key, 'alias/app'))
+          await store.createAlias(sampleAlias(otherRegionKey, 'alias/app'))
+          assert.equal(await store.deleteAlias(ACCOUNT, REGION, 'alias/app'), true)
+          assert.equal(await store.deleteAlias(ACCOUNT, REGION, 'alias/app'), false)
+          assert.equal(await store.deleteAlias(ACCOUNT, REGION, 'alias/none'), false)
+          assert.equal(await store.getAlias(ACCOUNT, REGION, 'alias/app'), undefined)
+          assert.equal(await store.getAliasTarget(ACCOUNT, REGION, 'alias/app'), undefined)
+          assert.equal(await store.getAliasTarget(ACCOUNT, OTHER_REGION, 'alias/app'), otherRegionKey.keyId)
+          assert.deepEqual(await store.getKey(key.keyId), key)
+          assert.equal(await store.createAlias(sampleAlias(key, 'alias/app')), true)
+        }))
+    })
+
+    describe('listAliases', () => {
+      /** 25 aliases of 5 keys in ACCOUNT/REGION, created out of order, among aliases of other listings. */
+      async function seed(store: Store): Promise<{ keys: KeyRecord[]; mine: AliasRecord[] }> {
+        const keys: KeyRecord[] = []
+        const mine: AliasRecord[] = []
+        for (let k = 0; k < 5; k++) {
+          const key = sampleKey()
+          await store.createKey(key)
+          keys.push(key)
+        }
+        const elsewhere = [sampleKey({ accountId: OTHER_ACCOUNT }), sampleKey({ region: OTHER_REGION })]
+        for (const key of elsewhere) await store.createKey(key)
+        for (let i = 24; i >= 0; i--) {
+          const name = `alias/app-${String(i).padStart(2, '0')}`
+          const alias = sampleAlias(keys[i % 5]!, name, { creationDate: 1_700_000_000_000 + i })
+          await store.createAlias(alias)
+          mine.push(alias)
+          for (const key of elsewhere) await store.createAlias(sampleAlias(key, name))
+        }
+        mine.sort((a, b) => byBytes(a.aliasName, b.aliasName))
+        return { keys, mine }
+      }
+
+      it('returns an empty page when there are none', () =>
+        withStore(async (store) => {
+          assert.deepEqual(await store.listAliases(ACCOUNT, REGION, { limit: 10 }), { aliases: [] })
+          assert.deepEqual(await store.listAliases(ACCOUNT, REGION, { keyId: randomUUID(), limit: 10 }), { aliases: [] })
+        }))
+
+      it('orders names by their bytes, not by locale or case', () =>
+        withStore(async (store) => {
+          const key = sampleKey()
+          await store.createKey(key)
+          const names = ['alias/b', 'alias/B', 'alias/a_b', 'alias/a-b', 'alias/a/b', 'alias/aa', 'alias/a', 'alias/Z9', 'alias/0', 'alias/a0']
+          for (const name of names) await store.createAlias(sampleAlias(key, name))
+          const expected = [...names].sort(byBytes)
+          assert.deepEqual(expected, ['alias/0', 'alias/B', 'alias/Z9', 'alias/a', 'alias/a-b', 'alias/a/b', 'alias/a0', 'alias/a_b', 'alias/aa', 'alias/b'])
+          const all = await store.listAliases(ACCOUNT, REGION, { limit: 100 })
+          assert.deepEqual(all.aliases.map((a) => a.aliasName), expected)
+          const paged: string[] = []
+          let marker: string | undefined
+          do {
+            const page = await store.listAliases(ACCOUNT, REGION, { limit: 3, ...(marker === undefined ? {} : { after: marker }) })
+            paged.push(...page.aliases.map((a) => a.aliasName))
+            marker = page.nextMarker
+          } while (marker !== undefined)
+          assert.deepEqual(paged, expected)
+        }))
+
+      it('pages through 25 aliases with limit 10, without gaps, duplicates or other listings', () =>
+        withStore(async (store) => {
+          const { mine } = await seed(store)
+          const p1 = await store.listAliases(ACCOUNT, REGION, { limit: 10 })
+          assert.equal(p1.aliases.length, 10)
+          assert.equal(typeof p1.nextMarker, 'string')
+          const p2 = await store.listAliases(ACCOUNT, REGION, { limit: 10, after: p1.nextMarker! })
+          assert.equal(typeof p2.nextMarker, 'string')
+          const p3 = await store.listAliases(ACCOUNT, REGION, { limit: 10, after: p2.nextMarker! })
+          assert.equal(p3.aliases.length, 5)
+          assert.equal('nextMarker' in p3, false)
+          assert.deepEqual([...p1.aliases, ...p2.aliases, ...p3.aliases], mine)
+        }))
+
+      it('gives no marker when the last page is exactly full', () =>
+        withStore(async (store) => {
+          const { mine } = await seed(store)
+          const p1 = await store.listAliases(ACCOUNT, REGION, { limit: 20 })
+          const p2 = await store.listAliases(ACCOUNT, REGION, { limit: 5, after: p1.nextMarker! })
+          assert.equal('nextMarker' in p2, false)
+          assert.deepEqual([...p1.aliases, ...p2.aliases], mine)
+          assert.deepEqual(await store.listAliases(ACCOUNT, REGION, { limit: 25 }), { aliases: mine })
+        }))
+
+      it('lists only the aliases of one key when asked, paging within them', () =>
+        withStore(async (store) => {
+          const { keys, mine } = await seed(store)
+          const key = keys[2]!
+          const expected = mine.filter((a) => a.targetKeyId === key.keyId)
+          assert.equal(expected.length, 5)
+          assert.deepEqual(await store.listAliases(ACCOUNT, REGION, { keyId: key.keyId, limit: 10 }), { aliases: expected })
+          const p1 = await store.listAliases(ACCOUNT, REGION, { keyId: key.keyId, limit: 2 })
+          const p2 = await store.listAliases(ACCOUNT, REGION, { keyId: key.keyId, limit: 2, after: p1.nextMarker! })
+          const p3 = await store.listAliases(ACCOUNT, REGION, { keyId: key.keyId, limit: 2, after: p2.nextMarker! })
+          assert.equal('nextMarker' in p3, false)
+          assert.deepEqual([...p1.aliases, ...p2.aliases, ...p3.aliases], expected)
+          // A key of this account listed in another region has none there.
+          assert.deepEqual(await store.listAliases(ACCOUNT, OTHER_REGION, { keyId: key.keyId, limit: 10 }), { aliases: [] })
+        }))
+
+      it('continues after the marker even if the alias it names was deleted or a new one was added', () =>
+        withStore(async (store) => {
+          const { keys, mine } = await seed(store)
+          const p1 = await store.listAliases(ACCOUNT, REGION, { limit: 10 })
+          const lastOfPage = p1.aliases.at(-1)!
+          assert.equal(await store.deleteAlias(ACCOUNT, REGION, lastOfPage.aliasName), true)
+          const added = sampleAlias(keys[0]!, `${lastOfPage.aliasName}-new`)
+          await store.createAlias(added)
+          const before = sampleAlias(keys[0]!, 'alias/aaa-before-everything')
+          await store.createAlias(before)
+          const rest = await store.listAliases(ACCOUNT, REGION, { limit: 100, after: p1.nextMarker! })
+          assert.deepEqual(rest.aliases, [added, ...mine.slice(10)])
+        }))
+
+      it('refuses markers it did not issue with InvalidMarkerException', () =>
+        withStore(async (store) => {
+          const { keys } = await seed(store)
+          const { nextMarker } = await store.listAliases(ACCOUNT, REGION, { limit: 2 })
+          assert.ok(nextMarker)
+          for (const marker of tamperedMarkers(nextMarker)) {
+            await assert.rejects(store.listAliases(ACCOUNT, REGION, { limit: 2, after: marker }), assertInvalidMarker, `marker ${JSON.stringify(marker)}`)
+          }
+          const byKey = await store.listAliases(ACCOUNT, REGION, { keyId: keys[0]!.keyId, limit: 2 })
+          assert.ok(byKey.nextMarker)
+          for (const marker of tamperedMarkers(byKey.nextMarker)) {
+            await assert.rejects(
+              store.listAliases(ACCOUNT, REGION, { keyId: keys[0]!.keyId, limit: 2, after: marker }),
+              assertInvalidMarker,
+              `marker ${JSON.stringify(marker)}`,
+            )
+          }
+        }))
+
+      it('refuses a marker of another account, region or key filter', () =>
+        withStore(async (store) => {
+          const { keys } = await seed(store)
+          const all = (await store.listAliases(ACCOUNT, REGION, { limit: 2 })).nextMarker
+          const ofKey = (await store.listAliases(ACCOUNT, REGION, { keyId: keys[0]!.keyId, limit: 2 })).nextMarker
+          assert.ok(all && ofKey)
+          await assert.rejects(store.listAliases(OTHER_ACCOUNT, REGION, { limit: 2, after: all }), assertInvalidMarker)
+          await assert.rejects(store.listAliases(ACCOUNT, OTHER_REGION, { limit: 2, after: all }), assertInvalidMarker)
+          await assert.rejects(store.listAliases(ACCOUNT, REGION, { keyId: keys[0]!.keyId, limit: 2, after: all }), assertInvalidMarker)
+          await assert.rejects(store.listAliases(ACCOUNT, REGION, { limit: 2, after: ofKey }), assertInvalidMarker)
+          await assert.rejects(store.listAliases(ACCOUNT, REGION, { keyId: keys[1]!.keyId, limit: 2, after: ofKey }), assertInvalidMarker)
+          await assert.rejects(store.listAliases(OTHER_ACCOUNT, REGION, { keyId: keys[0]!.keyId, limit: 2, after: ofKey }), assertInvalidMarker)
+        }))
+
+      it('refuses a listKeys marker, and listKeys refuses a listAliases marker', () =>
+        withStore(async (store) => {
+          const { keys } = await seed(store)
+          const keyMarker = (await store.listKeys(ACCOUNT, REGION, 2)).nextMarker
+          const aliasMarker = (await store.listAliases(ACCOUNT, REGION, { limit: 2 })).nextMarker
+          const keyAliasMarker = (await store.listAliases(ACCOUNT, REGION, { keyId: keys[0]!.keyId, limit: 2 })).nextMarker
+          assert.ok(keyMarker && aliasMarker && keyAliasMarker)
+          await assert.rejects(store.listAliases(ACCOUNT, REGION, { limit: 2, after: keyMarker }), assertInvalidMarker)
+          await assert.rejects(store.listAliases(ACCOUNT, REGION, { keyId: keys[0]!.keyId, limit: 2, after: keyMarker }), assertInvalidMarker)
+          await assert.rejects(store.listKeys(ACCOUNT, REGION, 2, aliasMarker), assertInvalidMarker)
+          await assert.rejects(store.listKeys(ACCOUNT, REGION, 2, keyAliasMarker), assertInvalidMarker)
+        }))
+
+      it('accepts the same marker more than once', () =>
+        withStore(async (store) => {
+          await seed(store)
+          const { nextMarker } = await store.listAliases(ACCOUNT, REGION, { limit: 2 })
+          assert.ok(nextMarker)
+          const again = () => store.listAliases(ACCOUNT, REGION, { limit: 2, after: nextMarker })
+          assert.deepEqual(await again(), await again())
         }))
     })
 
@@ -515,6 +1029,11 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
         const extra = [sampleKey(), sampleKey(), sampleKey()]
         for (const k of extra) await store.createKey(k)
         const { nextMarker } = await store.listKeys(ACCOUNT, REGION, 2)
+        const aliases = ['alias/a', 'alias/b', 'alias/c'].map((name) => sampleAlias(key, name))
+        for (const a of aliases) await store.createAlias(a)
+        const aliasMarker = (await store.listAliases(ACCOUNT, REGION, { keyId: key.keyId, limit: 1 })).nextMarker
+        assert.ok(aliasMarker)
+        assert.equal(await store.acquireLease('deletion', 'node-a', 1_800_000_000_000, 60_000), true)
         await store.close()
 
         const reopened = await reopen!(store)
@@ -528,6 +1047,11 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
           const rest = await reopened.listKeys(ACCOUNT, REGION, 10, nextMarker)
           assert.deepEqual(rest.keys.map((k) => k.keyId), extra.slice(1).map((k) => k.keyId))
           await assert.rejects(reopened.updateKey({ ...key, version: 2 }), StoreConflictError)
+          assert.deepEqual(await reopened.getAlias(ACCOUNT, REGION, 'alias/a'), aliases[0])
+          const restOfAliases = await reopened.listAliases(ACCOUNT, REGION, { keyId: key.keyId, limit: 10, after: aliasMarker })
+          assert.deepEqual(restOfAliases, { aliases: aliases.slice(1) })
+          assert.equal(await reopened.acquireLease('deletion', 'node-b', 1_800_000_000_001, 60_000), false)
+          assert.equal(await reopened.acquireLease('deletion', 'node-a', 1_800_000_000_001, 60_000), true)
         } finally {
           await reopened.close()
         }

@@ -74,6 +74,25 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    name: '0002-lifecycle',
+    sql: `
+      CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+
+      -- Partial: the deletion job scans only keys that are pending deletion, already in
+      -- (deletion_date, seq) order, however many live keys there are.
+      CREATE INDEX keys_due_for_deletion ON keys (deletion_date, seq) WHERE key_state = 'PendingDeletion';
+
+      -- Serves ListAliases filtered by key in name order without a sort, and still leads with key_id
+      -- for the foreign key and deleteKey, so it replaces aliases_by_key.
+      CREATE INDEX aliases_by_key_and_name ON aliases (key_id, account_id, region, alias_name);
+      DROP INDEX aliases_by_key;
+    `,
+  },
 ]
 
 /**
