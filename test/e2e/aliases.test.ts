@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,27 +14,18 @@ import {
   GenerateDataKeyCommand,
   GenerateDataKeyWithoutPlaintextCommand,
   KMSClient,
-  KMSServiceException,
   ListAliasesCommand,
   ReEncryptCommand,
   UpdateAliasCommand,
   type AliasListEntry,
 } from '@aws-sdk/client-kms'
 import Database from 'better-sqlite3'
-import { ACCOUNT, CREDENTIALS, REGION, kmsClient, startTestServer, tempDataDir, type TestServer } from './harness.js'
+import { ACCOUNT, REGION, awsCli, kmsClient, rejectsWithKmsError, startTestServer, tempDataDir, type TestServer } from './harness.js'
 
 const PREFIX_MESSAGE = 'Alias must start with the prefix "alias/". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html'
 const OTHER_ACCOUNT = '444455556666'
 
-async function rejects(p: Promise<unknown>, name: string, message?: string | RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof KMSServiceException, `expected a service error, got ${String(e)}`)
-    assert.equal(e.name, name, e.message)
-    if (typeof message === 'string') assert.equal(e.message, message)
-    else if (message) assert.match(e.message, message)
-    return true
-  })
-}
+const rejects = rejectsWithKmsError
 
 function aliasArnOf(name: string, account = ACCOUNT): string {
   return `arn:aws:kms:${REGION}:${account}:${name}`
@@ -438,27 +428,7 @@ describe('aliases: CreateAlias, UpdateAlias, DeleteAlias, ListAliases', { timeou
     const home = mkdtempSync(join(tmpdir(), 'trent-aws-cli-'))
     after(() => rmSync(home, { recursive: true, force: true }))
 
-    function aws(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-      const env: NodeJS.ProcessEnv = {
-        PATH: '/usr/bin:/bin',
-        HOME: home,
-        LC_ALL: 'C.UTF-8',
-        AWS_CONFIG_FILE: join(home, 'config'),
-        AWS_SHARED_CREDENTIALS_FILE: join(home, 'credentials'),
-        AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-        AWS_DEFAULT_REGION: REGION,
-        AWS_EC2_METADATA_DISABLED: 'true',
-        AWS_PAGER: '',
-      }
-      return new Promise((resolve, reject) => {
-        execFile('/usr/bin/aws', ['kms', ...args, '--endpoint-url', server.url, '--output', 'json'], { env, timeout: 30_000, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
-          const code: unknown = error ? (error as { code?: unknown }).code : 0
-          if (typeof code !== 'number') reject(new Error(`aws ${args[0]} did not complete: ${error?.message}\n${stderr}`))
-          else resolve({ code, stdout, stderr })
-        })
-      })
-    }
+    const aws = (args: string[]) => awsCli(server.url, home, args)
 
     it('create-alias, then list-aliases --key-id shows it', async () => {
       const key = await newKey()

@@ -1,22 +1,11 @@
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { DecryptCommand, type KMSClient } from '@aws-sdk/client-kms'
-import { ACCOUNT, CREDENTIALS, REGION, kmsClient, startTestServer, tempDataDir, type TestServer } from './harness.js'
-
-// The Debian AWS CLI v2, not whatever `aws` comes first on PATH (e.g. a pyenv shim).
-const AWS = '/usr/bin/aws'
-const CALL_TIMEOUT_MS = 30_000
-
-interface CliResult {
-  code: number
-  stdout: string
-  stderr: string
-}
+import { ACCOUNT, REGION, awsCli, kmsClient, startTestServer, tempDataDir, type TestServer } from './harness.js'
 
 describe('AWS CLI v2 against trent serve', { timeout: 180_000 }, () => {
   const data = tempDataDir()
@@ -33,36 +22,7 @@ describe('AWS CLI v2 against trent serve', { timeout: 180_000 }, () => {
   const context = { purpose: 'cli-test', app: 'trent' }
   const contextArg = 'purpose=cli-test,app=trent'
 
-  function aws(args: string[]): Promise<CliResult> {
-    const env: NodeJS.ProcessEnv = {
-      PATH: '/usr/bin:/bin',
-      HOME: home,
-      LC_ALL: 'C.UTF-8',
-      AWS_CONFIG_FILE: join(home, 'config'),
-      AWS_SHARED_CREDENTIALS_FILE: join(home, 'credentials'),
-      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-      AWS_DEFAULT_REGION: REGION,
-      AWS_EC2_METADATA_DISABLED: 'true',
-      AWS_PAGER: '',
-    }
-    return new Promise((resolve, reject) => {
-      execFile(
-        AWS,
-        ['kms', ...args, '--endpoint-url', server.url, '--output', 'json'],
-        { env, timeout: CALL_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 },
-        (error, stdout, stderr) => {
-          const code: unknown = error ? (error as { code?: unknown }).code : 0
-          if (typeof code !== 'number') {
-            // Timeout (killed) or failure to spawn: not an answer of the CLI.
-            reject(new Error(`aws ${args[0]} did not complete: ${error?.message}\n${stderr}`))
-            return
-          }
-          resolve({ code, stdout, stderr })
-        },
-      )
-    })
-  }
+  const aws = (args: string[]) => awsCli(server.url, home, args)
 
   /** Runs a command that must succeed and parses its JSON output. */
   async function awsJson(args: string[]): Promise<any> {

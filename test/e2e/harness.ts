@@ -1,11 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import assert from 'node:assert/strict'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { Sha256 } from '@aws-crypto/sha256-js'
-import { KMSClient } from '@aws-sdk/client-kms'
+import { KMSClient, KMSServiceException } from '@aws-sdk/client-kms'
 import { HttpRequest } from '@smithy/protocol-http'
 import { SignatureV4 } from '@smithy/signature-v4'
 
@@ -108,4 +109,45 @@ export async function rawRequest(
     // keep the text
   }
   return { status: res.status, body: parsed, headers: res.headers }
+}
+
+/** Asserts that `p` rejects with the AWS service error `name` (and, if given, its message). */
+export async function rejectsWithKmsError(p: Promise<unknown>, name: string, message?: string | RegExp): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof KMSServiceException, `expected a service error, got ${String(e)}`)
+    assert.equal(e.name, name, e.message)
+    if (typeof message === 'string') assert.equal(e.message, message)
+    else if (message) assert.match(e.message, message)
+    return true
+  })
+}
+
+/** The Debian AWS CLI v2 (not whatever `aws` comes first on PATH). */
+export const AWS_CLI = '/usr/bin/aws'
+
+/**
+ * Runs `aws kms <args>` against `endpoint` with the admin credentials and a HOME of its own, so
+ * nothing in the user's ~/.aws can interfere. Resolves with the CLI's exit code and output; rejects
+ * only if the CLI did not complete (timeout, failure to spawn).
+ */
+export function awsCli(endpoint: string, home: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = {
+    PATH: '/usr/bin:/bin',
+    HOME: home,
+    LC_ALL: 'C.UTF-8',
+    AWS_CONFIG_FILE: join(home, 'config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(home, 'credentials'),
+    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+    AWS_DEFAULT_REGION: REGION,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_PAGER: '',
+  }
+  return new Promise((resolve, reject) => {
+    execFile(AWS_CLI, ['kms', ...args, '--endpoint-url', endpoint, '--output', 'json'], { env, timeout: 30_000, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const code: unknown = error ? (error as { code?: unknown }).code : 0
+      if (typeof code !== 'number') reject(new Error(`aws ${args[0]} did not complete: ${error?.message}\n${stderr}`))
+      else resolve({ code, stdout, stderr })
+    })
+  })
 }

@@ -11,7 +11,6 @@ import {
   EnableKeyCommand,
   EncryptCommand,
   GenerateDataKeyCommand,
-  KMSServiceException,
   ListKeysCommand,
   ScheduleKeyDeletionCommand,
   type KMSClient,
@@ -19,7 +18,7 @@ import {
 import Database from 'better-sqlite3'
 import type { Clock } from '../../src/core/clock.js'
 import { startServer, type RunningTrent } from '../../src/main.js'
-import { ACCOUNT, CREDENTIALS, REGION, kmsClient, tempDataDir } from './harness.js'
+import { ACCOUNT, CREDENTIALS, REGION, kmsClient, tempDataDir, rejectsWithKmsError } from './harness.js'
 
 const DAY = 24 * 60 * 60 * 1000
 
@@ -53,15 +52,7 @@ function client(url: string, clock: ShiftedClock): KMSClient {
   return kms
 }
 
-async function rejects(p: Promise<unknown>, name: string, message?: string | RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof KMSServiceException, `expected a service error, got ${String(e)}`)
-    assert.equal(e.name, name, e.message)
-    if (typeof message === 'string') assert.equal(e.message, message)
-    else if (message) assert.match(e.message, message)
-    return true
-  })
-}
+const rejects = rejectsWithKmsError
 
 /** The stored EKTs of a key, read straight from the data dir's database (a second, read-only connection). */
 function storedEkts(dataDir: string, keyId: string): Buffer[] {

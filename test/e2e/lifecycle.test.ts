@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { after, before, describe, it } from 'node:test'
-import { promisify } from 'node:util'
 import {
   CreateKeyCommand,
   DecryptCommand,
@@ -12,7 +10,6 @@ import {
   GenerateDataKeyCommand,
   GetKeyPolicyCommand,
   KMSClient,
-  KMSServiceException,
   ListKeyPoliciesCommand,
   ListResourceTagsCommand,
   PutKeyPolicyCommand,
@@ -20,19 +17,9 @@ import {
   UntagResourceCommand,
   UpdateKeyDescriptionCommand,
 } from '@aws-sdk/client-kms'
-import { ACCOUNT, CREDENTIALS, REGION, kmsClient, startTestServer, tempDataDir, type TestServer } from './harness.js'
+import { ACCOUNT, awsCli, kmsClient, rejectsWithKmsError, startTestServer, tempDataDir, type TestServer } from './harness.js'
 
-const run = promisify(execFile)
-
-async function rejects(p: Promise<unknown>, name: string, message?: string | RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof KMSServiceException, `expected a service error, got ${String(e)}`)
-    assert.equal(e.name, name, e.message)
-    if (typeof message === 'string') assert.equal(e.message, message)
-    else if (message) assert.match(e.message, message)
-    return true
-  })
-}
+const rejects = rejectsWithKmsError
 
 describe('key lifecycle: enable, disable, description, tags, key policies', () => {
   const data = tempDataDir()
@@ -45,21 +32,10 @@ describe('key lifecycle: enable, disable, description, tags, key policies', () =
   }
 
   async function cli(...args: string[]): Promise<string> {
-    const { stdout } = await run('/usr/bin/aws', ['kms', ...args, '--endpoint-url', server.url, '--output', 'json'], {
-      timeout: 30_000,
-      env: {
-        PATH: '/usr/bin:/bin',
-        HOME: data.dir,
-        AWS_CONFIG_FILE: '/dev/null',
-        AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-        AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-        AWS_DEFAULT_REGION: REGION,
-        AWS_EC2_METADATA_DISABLED: 'true',
-        AWS_PAGER: '',
-      },
-    })
-    return stdout
+    const r = await awsCli(server.url, data.dir, args)
+    assert.equal(r.code, 0, `aws kms ${args.join(' ')} exited ${r.code}:
+${r.stderr}`)
+    return r.stdout
   }
 
   before(async () => {

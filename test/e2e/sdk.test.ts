@@ -13,17 +13,9 @@ import {
   ListKeysCommand,
   ReEncryptCommand,
 } from '@aws-sdk/client-kms'
-import { ACCOUNT, REGION, kmsClient, startTestServer, tempDataDir, type TestServer } from './harness.js'
+import { ACCOUNT, REGION, kmsClient, startTestServer, tempDataDir, type TestServer, rejectsWithKmsError } from './harness.js'
 
-async function rejects(p: Promise<unknown>, name: string, message?: string | RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof KMSServiceException, `expected a service error, got ${String(e)}`)
-    assert.equal(e.name, name)
-    if (typeof message === 'string') assert.equal(e.message, message)
-    else if (message) assert.match(e.message, message)
-    return true
-  })
-}
+const rejects = rejectsWithKmsError
 
 describe('AWS SDK for JavaScript v3 against trent serve', () => {
   const data = tempDataDir()
