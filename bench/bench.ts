@@ -4,18 +4,19 @@
  * Starts a server on a temporary data dir, creates a key, pre-signs a pool of requests per
  * operation and replays them from N concurrent keep-alive connections for a fixed time per
  * scenario. Every scenario is compared with the unauthenticated `GET /health` of the same server
- * at the same concurrency, measured in the same run: ratios survive a noisy machine better than
- * absolute figures. See docs/benchmarks.md.
+ * at the same concurrency, measured in slices interleaved with the scenarios' own: ratios survive
+ * a noisy machine better than absolute figures. See docs/benchmarks.md.
  *
- * Environment: BENCH_SECONDS (measured seconds per scenario, default 3), BENCH_WARMUP (seconds,
- * default 1), BENCH_CONCURRENCY (comma list, default 1,16,64), BENCH_POOL (distinct signed
+ * Environment: BENCH_SECONDS (measured seconds per scenario, default 3), BENCH_ROUNDS (interleaved
+ * slices those seconds are split into, default 3), BENCH_WARMUP (seconds before a scenario's first
+ * slice, default 1), BENCH_CONCURRENCY (comma list, default 1,16,64), BENCH_POOL (distinct signed
  * requests per operation, default 64), BENCH_ONLY (comma list of scenario names to run besides
  * the baseline), BENCH_URL (benchmark a server that is already running, for instance under
  * `node --cpu-prof`, started with the admin credentials of test/e2e/harness.ts; the CPU columns
  * then cover this process only).
  *
- * Exits 1 only when a request fails (non-200 or a socket error); a figure below target never
- * fails the run.
+ * Exits 1 only when setup or a request fails (non-200 or a socket error); a figure below target
+ * never fails the run.
  */
 import { randomBytes } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -147,9 +148,6 @@ function childPids(parent: number): number[] {
   return out
 }
 
-// ---------------------------------------------------------------------------------------------
-// Closed-loop load generator
-
 /** Idle and total jiffies of the whole machine (first line of /proc/stat), when readable. */
 function machineTicks(): { idle: number; total: number } | undefined {
   try {
@@ -160,6 +158,9 @@ function machineTicks(): { idle: number; total: number } | undefined {
     return undefined
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Closed-loop load generator
 
 interface ScenarioResult {
   name: string
