@@ -15,6 +15,7 @@ import { loadOrCreateSealKey } from './hsm/seal.js'
 import { SoftwareHsm } from './hsm/software-hsm.js'
 import { DeletionScheduler } from './service/deletion-scheduler.js'
 import { KmsService, type AccessKeyPair } from './service/kms-service.js'
+import { CachedStore } from './store/cached-store.js'
 import { SqliteStore } from './store/sqlite/sqlite-store.js'
 
 /** Everything `trent serve` needs to know. */
@@ -25,6 +26,8 @@ export interface TrentConfig {
   region: string
   accountId: string
   admin?: AccessKeyPair
+  /** How long key metadata may be served from memory; bounds how late a change made through another node is seen. Default 1000 ms. */
+  cacheTtlMs?: number
   clock?: Clock
 }
 
@@ -52,7 +55,8 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
   // SQLite gives its -wal and -shm files the database file's mode: make that private first.
   closeSync(openSync(dbFile, 'a', 0o600))
   chmodSync(dbFile, 0o600)
-  const store = new SqliteStore(new Database(dbFile))
+  const clock = config.clock ?? systemClock
+  const store = new CachedStore(new SqliteStore(new Database(dbFile)), { clock, ...(config.cacheTtlMs === undefined ? {} : { ttlMs: config.cacheTtlMs }) })
   await store.migrate()
   const hsm = new SupervisedHsm({
     command: process.execPath,
@@ -63,7 +67,6 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
       if (sealed) await h.loadDomain(sealed)
     },
   })
-  const clock = config.clock ?? systemClock
   const deletions = new DeletionScheduler({ store, clock, holder: `${hostname()}/${process.pid}/${randomUUID()}` })
   try {
     await hsm.ready()
