@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto'
+import { RandomPool } from './random-pool.js'
 import type { Clock } from '../core/clock.js'
 import type { EncryptionContext } from '../core/types.js'
 import type { DataKey, Hsm, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
@@ -14,7 +14,6 @@ import { encodeEncryptionContext } from './context.js'
 import {
   DOMAIN_KEY_ID_BYTES,
   HBK_BYTES,
-  ektAad,
   unwrapCredential,
   unwrapEkt,
   wrapCredential,
@@ -96,7 +95,8 @@ export class SoftwareHsm implements Hsm {
   private constructor(sealKey: Uint8Array, options: SoftwareHsmOptions) {
     this.#sealKey = sealKey
     this.#injectedRandom = options.random !== undefined
-    this.#randomSource = options.random ?? ((n) => randomFillSync(new Uint8Array(n)))
+    const pool = new RandomPool()
+    this.#randomSource = options.random ?? ((n) => pool.take(n))
     const ttlMs = options.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS
     this.#cache = new HbkCache({
       maxEntries: options.cacheSize ?? DEFAULT_CACHE_SIZE,
@@ -370,7 +370,9 @@ export class SoftwareHsm implements Hsm {
       origin: key.origin,
       hbkId: key.hbkId,
     }
-    const cacheKey = `${base64(ektAad(domainKeyId, binding))}.${base64(key.ekt)}`
+    // JSON of the binding's strings is unambiguous and much cheaper than encoding the AAD bytes;
+    // the EKT itself carries the domain key id.
+    const cacheKey = JSON.stringify([key.keyArn, key.keyId, key.keySpec, key.origin, base64(key.hbkId), base64(key.ekt)])
     let hbk = this.#cache.get(cacheKey)
     let owned = false
     if (hbk === undefined) {
