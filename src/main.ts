@@ -6,6 +6,7 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
+import pg from 'pg'
 import { createApiServer } from './api/server.js'
 import { systemClock, type Clock } from './core/clock.js'
 import { runHsmChild } from './hsm/hsm-child.js'
@@ -16,13 +17,21 @@ import { SoftwareHsm } from './hsm/software-hsm.js'
 import { DeletionScheduler } from './service/deletion-scheduler.js'
 import { KmsService, type AccessKeyPair } from './service/kms-service.js'
 import { CachedStore } from './store/cached-store.js'
+import { PostgresStore } from './store/postgres/postgres-store.js'
 import { SqliteStore } from './store/sqlite/sqlite-store.js'
+import type { Store } from './store/store.js'
 
 /** Everything `trent serve` needs to know. */
 export interface TrentConfig {
   host: string
   port: number
   dataDir: string
+  /**
+   * Where keys and metadata live: a `postgres://` (or `postgresql://`) URL for a database that
+   * several nodes may share, or undefined for SQLite in `<dataDir>/trent.db`. The seal key stays in
+   * `<dataDir>/seal.key` either way; nodes sharing a database need copies of the same seal key.
+   */
+  storeUrl?: string
   region: string
   accountId: string
   admin?: AccessKeyPair
@@ -48,16 +57,22 @@ export interface RunningTrent {
 
 const CLI = fileURLToPath(new URL('./cli/trent.js', import.meta.url))
 
-/** Starts the embedded default: SQLite store, spawned software HSM, HTTP front end. */
+/**
+ * Starts a Trent node: the store (SQLite in the data dir, or PostgreSQL when `config.storeUrl` is
+ * set), the spawned software HSM, and the HTTP front end.
+ */
 export async function startServer(config: TrentConfig): Promise<RunningTrent> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
-  const dbFile = join(config.dataDir, 'trent.db')
-  // SQLite gives its -wal and -shm files the database file's mode: make that private first.
-  closeSync(openSync(dbFile, 'a', 0o600))
-  chmodSync(dbFile, 0o600)
   const clock = config.clock ?? systemClock
-  const store = new CachedStore(new SqliteStore(new Database(dbFile)), { clock, ...(config.cacheTtlMs === undefined ? {} : { ttlMs: config.cacheTtlMs }) })
-  await store.migrate()
+  const backend = config.storeUrl === undefined ? openSqlite(config.dataDir) : openPostgres(config.storeUrl)
+  const store = new CachedStore(backend, { clock, ...(config.cacheTtlMs === undefined ? {} : { ttlMs: config.cacheTtlMs }) })
+  try {
+    await store.migrate()
+  } catch (e) {
+    await store.close()
+    if (config.storeUrl === undefined) throw e
+    throw new Error(`PostgreSQL store ${redactUrl(config.storeUrl)}: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
+  }
   const hsm = new SupervisedHsm({
     command: process.execPath,
     args: [CLI, 'hsm', '--stdio', '--data-dir', config.dataDir],
@@ -69,9 +84,21 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
   })
   const deletions = new DeletionScheduler({ store, clock, holder: `${hostname()}/${process.pid}/${randomUUID()}` })
   try {
-    await hsm.ready()
+    // With a shared database the HSM loads the domain that another node may have sealed (at
+    // start, and again in initialize()): the usual cause of a failure there is a different seal key.
+    const withSealHint = (e: unknown): never => {
+      if (config.storeUrl === undefined) throw e
+      throw new Error(
+        `${e instanceof Error ? e.message : String(e)} (nodes sharing a database must share its seal key: ` +
+          `copy seal.key from the data dir of the node that initialised the database into ${config.dataDir})`,
+        { cause: e },
+      )
+    }
+    await hsm.ready().catch(withSealHint)
     const service = new KmsService({ store, hsm, clock, region: config.region, partition: 'aws' })
-    const init = await service.initialize({ accountId: config.accountId, ...(config.admin ? { admin: config.admin } : {}) })
+    const init = await service
+      .initialize({ accountId: config.accountId, ...(config.admin ? { admin: config.admin } : {}) })
+      .catch(withSealHint)
     const credentialsFile = init.created ? writeCredentials(config.dataDir, init.created) : undefined
     // Its first run, before serving, deletes the keys that fell due while the server was down.
     await deletions.start()
@@ -102,6 +129,49 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
     await hsm.close()
     await store.close()
     throw e
+  }
+}
+
+function openSqlite(dataDir: string): Store {
+  const dbFile = join(dataDir, 'trent.db')
+  // SQLite gives its -wal and -shm files the database file's mode: make that private first.
+  closeSync(openSync(dbFile, 'a', 0o600))
+  chmodSync(dbFile, 0o600)
+  return new SqliteStore(new Database(dbFile))
+}
+
+/** Longest a request waits for a pooled connection, or a statement runs, before it fails (retryably). */
+const PG_TIMEOUT_MS = 10_000
+
+function openPostgres(url: string): Store {
+  if (!isPostgresUrl(url)) throw new Error(`unsupported store ${redactUrl(url)}: expected a postgres:// or postgresql:// URL`)
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    // While PostgreSQL is unreachable requests fail after this instead of queueing without end.
+    connectionTimeoutMillis: PG_TIMEOUT_MS,
+    statement_timeout: PG_TIMEOUT_MS,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+    application_name: 'trent',
+  })
+  // The store registers the pool's 'error' listener (a dead idle connection must not crash the node).
+  return new PostgresStore(pool)
+}
+
+/** True for a URL that names a PostgreSQL database. */
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url)
+}
+
+/** `url` without its password, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password) u.password = '***'
+    return u.toString()
+  } catch {
+    return '(unparsable URL)'
   }
 }
 

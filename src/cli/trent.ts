@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
-import { runHsm, startServer, type TrentConfig } from '../main.js'
+import { isPostgresUrl, redactUrl, runHsm, startServer, type TrentConfig } from '../main.js'
 
 const USAGE = `usage: trent <command> [options]
 
@@ -11,7 +11,9 @@ commands:
 options (serve):
   --port <n>          TRENT_PORT          default 7300
   --host <addr>       TRENT_HOST          default 127.0.0.1
-  --data-dir <dir>    TRENT_DATA_DIR      default ./.trent-data
+  --data-dir <dir>    TRENT_DATA_DIR      default ./.trent-data (seal key; SQLite store unless --store)
+  --store <url>       TRENT_STORE_URL     default SQLite in the data dir; postgres://user:pass@host:port/db
+                                          for a PostgreSQL database that several nodes share
   --region <r>        TRENT_REGION        default us-east-1
   --account-id <id>   TRENT_ACCOUNT_ID    default 111122223333
   admin credentials at first start: TRENT_ADMIN_ACCESS_KEY_ID, TRENT_ADMIN_SECRET_ACCESS_KEY
@@ -29,6 +31,7 @@ async function serve(argv: string[]): Promise<void> {
       port: { type: 'string' },
       host: { type: 'string' },
       'data-dir': { type: 'string' },
+      store: { type: 'string' },
       region: { type: 'string' },
       'account-id': { type: 'string' },
     },
@@ -44,16 +47,21 @@ async function serve(argv: string[]): Promise<void> {
   const adminId = env['TRENT_ADMIN_ACCESS_KEY_ID']
   const adminSecret = env['TRENT_ADMIN_SECRET_ACCESS_KEY']
   if ((adminId === undefined) !== (adminSecret === undefined)) fail('set both TRENT_ADMIN_ACCESS_KEY_ID and TRENT_ADMIN_SECRET_ACCESS_KEY, or neither')
+  // An empty TRENT_STORE_URL means the default, as an unset one does.
+  const storeUrl = values.store ?? (env['TRENT_STORE_URL'] || undefined)
+  if (storeUrl !== undefined && !isPostgresUrl(storeUrl)) fail(`invalid store ${redactUrl(storeUrl)}: expected a postgres:// URL`)
   const config: TrentConfig = {
     port,
     host: values.host ?? env['TRENT_HOST'] ?? '127.0.0.1',
     dataDir: values['data-dir'] ?? env['TRENT_DATA_DIR'] ?? '.trent-data',
+    ...(storeUrl !== undefined ? { storeUrl } : {}),
     region,
     accountId,
     ...(adminId && adminSecret ? { admin: { accessKeyId: adminId, secretAccessKey: adminSecret } } : {}),
   }
   const trent = await startServer(config)
-  process.stdout.write(`trent: serving the AWS KMS API on ${trent.url} (region ${region}, account ${accountId}, data ${config.dataDir})\n`)
+  const where = storeUrl === undefined ? `data ${config.dataDir}` : `data ${config.dataDir}, store ${redactUrl(storeUrl)}`
+  process.stdout.write(`trent: serving the AWS KMS API on ${trent.url} (region ${region}, account ${accountId}, ${where})\n`)
   if (trent.credentialsFile) process.stdout.write(`trent: admin credentials written to ${trent.credentialsFile}\n`)
   let stopping = false
   const stop = (): void => {

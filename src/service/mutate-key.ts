@@ -1,9 +1,10 @@
+import { randomInt } from 'node:crypto'
 import { KmsError } from '../core/errors.js'
 import { StoreConflictError, type KeyRecord } from '../store/store.js'
 import type { Caller, ServiceDeps } from './deps.js'
 import { resolveKey } from './resolve-key.js'
 
-const ATTEMPTS = 5
+const ATTEMPTS = 20
 
 /**
  * Reads a key, lets `change` check it and return its next state, and writes that state only if the
@@ -25,6 +26,8 @@ export async function mutateKey(
       return next
     } catch (e) {
       if (!(e instanceof StoreConflictError)) throw e
+      // Jittered backoff so writers racing on one key do not collide again in lockstep.
+      await new Promise((resolve) => setTimeout(resolve, randomInt(1, 5 * (attempt + 1) + 1)))
     }
   }
   throw new KmsError('ConflictException', 'The key was changed by another request; retry.')

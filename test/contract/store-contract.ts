@@ -249,6 +249,20 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
           assert.deepEqual(await store.getKey(key.keyId), key)
         }))
 
+      it('round-trips descriptions and tags with U+0000 and other control characters', () =>
+        withStore(async (store) => {
+          const key = sampleKey({
+            description: 'nul \u0000 inside, \u0001\u001f\u007f, tab\t, \u2028 and \ud83d\udd11',
+            tags: [{ TagKey: 'k\u0000', TagValue: '\u0000' }],
+          })
+          await store.createKey(key)
+          assert.deepEqual(await store.getKey(key.keyId), key)
+          const v2: KeyRecord = { ...key, description: '\u0000', version: 2 }
+          await store.updateKey(v2)
+          assert.deepEqual(await store.getKey(key.keyId), v2)
+          assert.deepEqual((await store.listKeys(ACCOUNT, REGION, 10)).keys, [v2])
+        }))
+
       it('returns undefined for an unknown key', () =>
         withStore(async (store) => {
           assert.equal(await store.getKey(randomUUID()), undefined)

@@ -33,9 +33,9 @@ export function tempDataDir(): { dir: string; cleanup(): void } {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
 }
 
-/** Starts `trent serve --port 0` on `dataDir` and resolves once it listens. */
-export async function startTestServer(dataDir: string, extraEnv: Record<string, string> = {}): Promise<TestServer> {
-  const proc = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--data-dir', dataDir], {
+/** Starts `trent serve --port 0` on `dataDir` (plus `extraArgs`) and resolves once it listens. */
+export async function startTestServer(dataDir: string, extraEnv: Record<string, string> = {}, extraArgs: string[] = []): Promise<TestServer> {
+  const proc = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--data-dir', dataDir, ...extraArgs], {
     env: {
       ...process.env,
       TRENT_ADMIN_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,

@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto'
-import { KmsError } from '../../core/errors.js'
 import type { KeySpec, KeyState, KeyUsage, Origin } from '../../core/types.js'
 import {
   StoreConflictError,
@@ -12,6 +10,16 @@ import {
   type Store,
   type Tag,
 } from '../store.js'
+import {
+  aliasMarkerScope,
+  decodeAliasName,
+  decodeMarker,
+  decodeSeq,
+  encodeAliasName,
+  encodeMarker,
+  encodeSeq,
+  keyMarkerScope,
+} from '../list-markers.js'
 import type { SqliteDatabase, SqliteStatement } from './sqlite-config.js'
 import { migrateSqlite, type SqliteMigrationReport } from './sqlite-migrations.js'
 
@@ -361,7 +369,7 @@ export class SqliteStore implements Store {
     return {
       aliases: page.map(toAlias),
       ...(rows.length > limit && last !== undefined
-        ? { nextMarker: encodeMarker(scope, Buffer.from(last.alias_name, 'utf8')) }
+        ? { nextMarker: encodeMarker(scope, encodeAliasName(last.alias_name)) }
         : {}),
     }
   }
@@ -485,75 +493,4 @@ function copy(bytes: Uint8Array): Uint8Array {
 
 function sqliteCode(e: unknown): unknown {
   return typeof e === 'object' && e !== null && 'code' in e ? e.code : undefined
-}
-
-/**
- * A marker is base64url(position ‖ check), where check is 8 bytes of SHA-256 over the listing's scope
- * and the position. Not a MAC: it rejects garbage, truncated or edited markers and markers of another
- * listing (keys vs aliases, another account, region or key filter). A forged marker gains nothing,
- * because every query is scoped to the caller's account and region anyway.
- *
- * Scope parts are NUL-terminated in the hash; they are ids and names that contain no NUL. The key
- * scope hashes to exactly what the first release's key markers did, so those stay valid.
- */
-type MarkerScope = readonly string[]
-
-const CHECK_LENGTH = 8
-/** Longest marker accepted: the position of an alias marker is an alias name (256 characters at most). */
-const MAX_MARKER_LENGTH = 2048
-
-function keyMarkerScope(accountId: string, region: string): MarkerScope {
-  return ['trent/list-keys-marker/v1', accountId, region]
-}
-
-function aliasMarkerScope(accountId: string, region: string, keyId: string | undefined): MarkerScope {
-  return ['trent/list-aliases-marker/v1', accountId, region, keyId === undefined ? 'all' : `key:${keyId}`]
-}
-
-function markerCheck(scope: MarkerScope, position: Uint8Array): Buffer {
-  const hash = createHash('sha256')
-  for (const part of scope) hash.update(`${part}\0`)
-  return hash.update(position).digest().subarray(0, CHECK_LENGTH)
-}
-
-function encodeMarker(scope: MarkerScope, position: Buffer): string {
-  return Buffer.concat([position, markerCheck(scope, position)]).toString('base64url')
-}
-
-/** The position of a marker issued for `scope`; throws InvalidMarkerException for anything else. */
-function decodeMarker(scope: MarkerScope, marker: string): Buffer {
-  const bytes =
-    marker.length <= MAX_MARKER_LENGTH && /^[A-Za-z0-9_-]+$/.test(marker) ? Buffer.from(marker, 'base64url') : undefined
-  // The re-encoding check refuses the few strings that decode to the same bytes as an issued marker.
-  if (bytes === undefined || bytes.length <= CHECK_LENGTH || bytes.toString('base64url') !== marker) throw invalidMarker()
-  const position = bytes.subarray(0, bytes.length - CHECK_LENGTH)
-  if (!bytes.subarray(bytes.length - CHECK_LENGTH).equals(markerCheck(scope, position))) throw invalidMarker()
-  return position
-}
-
-function encodeSeq(seq: number): Buffer {
-  const position = Buffer.alloc(8)
-  position.writeBigUInt64BE(BigInt(seq))
-  return position
-}
-
-function decodeSeq(position: Buffer): number {
-  if (position.length !== 8) throw invalidMarker()
-  const seq = position.readBigUInt64BE()
-  if (seq < 1n || seq > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidMarker()
-  return Number(seq)
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
-
-function decodeAliasName(position: Buffer): string {
-  try {
-    return utf8.decode(position)
-  } catch {
-    throw invalidMarker()
-  }
-}
-
-function invalidMarker(): KmsError {
-  return new KmsError('InvalidMarkerException', 'Invalid marker')
 }

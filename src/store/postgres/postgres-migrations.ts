@@ -1,0 +1,196 @@
+import type { PgPool } from './postgres-config.js'
+
+/** One schema change. Once released, a migration is never edited: changes go in a new one. */
+export interface PostgresMigration {
+  /** Unique, and sorted like the list it is in, e.g. `0001-initial`. */
+  readonly name: string
+  /** One or more statements, run with the simple query protocol (no parameters). */
+  readonly sql: string
+}
+
+/** What {@link migratePostgres} did. */
+export interface PostgresMigrationReport {
+  /** Names of the migrations applied by this call, in order; empty when the schema was current. */
+  applied: string[]
+}
+
+/**
+ * First key of the two-key advisory lock that serialises migrations ("TRNT" in ASCII); the second
+ * is a hash of the schema, so Trent instances in different schemas of one database do not wait for
+ * each other.
+ */
+const MIGRATION_LOCK = 0x54524e54
+
+/**
+ * The PostgreSQL schema of Trent, oldest first. It has the SQLite schema's tables and meaning, with
+ * these differences:
+ *
+ * - `keys.list_position` orders ListKeys instead of SQLite's `seq`. It counts per account and
+ *   region in `key_list_positions`, whose row CreateKey locks until it commits, so positions are
+ *   handed out in commit order: a key that a listing has not seen yet always sorts after every key
+ *   it has seen, and paging never skips one. (An identity or sequence would not do that: a
+ *   transaction that took a lower number can commit after one that took a higher number, and a
+ *   listing that already passed the higher one would never show it.) `seq` (an identity) only
+ *   breaks ties of the deletion job's order.
+ * - `aliases.alias_name` has the "C" collation, so names sort by their UTF-8 bytes (the database
+ *   must be UTF8, which {@link migratePostgres} checks), as in SQLite's BINARY collation.
+ * - `keys.description_json` holds the description as a JSON string, because PostgreSQL text cannot
+ *   hold U+0000 and AWS allows any character in a description (tags are JSON text already).
+ * - `key_materials.ekt` has STORAGE PLAIN: never compressed or moved out of line into a TOAST
+ *   table, so deleting the row deletes the only copy in the table's files (see PostgresStore.deleteKey).
+ */
+export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
+  {
+    name: '0001-initial',
+    sql: `
+      CREATE TABLE domain (
+        id integer PRIMARY KEY CHECK (id = 1),
+        sealed bytea NOT NULL
+      );
+
+      CREATE TABLE key_list_positions (
+        account_id text NOT NULL,
+        region text NOT NULL,
+        last_position bigint NOT NULL,
+        PRIMARY KEY (account_id, region)
+      );
+
+      CREATE TABLE keys (
+        key_id text PRIMARY KEY,
+        seq bigint GENERATED ALWAYS AS IDENTITY,
+        list_position bigint NOT NULL,
+        arn text NOT NULL,
+        account_id text NOT NULL,
+        region text NOT NULL,
+        creation_date bigint NOT NULL,
+        -- The description as a JSON string: it may hold U+0000, which a text value cannot.
+        description_json text NOT NULL,
+        key_usage text NOT NULL,
+        key_spec text NOT NULL,
+        origin text NOT NULL,
+        key_state text NOT NULL,
+        key_manager text NOT NULL,
+        multi_region boolean NOT NULL,
+        current_key_material_id text,
+        deletion_date bigint,
+        pending_window_in_days integer,
+        policy text NOT NULL,
+        -- JSON text exactly as written (jsonb would normalise it); the cast checks that it parses.
+        tags text NOT NULL CHECK (json_typeof(tags::json) = 'array'),
+        version bigint NOT NULL,
+        CONSTRAINT keys_list_order UNIQUE (account_id, region, list_position)
+      );
+      -- Partial: the deletion job scans only keys that are pending deletion, already in order.
+      CREATE INDEX keys_due_for_deletion ON keys (deletion_date, seq) WHERE key_state = 'PendingDeletion';
+
+      CREATE TABLE key_materials (
+        key_id text NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+        key_material_id text NOT NULL,
+        ekt bytea NOT NULL,
+        created_at bigint NOT NULL,
+        PRIMARY KEY (key_id, key_material_id)
+      );
+      ALTER TABLE key_materials ALTER COLUMN ekt SET STORAGE PLAIN;
+
+      CREATE TABLE aliases (
+        account_id text NOT NULL,
+        region text NOT NULL,
+        alias_name text COLLATE "C" NOT NULL,
+        key_id text NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+        creation_date bigint NOT NULL,
+        last_updated_date bigint NOT NULL,
+        PRIMARY KEY (account_id, region, alias_name)
+      );
+      -- Serves ListAliases of one key in name order, and the foreign key and deleteKey.
+      CREATE INDEX aliases_by_key_and_name ON aliases (key_id, account_id, region, alias_name);
+
+      CREATE TABLE credentials (
+        access_key_id text PRIMARY KEY,
+        account_id text NOT NULL,
+        principal_arn text NOT NULL,
+        wrapped_secret bytea NOT NULL,
+        created_at bigint NOT NULL
+      );
+
+      CREATE TABLE leases (
+        name text PRIMARY KEY,
+        holder text NOT NULL,
+        expires_at bigint NOT NULL
+      );
+    `,
+  },
+]
+
+/**
+ * Applies the pending `migrations` in order, all in one transaction, and records each by name.
+ * Refuses a database that records a migration this list does not know (it was written by a newer
+ * Trent), whose history is not a prefix of the list, or whose encoding is not UTF8.
+ *
+ * Several nodes may start at once: the transaction first takes a transaction-scoped advisory lock
+ * (`pg_advisory_xact_lock`), so the others wait, then find the migrations recorded and apply none.
+ * The lock goes with the transaction, so a node that dies mid-migration cannot leave it held.
+ * Tables are created in the first schema of the connection's `search_path`.
+ */
+export async function migratePostgres(
+  pool: PgPool,
+  migrations: readonly PostgresMigration[] = POSTGRES_MIGRATIONS,
+): Promise<PostgresMigrationReport> {
+  const client = await pool.connect()
+  let broken: Error | undefined
+  const onError = (e: Error): void => {
+    broken = e
+  }
+  client.on('error', onError)
+  try {
+    await client.query('BEGIN')
+    try {
+      const report = await migrateInTransaction(client, migrations)
+      await client.query('COMMIT')
+      return report
+    } catch (e) {
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError))
+      })
+      throw e
+    }
+  } finally {
+    client.removeListener('error', onError)
+    client.release(broken)
+  }
+}
+
+async function migrateInTransaction(
+  client: { query: PgPool['query'] },
+  migrations: readonly PostgresMigration[],
+): Promise<PostgresMigrationReport> {
+  await client.query(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK}, hashtext(coalesce(current_schema(), '')))`)
+  const encoding = (await client.query("SELECT current_setting('server_encoding') AS encoding")).rows[0] as { encoding: string }
+  if (encoding.encoding !== 'UTF8') {
+    throw new Error(`The database's encoding is ${encoding.encoding}; Trent needs UTF8 (CREATE DATABASE ... ENCODING 'UTF8').`)
+  }
+  await client.query(`CREATE TABLE IF NOT EXISTS trent_migrations (
+    name text PRIMARY KEY,
+    applied_at bigint NOT NULL
+  )`)
+  const recorded = new Set(
+    ((await client.query('SELECT name FROM trent_migrations')).rows as Array<{ name: string }>).map((r) => r.name),
+  )
+  const known = new Set(migrations.map((m) => m.name))
+  const unknown = [...recorded].filter((name) => !known.has(name)).sort()
+  if (unknown.length > 0) {
+    throw new Error(
+      `The database was migrated by a newer Trent (unknown migrations: ${unknown.join(', ')}); ` +
+        'refusing to use it with this version.',
+    )
+  }
+  const firstPending = migrations.findIndex((m) => !recorded.has(m.name))
+  if (firstPending >= 0 && migrations.slice(firstPending).some((m) => recorded.has(m.name))) {
+    throw new Error(`The database's migration history has a gap before ${migrations[firstPending]!.name}; refusing to use it.`)
+  }
+  const pending = migrations.filter((m) => !recorded.has(m.name))
+  for (const m of pending) {
+    await client.query(m.sql)
+    await client.query('INSERT INTO trent_migrations (name, applied_at) VALUES ($1, $2)', [m.name, Date.now()])
+  }
+  return { applied: pending.map((m) => m.name) }
+}

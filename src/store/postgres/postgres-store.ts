@@ -1,0 +1,647 @@
+import { KmsError } from '../../core/errors.js'
+import type { KeySpec, KeyState, KeyUsage, Origin } from '../../core/types.js'
+import {
+  aliasMarkerScope,
+  decodeAliasName,
+  decodeMarker,
+  decodeSeq,
+  encodeAliasName,
+  encodeMarker,
+  encodeSeq,
+  keyMarkerScope,
+} from '../list-markers.js'
+import {
+  StoreConflictError,
+  type AliasPage,
+  type AliasRecord,
+  type CredentialRecord,
+  type KeyMaterialRecord,
+  type KeyPage,
+  type KeyRecord,
+  type Store,
+  type Tag,
+} from '../store.js'
+import type { PgPool, PgQueryable, PgQueryResult } from './postgres-config.js'
+import { migratePostgres, type PostgresMigrationReport } from './postgres-migrations.js'
+
+/** Options of {@link PostgresStore}. */
+export interface PostgresStoreOptions {
+  /**
+   * Where the store reports that PostgreSQL became unreachable (once per outage, not once per
+   * request) and that it is back. Default: stderr.
+   */
+  log?: (message: string) => void
+}
+
+/** Column values as pg returns them: bigint columns come as strings, integer as numbers. */
+type PgInt = string | number
+
+interface KeyRow {
+  key_id: string
+  list_position: PgInt
+  arn: string
+  account_id: string
+  region: string
+  creation_date: PgInt
+  description_json: string
+  key_usage: string
+  key_spec: string
+  origin: string
+  key_state: string
+  key_manager: string
+  multi_region: boolean
+  current_key_material_id: string | null
+  deletion_date: PgInt | null
+  pending_window_in_days: PgInt | null
+  policy: string
+  tags: string
+  version: PgInt
+}
+
+interface KeyMaterialRow {
+  key_id: string
+  key_material_id: string
+  ekt: Uint8Array
+  created_at: PgInt
+}
+
+interface AliasRow {
+  account_id: string
+  region: string
+  alias_name: string
+  key_id: string
+  creation_date: PgInt
+  last_updated_date: PgInt
+}
+
+interface CredentialRow {
+  access_key_id: string
+  account_id: string
+  principal_arn: string
+  wrapped_secret: Uint8Array
+  created_at: PgInt
+}
+
+const KEY_COLUMNS =
+  'key_id, list_position, arn, account_id, region, creation_date, description_json, key_usage, key_spec, origin, key_state, ' +
+  'key_manager, multi_region, current_key_material_id, deletion_date, pending_window_in_days, policy, tags, version'
+
+const ALIAS_COLUMNS = 'account_id, region, alias_name, key_id, creation_date, last_updated_date'
+
+/** SQLSTATEs of a connection that is gone or cannot be had: class 08, admin/crash shutdown, starting up, too many clients. */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300'])
+/** SQLSTATEs of a statement that ran out of time: statement_timeout (or a cancel), lock_timeout. */
+const TIMEOUT_SQLSTATES = new Set(['57014', '55P03'])
+const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'])
+
+/**
+ * The shared {@link Store}: PostgreSQL through a node-postgres pool that the caller creates and hands
+ * in (the store ends it in {@link PostgresStore.close}). Several Trent nodes may use one database at
+ * once; call {@link PostgresStore.migrate} before anything else.
+ *
+ * Concurrency: every write is one statement or one READ COMMITTED transaction whose conditions are
+ * checked under the row locks it takes, so concurrent writers on different nodes never lose an
+ * update. `updateKey` writes only if the row still has the previous version (the second of two
+ * writers waits for the first's row lock, then finds the version changed); `deleteKey` locks the key
+ * row (`FOR UPDATE`) before checking it; `createKey` locks its account and region's list counter;
+ * leases, aliases, credentials and the sealed domain are single upserts or conditional inserts.
+ *
+ * Failures: when PostgreSQL cannot be reached (refused, reset, restarting, shutting down), or a
+ * statement hits `statement_timeout` or `lock_timeout`, a call rejects with
+ * `KmsError('DependencyTimeoutException')`, which the API answers with HTTP 503 and AWS SDKs retry; the pool replaces dead connections by itself, so calls succeed again once the
+ * server is back. A call whose COMMIT was cut off may or may not have taken effect; nothing
+ * acknowledged is lost.
+ *
+ * @example
+ * ```ts
+ * const store = new PostgresStore(new pg.Pool({ connectionString: 'postgres://trent@db/trent' }))
+ * await store.migrate()
+ * ```
+ */
+export class PostgresStore implements Store {
+  readonly #pool: PgPool
+  readonly #log: (message: string) => void
+  #migrated = false
+  /** Set while PostgreSQL is unreachable, so an outage is logged once. */
+  #unavailableSince: number | undefined
+
+  /** Registers the pool's 'error' listener (a dead idle connection must not crash the process); runs no query. */
+  constructor(pool: PgPool, options: PostgresStoreOptions = {}) {
+    this.#pool = pool
+    this.#log = options.log ?? ((m) => process.stderr.write(`${m}\n`))
+    pool.on('error', (e) => this.#unavailable(e))
+  }
+
+  /** {@inheritDoc Store.migrate} */
+  async migrate(): Promise<void> {
+    await this.migrateWithReport()
+  }
+
+  /** Like {@link PostgresStore.migrate}, but says which migrations it applied. */
+  async migrateWithReport(): Promise<PostgresMigrationReport> {
+    // A refused migration leaves the store unusable rather than running on a schema it does not know.
+    this.#migrated = false
+    const report = await migratePostgres(this.#pool)
+    this.#migrated = true
+    return report
+  }
+
+  async getSealedDomain(): Promise<Uint8Array | undefined> {
+    const row = (await this.#query('SELECT sealed FROM domain WHERE id = 1')).rows[0] as { sealed: Uint8Array } | undefined
+    return row === undefined ? undefined : copy(row.sealed)
+  }
+
+  async initSealedDomain(sealed: Uint8Array): Promise<boolean> {
+    const result = await this.#query('INSERT INTO domain (id, sealed) VALUES (1, $1) ON CONFLICT (id) DO NOTHING', [bytea(sealed)])
+    return result.rowCount === 1
+  }
+
+  async createKey(key: KeyRecord, material?: KeyMaterialRecord): Promise<void> {
+    if (material !== undefined && material.keyId !== key.keyId) {
+      throw new Error(`key material of ${material.keyId} given to create key ${key.keyId}`)
+    }
+    await this.#transaction(async (tx) => {
+      // The counter row stays locked until COMMIT, so CreateKeys of one account and region take
+      // their list positions in commit order (see POSTGRES_MIGRATIONS).
+      const counter = await tx.query(
+        `INSERT INTO key_list_positions (account_id, region, last_position) VALUES ($1, $2, 1)
+         ON CONFLICT (account_id, region) DO UPDATE SET last_position = key_list_positions.last_position + 1
+         RETURNING last_position`,
+        [key.accountId, key.region],
+      )
+      const position = int((counter.rows[0] as { last_position: PgInt }).last_position)
+      try {
+        await tx.query(
+          `INSERT INTO keys (
+             key_id, arn, account_id, region, creation_date, description_json, key_usage, key_spec, origin, key_state,
+             key_manager, multi_region, current_key_material_id, deletion_date, pending_window_in_days, policy, tags,
+             version, list_position
+           ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+          [...keyParams(key), position],
+        )
+      } catch (e) {
+        if (sqlState(e) === '23505') throw new StoreConflictError(`key ${key.keyId} exists already`, { cause: e })
+        throw e
+      }
+      if (material !== undefined) {
+        await tx.query('INSERT INTO key_materials (key_id, key_material_id, ekt, created_at) VALUES ($1, $2, $3, $4)', [
+          material.keyId,
+          material.keyMaterialId,
+          bytea(material.ekt),
+          material.createdAt,
+        ])
+      }
+    })
+  }
+
+  async getKey(keyId: string): Promise<KeyRecord | undefined> {
+    const row = (await this.#query(`SELECT ${KEY_COLUMNS} FROM keys WHERE key_id = $1`, [keyId])).rows[0] as KeyRow | undefined
+    return row === undefined ? undefined : toKey(row)
+  }
+
+  async updateKey(key: KeyRecord): Promise<void> {
+    // One statement: a concurrent writer's row lock makes this wait, and PostgreSQL then re-checks
+    // the version on the row as that writer left it (READ COMMITTED), so one of them fails.
+    const result = await this.#query(
+      `UPDATE keys SET
+         arn = $2, account_id = $3, region = $4, creation_date = $5, description_json = $6, key_usage = $7,
+         key_spec = $8, origin = $9, key_state = $10, key_manager = $11, multi_region = $12,
+         current_key_material_id = $13, deletion_date = $14, pending_window_in_days = $15, policy = $16,
+         tags = $17, version = $18
+       WHERE key_id = $1 AND version = $19`,
+      [...keyParams(key), key.version - 1],
+    )
+    if (result.rowCount === 1) return
+    const stored = (await this.#query('SELECT version FROM keys WHERE key_id = $1', [key.keyId])).rows[0] as
+      | { version: PgInt }
+      | undefined
+    throw new StoreConflictError(
+      stored === undefined
+        ? `key ${key.keyId} does not exist`
+        : `key ${key.keyId} is at version ${int(stored.version)}, not ${key.version - 1}`,
+    )
+  }
+
+  /**
+   * See {@link Store.listKeys}: keys in the order they were created (committed) in their account and
+   * region. A marker holds the last key's list position, which is never reused, so a listing picks
+   * up keys created meanwhile and is not disturbed by keys deleted meanwhile.
+   */
+  async listKeys(accountId: string, region: string, limit: number, after?: string): Promise<KeyPage> {
+    checkLimit(limit)
+    const scope = keyMarkerScope(accountId, region)
+    const afterPosition = after === undefined ? 0 : decodeSeq(decodeMarker(scope, after))
+    const rows = (
+      await this.#query(
+        `SELECT ${KEY_COLUMNS} FROM keys
+         WHERE account_id = $1 AND region = $2 AND list_position > $3 ORDER BY list_position LIMIT $4`,
+        [accountId, region, afterPosition, limit + 1],
+      )
+    ).rows as KeyRow[]
+    const page = rows.slice(0, limit)
+    const last = page.at(-1)
+    return {
+      keys: page.map(toKey),
+      ...(rows.length > limit && last !== undefined ? { nextMarker: encodeMarker(scope, encodeSeq(int(last.list_position))) } : {}),
+    }
+  }
+
+  async getKeyMaterial(keyId: string, keyMaterialId: string): Promise<KeyMaterialRecord | undefined> {
+    const row = (
+      await this.#query('SELECT key_id, key_material_id, ekt, created_at FROM key_materials WHERE key_id = $1 AND key_material_id = $2', [
+        keyId,
+        keyMaterialId,
+      ])
+    ).rows[0] as KeyMaterialRow | undefined
+    return row === undefined
+      ? undefined
+      : { keyId: row.key_id, keyMaterialId: row.key_material_id, ekt: copy(row.ekt), createdAt: int(row.created_at) }
+  }
+
+  async getAliasTarget(accountId: string, region: string, aliasName: string): Promise<string | undefined> {
+    const row = (
+      await this.#query('SELECT key_id FROM aliases WHERE account_id = $1 AND region = $2 AND alias_name = $3', [accountId, region, aliasName])
+    ).rows[0] as { key_id: string } | undefined
+    return row?.key_id
+  }
+
+  /**
+   * Destroys a PendingDeletion key still at `key.version` with its materials and aliases, in one
+   * transaction that holds the key row's lock (`FOR UPDATE`) from the check to the end, so of two
+   * nodes deleting at once exactly one does it; see {@link Store.deleteKey}.
+   *
+   * Crypto-shredding, as far as PostgreSQL allows: it has no secure delete, and an UPDATE cannot
+   * overwrite the EKT either (MVCC writes a new row version and leaves the old one in place, exactly
+   * like a DELETE does), so the rows are deleted and then `VACUUM key_materials` runs, best effort,
+   * to remove the dead rows from the table and its index at once rather than whenever autovacuum
+   * gets to them. Pruning compacts the page, which overwrites the EKT's bytes with the rows stored
+   * after it on that page; an EKT that was the newest row of its page stays in the page's free space
+   * until a later insert reuses it. Copies also remain in the write-ahead log until its segments are
+   * recycled and overwritten, and in WAL archives, replicas and backups. VACUUM does not remove rows
+   * that an open transaction (of any database of the cluster) may still see. docs/architecture.md
+   * has the full account.
+   */
+  async deleteKey(key: KeyRecord): Promise<boolean> {
+    const deleted = await this.#transaction(async (tx) => {
+      const stored = (await tx.query('SELECT version, key_state FROM keys WHERE key_id = $1 FOR UPDATE', [key.keyId])).rows[0] as
+        | { version: PgInt; key_state: string }
+        | undefined
+      if (stored === undefined || int(stored.version) !== key.version || stored.key_state !== 'PendingDeletion') return false
+      // Explicit rather than relying on ON DELETE CASCADE, as in the SQLite store.
+      await tx.query('DELETE FROM key_materials WHERE key_id = $1', [key.keyId])
+      await tx.query('DELETE FROM aliases WHERE key_id = $1', [key.keyId])
+      await tx.query('DELETE FROM keys WHERE key_id = $1', [key.keyId])
+      return true
+    })
+    if (deleted) {
+      try {
+        await this.#pool.query('VACUUM key_materials')
+      } catch (e) {
+        // The deletion is committed; the dead rows go at the next (auto)vacuum instead.
+        this.#log(`trent: VACUUM key_materials after deleting key ${key.keyId} failed: ${message(e)}`)
+      }
+    }
+    return deleted
+  }
+
+  /** See {@link Store.keysDueForDeletion}; keys with the same deletionDate come in creation order. */
+  async keysDueForDeletion(now: number, limit: number): Promise<KeyRecord[]> {
+    checkLimit(limit)
+    // The literal state (not a parameter) lets PostgreSQL use the partial index keys_due_for_deletion.
+    const rows = (
+      await this.#query(
+        `SELECT ${KEY_COLUMNS} FROM keys
+         WHERE key_state = 'PendingDeletion' AND deletion_date <= $1 ORDER BY deletion_date, seq LIMIT $2`,
+        [now, limit],
+      )
+    ).rows as KeyRow[]
+    return rows.map(toKey)
+  }
+
+  /**
+   * See {@link Store.acquireLease}. One upsert: of two nodes taking a free lease at once, the second
+   * waits for the first's insert and then finds it held. `now` and `ttlMs` are whole milliseconds.
+   */
+  async acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean> {
+    if (!Number.isSafeInteger(now)) throw new RangeError(`now must be an integer, got ${now}`)
+    if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) throw new RangeError(`ttlMs must be a positive integer, got ${ttlMs}`)
+    const expiresAt = now + ttlMs
+    if (!Number.isSafeInteger(expiresAt)) throw new RangeError(`now + ttlMs is out of range: ${expiresAt}`)
+    const result = await this.#query(
+      `INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3)
+       ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+       WHERE leases.holder = excluded.holder OR leases.expires_at <= $4`,
+      [name, holder, expiresAt, now],
+    )
+    return result.rowCount === 1
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.#query('DELETE FROM leases WHERE name = $1 AND holder = $2', [name, holder])
+  }
+
+  /**
+   * Creates an alias; false (and nothing stored) if the name exists in that account and region.
+   *
+   * @throws StoreConflictError when `alias.targetKeyId` is not a stored key (e.g. it was deleted
+   *   meanwhile). The store does not check that the key is in the alias's account and region.
+   */
+  async createAlias(alias: AliasRecord): Promise<boolean> {
+    const a = alias
+    try {
+      const result = await this.#query(
+        `INSERT INTO aliases (${ALIAS_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (account_id, region, alias_name) DO NOTHING`,
+        [a.accountId, a.region, a.aliasName, a.targetKeyId, a.creationDate, a.lastUpdatedDate],
+      )
+      return result.rowCount === 1
+    } catch (e) {
+      throw missingTarget(e, a.targetKeyId)
+    }
+  }
+
+  async getAlias(accountId: string, region: string, aliasName: string): Promise<AliasRecord | undefined> {
+    const row = (
+      await this.#query(`SELECT ${ALIAS_COLUMNS} FROM aliases WHERE account_id = $1 AND region = $2 AND alias_name = $3`, [
+        accountId,
+        region,
+        aliasName,
+      ])
+    ).rows[0] as AliasRow | undefined
+    return row === undefined ? undefined : toAlias(row)
+  }
+
+  /**
+   * Points an existing alias at another key and sets its lastUpdatedDate to `now`; false if the
+   * alias does not exist.
+   *
+   * @throws StoreConflictError when the alias exists but `targetKeyId` is not a stored key.
+   */
+  async updateAlias(accountId: string, region: string, aliasName: string, targetKeyId: string, now: number): Promise<boolean> {
+    try {
+      const result = await this.#query(
+        'UPDATE aliases SET key_id = $1, last_updated_date = $2 WHERE account_id = $3 AND region = $4 AND alias_name = $5',
+        [targetKeyId, now, accountId, region, aliasName],
+      )
+      return result.rowCount === 1
+    } catch (e) {
+      throw missingTarget(e, targetKeyId)
+    }
+  }
+
+  async deleteAlias(accountId: string, region: string, aliasName: string): Promise<boolean> {
+    const result = await this.#query('DELETE FROM aliases WHERE account_id = $1 AND region = $2 AND alias_name = $3', [
+      accountId,
+      region,
+      aliasName,
+    ])
+    return result.rowCount === 1
+  }
+
+  /** See {@link Store.listAliases}; names are ordered by their UTF-8 bytes (the "C" collation). */
+  async listAliases(accountId: string, region: string, options: { keyId?: string; limit: number; after?: string }): Promise<AliasPage> {
+    const { keyId, limit, after } = options
+    checkLimit(limit)
+    const scope = aliasMarkerScope(accountId, region, keyId)
+    const afterName = after === undefined ? undefined : decodeAliasName(decodeMarker(scope, after))
+    const where = ['account_id = $1', 'region = $2']
+    const params: unknown[] = [accountId, region]
+    if (keyId !== undefined) {
+      params.push(keyId)
+      where.push(`key_id = $${params.length}`)
+    }
+    if (afterName !== undefined) {
+      params.push(afterName)
+      where.push(`alias_name > $${params.length} COLLATE "C"`)
+    }
+    params.push(limit + 1)
+    const rows = (
+      await this.#query(
+        `SELECT ${ALIAS_COLUMNS} FROM aliases WHERE ${where.join(' AND ')} ORDER BY alias_name COLLATE "C" LIMIT $${params.length}`,
+        params,
+      )
+    ).rows as AliasRow[]
+    const page = rows.slice(0, limit)
+    const last = page.at(-1)
+    return {
+      aliases: page.map(toAlias),
+      ...(rows.length > limit && last !== undefined ? { nextMarker: encodeMarker(scope, encodeAliasName(last.alias_name)) } : {}),
+    }
+  }
+
+  async putCredential(credential: CredentialRecord): Promise<boolean> {
+    const c = credential
+    const result = await this.#query(
+      `INSERT INTO credentials (access_key_id, account_id, principal_arn, wrapped_secret, created_at)
+       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (access_key_id) DO NOTHING`,
+      [c.accessKeyId, c.accountId, c.principalArn, bytea(c.wrappedSecret), c.createdAt],
+    )
+    return result.rowCount === 1
+  }
+
+  async getCredential(accessKeyId: string): Promise<CredentialRecord | undefined> {
+    const row = (
+      await this.#query(
+        'SELECT access_key_id, account_id, principal_arn, wrapped_secret, created_at FROM credentials WHERE access_key_id = $1',
+        [accessKeyId],
+      )
+    ).rows[0] as CredentialRow | undefined
+    return row === undefined
+      ? undefined
+      : {
+          accessKeyId: row.access_key_id,
+          accountId: row.account_id,
+          principalArn: row.principal_arn,
+          wrappedSecret: copy(row.wrapped_secret),
+          createdAt: int(row.created_at),
+        }
+  }
+
+  /** Ends the pool: waits for checked-out connections to be released, then closes them all. */
+  async close(): Promise<void> {
+    this.#migrated = false
+    await this.#pool.end()
+  }
+
+  #ready(): void {
+    // Using a database that migrate() has not checked could mean writing to a schema from a newer Trent.
+    if (!this.#migrated) throw new Error('PostgresStore: call migrate() before using the store')
+  }
+
+  /** One statement on any pooled connection (autocommit). */
+  async #query(text: string, values: unknown[] = []): Promise<PgQueryResult> {
+    this.#ready()
+    try {
+      const result = await this.#pool.query(text, values)
+      this.#available()
+      return result
+    } catch (e) {
+      throw this.#classify(e)
+    }
+  }
+
+  /** Runs `body` in a READ COMMITTED transaction on one connection; rolls back if it throws. */
+  async #transaction<T>(body: (tx: PgQueryable) => Promise<T>): Promise<T> {
+    this.#ready()
+    let client
+    try {
+      client = await this.#pool.connect()
+    } catch (e) {
+      throw this.#classify(e)
+    }
+    // A connection that dies while checked out emits 'error' on the client; the query in flight
+    // rejects as well, so the listener only has to exist (and remember that the client is broken).
+    let broken: Error | undefined
+    const onError = (e: Error): void => {
+      broken = e
+    }
+    client.on('error', onError)
+    try {
+      await client.query('BEGIN')
+      try {
+        const result = await body(client)
+        await client.query('COMMIT')
+        this.#available()
+        return result
+      } catch (e) {
+        await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+          broken ??= rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError))
+        })
+        throw e
+      }
+    } catch (e) {
+      throw this.#classify(e)
+    } finally {
+      client.removeListener('error', onError)
+      client.release(broken)
+    }
+  }
+
+  /** A connection failure as the retryable error callers get; any other error unchanged. */
+  #classify(e: unknown): unknown {
+    if (isUnavailable(e)) {
+      this.#unavailable(e)
+      return new KmsError('DependencyTimeoutException', 'The key store database is unavailable; retry the request.')
+    }
+    const code = sqlState(e)
+    if (code !== undefined && TIMEOUT_SQLSTATES.has(code)) {
+      return new KmsError('DependencyTimeoutException', 'The key store database timed out; retry the request.')
+    }
+    return e
+  }
+
+  #unavailable(e: unknown): void {
+    if (this.#unavailableSince !== undefined) return
+    this.#unavailableSince = Date.now()
+    this.#log(`trent: lost the PostgreSQL connection (${message(e)}); requests fail with DependencyTimeoutException until it is back`)
+  }
+
+  #available(): void {
+    if (this.#unavailableSince === undefined) return
+    const seconds = ((Date.now() - this.#unavailableSince) / 1000).toFixed(1)
+    this.#unavailableSince = undefined
+    this.#log(`trent: PostgreSQL is reachable again (after ${seconds} s)`)
+  }
+}
+
+/** Parameters $1…$18 of the key columns, in the order the INSERT and UPDATE statements name them. */
+function keyParams(key: KeyRecord): unknown[] {
+  return [
+    key.keyId,
+    key.arn,
+    key.accountId,
+    key.region,
+    key.creationDate,
+    JSON.stringify(key.description),
+    key.keyUsage,
+    key.keySpec,
+    key.origin,
+    key.keyState,
+    key.keyManager,
+    key.multiRegion,
+    key.currentKeyMaterialId ?? null,
+    key.deletionDate ?? null,
+    key.pendingWindowInDays ?? null,
+    key.policy,
+    JSON.stringify(key.tags.map((t) => ({ TagKey: t.TagKey, TagValue: t.TagValue }))),
+    key.version,
+  ]
+}
+
+function toKey(r: KeyRow): KeyRecord {
+  return {
+    keyId: r.key_id,
+    arn: r.arn,
+    accountId: r.account_id,
+    region: r.region,
+    creationDate: int(r.creation_date),
+    description: JSON.parse(r.description_json) as string,
+    keyUsage: r.key_usage as KeyUsage,
+    keySpec: r.key_spec as KeySpec,
+    origin: r.origin as Origin,
+    keyState: r.key_state as KeyState,
+    keyManager: r.key_manager as KeyRecord['keyManager'],
+    multiRegion: r.multi_region,
+    ...(r.current_key_material_id === null ? {} : { currentKeyMaterialId: r.current_key_material_id }),
+    ...(r.deletion_date === null ? {} : { deletionDate: int(r.deletion_date) }),
+    ...(r.pending_window_in_days === null ? {} : { pendingWindowInDays: int(r.pending_window_in_days) }),
+    policy: r.policy,
+    tags: JSON.parse(r.tags) as Tag[],
+    version: int(r.version),
+  }
+}
+
+function toAlias(r: AliasRow): AliasRecord {
+  return {
+    accountId: r.account_id,
+    region: r.region,
+    aliasName: r.alias_name,
+    targetKeyId: r.key_id,
+    creationDate: int(r.creation_date),
+    lastUpdatedDate: int(r.last_updated_date),
+  }
+}
+
+/** A bigint column (a decimal string from pg) as a number; refuses one that a number cannot hold exactly. */
+function int(value: PgInt): number {
+  const n = typeof value === 'number' ? value : Number(value)
+  if (!Number.isSafeInteger(n)) throw new RangeError(`PostgresStore: ${value} is not a safe integer`)
+  return n
+}
+
+/** The bytes of `value` as a Buffer view for pg (a bytea parameter); refuses anything else. */
+function bytea(value: Uint8Array): Buffer {
+  if (!(value instanceof Uint8Array)) throw new TypeError('PostgresStore: expected a Uint8Array')
+  return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+}
+
+/** A plain Uint8Array that owns its bytes, so no caller holds a view into a driver's Buffer. */
+function copy(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes)
+}
+
+function checkLimit(limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`)
+}
+
+/** A foreign key failure of an alias write as the StoreConflictError the alias methods document. */
+function missingTarget(e: unknown, targetKeyId: string): unknown {
+  return sqlState(e) === '23503' ? new StoreConflictError(`key ${targetKeyId} does not exist`, { cause: e }) : e
+}
+
+function sqlState(e: unknown): string | undefined {
+  const code = typeof e === 'object' && e !== null && 'code' in e ? e.code : undefined
+  return typeof code === 'string' ? code : undefined
+}
+
+/** True for errors meaning PostgreSQL cannot be reached or dropped the connection, not that the statement failed. */
+function isUnavailable(e: unknown): boolean {
+  const code = sqlState(e)
+  if (code !== undefined && (code.startsWith('08') || UNAVAILABLE_SQLSTATES.has(code) || UNAVAILABLE_ERRNOS.has(code))) return true
+  // node-postgres's own messages for a socket that closed or a connect that timed out carry no code.
+  return e instanceof Error && /Connection terminated|connection error and is not queryable|timeout exceeded when trying to connect/i.test(e.message)
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e)
+}
