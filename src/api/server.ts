@@ -111,7 +111,8 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
       }
     }
     const input = parseInput(operation.input, json)
-    const result = await operation.run(service.deps, principal, input)
+    const caller = req.socket.remoteAddress === undefined ? principal : { ...principal, sourceIp: req.socket.remoteAddress }
+    const result = await operation.run(service.deps, caller, input)
     try {
       send(res, 200, requestId, toJson(result))
     } finally {

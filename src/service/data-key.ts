@@ -31,7 +31,7 @@ export async function generateDataKey(deps: ServiceDeps, caller: Caller, input: 
     throw new KmsError('ValidationException', 'Please specify either number of bytes or key spec.')
   }
   const numberOfBytes = input.NumberOfBytes ?? (input.KeySpec === 'AES_128' ? 16 : 32)
-  const key = await encryptionKey(deps, caller, input.KeyId, operation)
+  const key = await encryptionKey(deps, caller, input.KeyId, operation, { context: input.EncryptionContext })
   if (input.DryRun) dryRunSucceeded()
   const material = await currentMaterial(deps, key)
   const dataKey = await deps.hsm.generateDataKey(material, numberOfBytes, input.EncryptionContext ?? {}, withPlaintext)

@@ -16,4 +16,6 @@ export interface Caller {
   accountId: string
   principalArn: string
   accessKeyId: string
+  /** The address the request came from (aws:SourceIp). */
+  sourceIp?: string
 }

@@ -1,13 +1,14 @@
 import { randomInt } from 'node:crypto'
 import { KmsError } from '../core/errors.js'
 import { StoreConflictError, type KeyRecord } from '../store/store.js'
+import { authorize, type RequestDetails } from './authorize.js'
 import type { Caller, ServiceDeps } from './deps.js'
 import { resolveKey } from './resolve-key.js'
 
 const ATTEMPTS = 20
 
 /**
- * Reads a key, lets `change` check it and return its next state, and writes that state only if the
+ * Reads a key, authorises `action` on it, lets `change` check it and return its next state, and writes that state only if the
  * key did not change meanwhile (optimistic concurrency). On a concurrent change the whole step,
  * checks included, runs again on the fresh record, so two writers never lose an update.
  */
@@ -15,11 +16,13 @@ export async function mutateKey(
   deps: ServiceDeps,
   caller: Caller,
   keyIdInput: string,
+  action: string,
   change: (key: KeyRecord) => KeyRecord,
-  options: { allowAlias: boolean } = { allowAlias: false },
+  details: RequestDetails = {},
 ): Promise<KeyRecord> {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const key = await resolveKey(deps, caller, keyIdInput, options)
+    const key = await resolveKey(deps, caller, keyIdInput, { allowAlias: false })
+    await authorize(deps, caller, key, action, details)
     const next = { ...change(key), version: key.version + 1 }
     try {
       await deps.store.updateKey(next)

@@ -1,7 +1,9 @@
 import { KmsError } from '../core/errors.js'
+import type { EncryptionContext } from '../core/types.js'
 import { parseBlobHeader } from '../hsm/blob.js'
 import type { KeyMaterialRef } from '../hsm/hsm.js'
 import type { KeyRecord } from '../store/store.js'
+import { authorize, requestAlias } from './authorize.js'
 import type { Caller, ServiceDeps } from './deps.js'
 import { assertKeyState, assertKeyUsage } from './key-state.js'
 import { loadMaterial, resolveKey } from './resolve-key.js'
@@ -13,9 +15,22 @@ export function assertSymmetricAlgorithm(key: KeyRecord, algorithm: string | und
   }
 }
 
-/** Resolves a key for a symmetric encryption operation and checks its state and usage. */
-export async function encryptionKey(deps: ServiceDeps, caller: Caller, keyIdInput: string, operation: string, algorithm?: string): Promise<KeyRecord> {
+/** How a symmetric operation is authorised: its IAM action (default `kms:<operation>`), context and algorithm. */
+export interface CryptoRequest {
+  action?: string
+  context?: EncryptionContext | undefined
+  algorithm?: string | undefined
+}
+
+/** Resolves a key for a symmetric encryption operation, authorises the caller and checks the key's state and usage. */
+export async function encryptionKey(deps: ServiceDeps, caller: Caller, keyIdInput: string, operation: string, request: CryptoRequest = {}): Promise<KeyRecord> {
   const key = await resolveKey(deps, caller, keyIdInput)
+  const algorithm = request.algorithm
+  await authorize(deps, caller, key, request.action ?? `kms:${operation}`, {
+    encryptionContext: request.context ?? {},
+    ...requestAlias(keyIdInput),
+    ...(algorithm === undefined ? {} : { encryptionAlgorithm: algorithm }),
+  })
   assertKeyState(key, 'cryptographic')
   assertKeyUsage(key, 'ENCRYPT_DECRYPT', operation)
   assertSymmetricAlgorithm(key, algorithm)
@@ -33,8 +48,9 @@ export async function decryptionKey(
   blob: Uint8Array,
   keyIdInput: string | undefined,
   operation: string,
-  algorithm?: string,
+  request: CryptoRequest = {},
 ): Promise<{ key: KeyRecord; material: KeyMaterialRef }> {
+  const algorithm = request.algorithm
   const header = parseBlobHeader(blob)
   const requested = keyIdInput === undefined ? undefined : await resolveKey(deps, caller, keyIdInput)
   if (!header) throw new KmsError('InvalidCiphertextException')
@@ -43,6 +59,11 @@ export async function decryptionKey(
   }
   const key = requested ?? (await deps.store.getKey(header.keyId))
   if (!key || key.accountId !== caller.accountId || key.region !== deps.region) throw new KmsError('InvalidCiphertextException')
+  await authorize(deps, caller, key, request.action ?? `kms:${operation}`, {
+    encryptionContext: request.context ?? {},
+    ...(keyIdInput === undefined ? {} : requestAlias(keyIdInput)),
+    ...(algorithm === undefined ? {} : { encryptionAlgorithm: algorithm }),
+  })
   assertKeyState(key, 'cryptographic')
   assertKeyUsage(key, 'ENCRYPT_DECRYPT', operation)
   assertSymmetricAlgorithm(key, algorithm)

@@ -148,7 +148,7 @@ ${r.stderr}`)
     const text = '{ "Version": "2012-10-17",\n  "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"}] }'
     const key = await newKey({ Policy: text })
     assert.equal((await kms.send(new GetKeyPolicyCommand({ KeyId: key.id }))).Policy, text)
-    const next = text.replace('kms:*', 'kms:Encrypt')
+    const next = text.replace('"Effect": "Allow"', '"Sid": "v2", "Effect": "Allow"')
     await kms.send(new PutKeyPolicyCommand({ KeyId: key.id, Policy: next, PolicyName: 'default' }))
     assert.equal((await kms.send(new GetKeyPolicyCommand({ KeyId: key.id }))).Policy, next)
     await rejects(kms.send(new PutKeyPolicyCommand({ KeyId: key.id, Policy: '{"Statement": []}' })), 'MalformedPolicyDocumentException')

@@ -9,7 +9,7 @@ export const cancelKeyDeletion = defineOperation({
   input: t.structure({ KeyId: t.required(KeyIdType) }),
   async run(deps, caller, input) {
     // The key comes back Disabled, as in AWS, not in the state it had before.
-    const key = await mutateKey(deps, caller, input.KeyId, (k) => {
+    const key = await mutateKey(deps, caller, input.KeyId, 'kms:CancelKeyDeletion', (k) => {
       assertKeyState(k, 'cancelDeletion')
       return { ...without(k, 'deletionDate', 'pendingWindowInDays'), keyState: 'Disabled' }
     })

@@ -4,6 +4,7 @@ import { t } from '../../core/shape.js'
 import { StoreConflictError } from '../../store/store.js'
 import { AliasNameType, checkAliasName, MAX_ALIASES_PER_KEY, resolveAliasTarget } from '../alias-rules.js'
 import { assertKeyState } from '../key-state.js'
+import { authorize } from '../authorize.js'
 import { defineOperation } from '../operation.js'
 import { KeyIdType } from '../shapes.js'
 
@@ -22,6 +23,7 @@ export const createAlias = defineOperation({
     const alreadyExists = () => new KmsError('AlreadyExistsException', `An alias with the name ${arn} already exists`)
 
     const key = await resolveAliasTarget(deps, caller, input.TargetKeyId)
+    await authorize(deps, caller, key, 'kms:CreateAlias')
     if (await store.getAlias(account, region, name)) throw alreadyExists()
     assertKeyState(key, 'management')
     // Checked before the insert, so two concurrent CreateAlias calls can together pass the quota by one.

@@ -6,6 +6,8 @@ import { KEY_SPECS, KEY_USAGES, ORIGINS } from '../../core/types.js'
 import type { KeyRecord } from '../../store/store.js'
 import { checkKeyPolicy, defaultKeyPolicy } from '../key-policy.js'
 import { keyMetadata } from '../key-metadata.js'
+import { checkLockoutSafety } from '../../policy/index.js'
+import { requestPrincipal } from '../authorize.js'
 import { defineOperation } from '../operation.js'
 import { PolicyType } from '../shapes.js'
 import { checkTags, TagList } from '../tags.js'
@@ -44,10 +46,16 @@ export const createKey = defineOperation({
     const tags = input.Tags ?? []
     checkTags(tags)
     const policy = input.Policy ?? defaultKeyPolicy(deps.partition, caller.accountId)
-    checkKeyPolicy(policy)
+    const parsedPolicy = checkKeyPolicy(policy)
 
     const keyId = randomUUID()
     const arn = keyArn(deps.partition, deps.region, caller.accountId, keyId)
+    checkLockoutSafety({
+      keyPolicy: parsedPolicy,
+      principal: requestPrincipal(caller),
+      resource: { arn, account: caller.accountId, keySpec, keyUsage, keyOrigin: origin, tags: Object.fromEntries(tags.map((t) => [t.TagKey, t.TagValue])) },
+      bypass: input.BypassPolicyLockoutSafetyCheck ?? false,
+    })
     const material = await deps.hsm.generateKeyMaterial({ keyArn: arn, keyId, keySpec, origin })
     const now = deps.clock.now()
     const keyMaterialId = Buffer.from(material.hbkId).toString('hex')

@@ -21,10 +21,10 @@ export const decrypt = defineOperation({
     if (input.Recipient !== undefined) throw new KmsError('UnsupportedOperationException', 'Recipient (Nitro Enclaves attestation) is not supported by Trent.')
     if (input.DryRun && input.DryRunModifiers?.includes('IGNORE_CIPHERTEXT')) {
       if (input.KeyId === undefined) throw new KmsError('ValidationException', 'KeyId is required when DryRunModifiers includes IGNORE_CIPHERTEXT.')
-      await encryptionKey(deps, caller, input.KeyId, 'Decrypt', input.EncryptionAlgorithm)
+      await encryptionKey(deps, caller, input.KeyId, 'Decrypt', { context: input.EncryptionContext, algorithm: input.EncryptionAlgorithm })
       dryRunSucceeded()
     }
-    const { key, material } = await decryptionKey(deps, caller, input.CiphertextBlob, input.KeyId, 'Decrypt', input.EncryptionAlgorithm)
+    const { key, material } = await decryptionKey(deps, caller, input.CiphertextBlob, input.KeyId, 'Decrypt', { context: input.EncryptionContext, algorithm: input.EncryptionAlgorithm })
     const plaintext = await deps.hsm.decrypt(material, input.CiphertextBlob, input.EncryptionContext ?? {})
     if (input.DryRun) {
       plaintext.fill(0)

@@ -1,6 +1,7 @@
 import { aliasArn } from '../../core/arn.js'
 import { t } from '../../core/shape.js'
 import { aliasNotFound, AliasNameType, checkAliasName } from '../alias-rules.js'
+import { authorize } from '../authorize.js'
 import { defineOperation } from '../operation.js'
 
 export const deleteAlias = defineOperation({
@@ -10,7 +11,10 @@ export const deleteAlias = defineOperation({
   }),
   async run(deps, caller, input) {
     checkAliasName(input.AliasName)
-    // DeleteAlias works whatever the state of the key the alias points at, so the key is not read.
+    // DeleteAlias works whatever the state of the key, but the caller needs kms:DeleteAlias on it.
+    const alias = await deps.store.getAlias(caller.accountId, deps.region, input.AliasName)
+    const key = alias && (await deps.store.getKey(alias.targetKeyId))
+    if (key) await authorize(deps, caller, key, 'kms:DeleteAlias')
     const deleted = await deps.store.deleteAlias(caller.accountId, deps.region, input.AliasName)
     if (!deleted) throw aliasNotFound(aliasArn(deps.partition, deps.region, caller.accountId, input.AliasName))
     return {}

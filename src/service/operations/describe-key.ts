@@ -1,4 +1,5 @@
 import { t } from '../../core/shape.js'
+import { authorize, requestAlias } from '../authorize.js'
 import { keyMetadata } from '../key-metadata.js'
 import { defineOperation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
@@ -12,6 +13,7 @@ export const describeKey = defineOperation({
   }),
   async run(deps, caller, input) {
     const key = await resolveKey(deps, caller, input.KeyId)
+    await authorize(deps, caller, key, 'kms:DescribeKey', requestAlias(input.KeyId))
     return { KeyMetadata: keyMetadata(key) }
   },
 })

@@ -8,7 +8,7 @@ export const disableKey = defineOperation({
   name: 'DisableKey',
   input: t.structure({ KeyId: t.required(KeyIdType) }),
   async run(deps, caller, input) {
-    await mutateKey(deps, caller, input.KeyId, (key) => {
+    await mutateKey(deps, caller, input.KeyId, 'kms:DisableKey', (key) => {
       assertKeyState(key, 'enablement')
       return { ...key, keyState: 'Disabled' }
     })

@@ -8,7 +8,7 @@ export const enableKey = defineOperation({
   name: 'EnableKey',
   input: t.structure({ KeyId: t.required(KeyIdType) }),
   async run(deps, caller, input) {
-    await mutateKey(deps, caller, input.KeyId, (key) => {
+    await mutateKey(deps, caller, input.KeyId, 'kms:EnableKey', (key) => {
       assertKeyState(key, 'enablement')
       return { ...key, keyState: 'Enabled' }
     })

@@ -16,7 +16,7 @@ export const encrypt = defineOperation({
     DryRun: t.optional(t.boolean()),
   }),
   async run(deps, caller, input) {
-    const key = await encryptionKey(deps, caller, input.KeyId, 'Encrypt', input.EncryptionAlgorithm)
+    const key = await encryptionKey(deps, caller, input.KeyId, 'Encrypt', { context: input.EncryptionContext, algorithm: input.EncryptionAlgorithm })
     if (input.DryRun) dryRunSucceeded()
     const material = await currentMaterial(deps, key)
     const blob = await deps.hsm.encrypt(material, input.Plaintext, input.EncryptionContext ?? {})

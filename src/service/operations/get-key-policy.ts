@@ -1,5 +1,6 @@
 import { t } from '../../core/shape.js'
 import { checkPolicyName } from '../key-policy.js'
+import { authorize } from '../authorize.js'
 import { defineOperation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 import { KeyIdType, PolicyNameType } from '../shapes.js'
@@ -12,6 +13,7 @@ export const getKeyPolicy = defineOperation({
   }),
   async run(deps, caller, input) {
     const key = await resolveKey(deps, caller, input.KeyId, { allowAlias: false })
+    await authorize(deps, caller, key, 'kms:GetKeyPolicy')
     checkPolicyName(input.PolicyName)
     return { Policy: key.policy, PolicyName: 'default' }
   },

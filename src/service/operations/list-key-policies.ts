@@ -1,5 +1,6 @@
 import { t } from '../../core/shape.js'
 import { pageOf } from '../list-page.js'
+import { authorize } from '../authorize.js'
 import { defineOperation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 import { KeyIdType, MarkerType } from '../shapes.js'
@@ -12,7 +13,8 @@ export const listKeyPolicies = defineOperation({
     Marker: t.optional(MarkerType),
   }),
   async run(deps, caller, input) {
-    await resolveKey(deps, caller, input.KeyId, { allowAlias: false })
+    const key = await resolveKey(deps, caller, input.KeyId, { allowAlias: false })
+    await authorize(deps, caller, key, 'kms:ListKeyPolicies')
     // Every KMS key has exactly one key policy, named "default".
     const page = pageOf(['default'], input.Limit ?? 100, input.Marker)
     return { PolicyNames: page.items, ...page.more }

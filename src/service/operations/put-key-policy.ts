@@ -1,6 +1,8 @@
 import { t } from '../../core/shape.js'
 import { checkKeyPolicy, checkPolicyName } from '../key-policy.js'
 import { mutateKey } from '../mutate-key.js'
+import { checkLockoutSafety } from '../../policy/index.js'
+import { keyResource, requestPrincipal } from '../authorize.js'
 import { defineOperation } from '../operation.js'
 import { KeyIdType, PolicyNameType, PolicyType } from '../shapes.js'
 
@@ -14,8 +16,19 @@ export const putKeyPolicy = defineOperation({
   }),
   async run(deps, caller, input) {
     checkPolicyName(input.PolicyName)
-    checkKeyPolicy(input.Policy)
-    await mutateKey(deps, caller, input.KeyId, (key) => ({ ...key, policy: input.Policy }))
+    const policy = checkKeyPolicy(input.Policy)
+    const bypass = input.BypassPolicyLockoutSafetyCheck ?? false
+    await mutateKey(
+      deps,
+      caller,
+      input.KeyId,
+      'kms:PutKeyPolicy',
+      (key) => {
+        checkLockoutSafety({ keyPolicy: policy, principal: requestPrincipal(caller), resource: keyResource(key), bypass })
+        return { ...key, policy: input.Policy }
+      },
+      input.BypassPolicyLockoutSafetyCheck === undefined ? {} : { bypassPolicyLockoutSafetyCheck: bypass },
+    )
     return {}
   },
 })

@@ -21,13 +21,25 @@ export const reEncrypt = defineOperation({
     DryRunModifiers: t.optional(DryRunModifierList),
   }),
   async run(deps, caller, input) {
-    const destination = await encryptionKey(deps, caller, input.DestinationKeyId, 'ReEncrypt', input.DestinationEncryptionAlgorithm)
+    const destination = await encryptionKey(deps, caller, input.DestinationKeyId, 'ReEncrypt', {
+      action: 'kms:ReEncryptTo',
+      context: input.DestinationEncryptionContext,
+      algorithm: input.DestinationEncryptionAlgorithm,
+    })
     if (input.DryRun && input.DryRunModifiers?.includes('IGNORE_CIPHERTEXT')) {
       if (input.SourceKeyId === undefined) throw new KmsError('ValidationException', 'SourceKeyId is required when DryRunModifiers includes IGNORE_CIPHERTEXT.')
-      await encryptionKey(deps, caller, input.SourceKeyId, 'ReEncrypt', input.SourceEncryptionAlgorithm)
+      await encryptionKey(deps, caller, input.SourceKeyId, 'ReEncrypt', {
+        action: 'kms:ReEncryptFrom',
+        context: input.SourceEncryptionContext,
+        algorithm: input.SourceEncryptionAlgorithm,
+      })
       dryRunSucceeded()
     }
-    const source = await decryptionKey(deps, caller, input.CiphertextBlob, input.SourceKeyId, 'ReEncrypt', input.SourceEncryptionAlgorithm)
+    const source = await decryptionKey(deps, caller, input.CiphertextBlob, input.SourceKeyId, 'ReEncrypt', {
+      action: 'kms:ReEncryptFrom',
+      context: input.SourceEncryptionContext,
+      algorithm: input.SourceEncryptionAlgorithm,
+    })
     const destinationMaterial = await currentMaterial(deps, destination)
     const blob = await deps.hsm.reEncrypt(
       source.material,

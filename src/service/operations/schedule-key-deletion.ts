@@ -17,7 +17,7 @@ export const scheduleKeyDeletion = defineOperation({
     const window = input.PendingWindowInDays ?? 30
     // The key id or ARN only, not an alias (mutateKey's default). The deletion itself is done by
     // the DeletionScheduler once deletionDate has passed.
-    const key = await mutateKey(deps, caller, input.KeyId, (k) => {
+    const key = await mutateKey(deps, caller, input.KeyId, 'kms:ScheduleKeyDeletion', (k) => {
       assertKeyState(k, 'scheduleDeletion')
       return { ...k, keyState: 'PendingDeletion', deletionDate: deps.clock.now() + window * DAY_MS, pendingWindowInDays: window }
     })

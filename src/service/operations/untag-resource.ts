@@ -11,11 +11,11 @@ export const untagResource = defineOperation({
     TagKeys: t.required(t.list(t.string({ min: 1, max: 128 }))),
   }),
   async run(deps, caller, input) {
-    await mutateKey(deps, caller, input.KeyId, (key) => {
+    await mutateKey(deps, caller, input.KeyId, 'kms:UntagResource', (key) => {
       assertKeyState(key, 'management')
       const drop = new Set(input.TagKeys)
       return { ...key, tags: key.tags.filter((tag) => !drop.has(tag.TagKey)) }
-    })
+    }, { tagKeys: input.TagKeys })
     return {}
   },
 })

@@ -4,6 +4,7 @@ import { t } from '../../core/shape.js'
 import { StoreConflictError } from '../../store/store.js'
 import { aliasNotFound, AliasNameType, checkAliasName, checkRetarget, resolveAliasTarget } from '../alias-rules.js'
 import { assertKeyState } from '../key-state.js'
+import { authorize } from '../authorize.js'
 import { defineOperation } from '../operation.js'
 import { KeyIdType } from '../shapes.js'
 
@@ -21,12 +22,15 @@ export const updateAlias = defineOperation({
     const arn = aliasArn(partition, region, account, name)
 
     const next = await resolveAliasTarget(deps, caller, input.TargetKeyId)
+    await authorize(deps, caller, next, 'kms:UpdateAlias')
     const alias = await store.getAlias(account, region, name)
     if (!alias) throw aliasNotFound(arn)
     // The key the alias leaves may be in any state (even pending deletion); the key it moves to may not.
     assertKeyState(next, 'management')
     const current = await store.getKey(alias.targetKeyId)
     if (current) {
+      // AWS asks for kms:UpdateAlias on the key the alias leaves as well as on the one it moves to.
+      await authorize(deps, caller, current, 'kms:UpdateAlias')
       assertKeyState(current, 'any')
       checkRetarget(arn, current, next)
     }

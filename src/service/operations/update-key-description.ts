@@ -11,7 +11,7 @@ export const updateKeyDescription = defineOperation({
     Description: t.required(t.string({ min: 0, max: 8192 })),
   }),
   async run(deps, caller, input) {
-    await mutateKey(deps, caller, input.KeyId, (key) => {
+    await mutateKey(deps, caller, input.KeyId, 'kms:UpdateKeyDescription', (key) => {
       assertKeyState(key, 'management')
       return { ...key, description: input.Description }
     })

@@ -1,0 +1,79 @@
+import {
+  accessDenied,
+  buildRequest,
+  evaluate,
+  parsePolicy,
+  type KeyResource,
+  type ParsedPolicy,
+  type RequestFacts,
+  type RequestPrincipal,
+} from '../policy/index.js'
+import type { KeyRecord } from '../store/store.js'
+import type { Caller, ServiceDeps } from './deps.js'
+
+/** What an operation adds to the principal and key when it asks for a decision. */
+export type RequestDetails = Omit<RequestFacts, 'principal' | 'action' | 'resource' | 'time'>
+
+const parsed = new Map<string, ParsedPolicy>()
+const MAX_PARSED = 1000
+
+/** Parses a key policy once per distinct text: stored policies are re-read on every request. */
+export function parsedKeyPolicy(policy: string): ParsedPolicy {
+  let p = parsed.get(policy)
+  if (!p) {
+    p = parsePolicy(policy, { kind: 'key' })
+    if (parsed.size >= MAX_PARSED) parsed.delete(parsed.keys().next().value as string)
+    parsed.set(policy, p)
+  }
+  return p
+}
+
+/** `kms:RequestAlias` when the caller named the key by an alias (name or alias ARN). */
+export function requestAlias(keyIdInput: string): { requestAlias?: string } {
+  const i = keyIdInput.indexOf('alias/')
+  return i === 0 || (i > 0 && keyIdInput.startsWith('arn:')) ? { requestAlias: keyIdInput.slice(i) } : {}
+}
+
+/** The caller as the policy language sees it. */
+export function requestPrincipal(caller: Caller): RequestPrincipal {
+  // Trent issues credentials only to account roots today; IAM users and roles come with identities.
+  return { arn: caller.principalArn, account: caller.accountId, type: 'root', userId: caller.accountId }
+}
+
+/** The key as the policy language sees it (aws:ResourceTag, kms:KeySpec, ...). */
+export function keyResource(key: KeyRecord): KeyResource {
+  return {
+    arn: key.arn,
+    account: key.accountId,
+    keySpec: key.keySpec,
+    keyUsage: key.keyUsage,
+    keyOrigin: key.origin,
+    tags: Object.fromEntries(key.tags.map((t) => [t.TagKey, t.TagValue])),
+  }
+}
+
+/**
+ * Decides whether the caller may perform `action` (e.g. `kms:Encrypt`) on `key`, as AWS KMS does:
+ * the key policy is the gate, explicit denies win. Throws AccessDeniedException with AWS's message
+ * otherwise; which statement decided is never told to the caller.
+ */
+export async function authorize(deps: ServiceDeps, caller: Caller, key: KeyRecord, action: string, details: RequestDetails = {}): Promise<void> {
+  const keyPolicy = parsedKeyPolicy(key.policy)
+  let resource = keyResource(key)
+  // kms:ResourceAliases costs a store read; fetch the aliases only for a policy that asks.
+  if (keyPolicy.statements.some((s) => s.referencedKeys.has('kms:resourcealiases'))) {
+    const page = await deps.store.listAliases(key.accountId, key.region, { keyId: key.keyId, limit: 50 })
+    resource = { ...resource, aliases: page.aliases.map((a) => a.aliasName) }
+  }
+  const request = buildRequest({
+    ...details,
+    principal: requestPrincipal(caller),
+    action,
+    resource,
+    time: new Date(deps.clock.now()),
+    ...(caller.sourceIp === undefined ? {} : { sourceIp: caller.sourceIp }),
+    secureTransport: false,
+  })
+  const decision = evaluate(request, { keyPolicy })
+  if (decision.decision !== 'Allow') throw accessDenied(request, decision)
+}
