@@ -3,8 +3,10 @@ import {
   buildRequest,
   evaluate,
   parsePolicy,
+  type AuthzRequest,
   type KeyResource,
   type ParsedPolicy,
+  type RequestContext,
   type RequestFacts,
   type RequestPrincipal,
 } from '../policy/index.js'
@@ -59,21 +61,47 @@ export function keyResource(key: KeyRecord): KeyResource {
  */
 export async function authorize(deps: ServiceDeps, caller: Caller, key: KeyRecord, action: string, details: RequestDetails = {}): Promise<void> {
   const keyPolicy = parsedKeyPolicy(key.policy)
+  const traits = traitsOf(keyPolicy)
   let resource = keyResource(key)
-  // kms:ResourceAliases costs a store read; fetch the aliases only for a policy that asks.
-  if (keyPolicy.statements.some((s) => s.referencedKeys.has('kms:resourcealiases'))) {
+  if (traits.usesAliases) {
     const page = await deps.store.listAliases(key.accountId, key.region, { keyId: key.keyId, limit: 50 })
     resource = { ...resource, aliases: page.aliases.map((a) => a.aliasName) }
   }
-  const request = buildRequest({
-    ...details,
-    principal: requestPrincipal(caller),
-    action,
-    resource,
-    time: new Date(deps.clock.now()),
-    ...(caller.sourceIp === undefined ? {} : { sourceIp: caller.sourceIp }),
-    secureTransport: false,
-  })
+  const principal = requestPrincipal(caller)
+  // Condition keys matter only to a policy with conditions or variables; building them is most of
+  // the cost of a decision, so a policy without any (like the default one) skips it.
+  const request: AuthzRequest = traits.usesContext
+    ? buildRequest({
+        ...details,
+        principal,
+        action,
+        resource,
+        time: new Date(deps.clock.now()),
+        ...(caller.sourceIp === undefined ? {} : { sourceIp: caller.sourceIp }),
+        secureTransport: false,
+      })
+    : { principal, action, resource, context: NO_CONTEXT }
   const decision = evaluate(request, { keyPolicy })
   if (decision.decision !== 'Allow') throw accessDenied(request, decision)
+}
+
+const NO_CONTEXT: RequestContext = new Map()
+
+interface PolicyTraits {
+  usesContext: boolean
+  usesAliases: boolean
+}
+const traits = new WeakMap<ParsedPolicy, PolicyTraits>()
+
+function traitsOf(policy: ParsedPolicy): PolicyTraits {
+  let t = traits.get(policy)
+  if (!t) {
+    t = {
+      usesContext: policy.statements.some((s) => s.referencedKeys.size > 0),
+      // kms:ResourceAliases costs a store read; fetch the aliases only for a policy that asks.
+      usesAliases: policy.statements.some((s) => s.referencedKeys.has('kms:resourcealiases')),
+    }
+    traits.set(policy, t)
+  }
+  return t
 }
