@@ -7,26 +7,35 @@
  * at the same concurrency, measured in slices interleaved with the scenarios' own: ratios survive
  * a noisy machine better than absolute figures. See docs/benchmarks.md.
  *
+ * Then, when PostgreSQL binaries exist (under /usr/lib/postgresql), the two-node case: a throwaway
+ * cluster (scripts/pg-test-cluster.sh on a free port), two `trent serve` nodes on it sharing the
+ * seal key, and Encrypt 64 B with the load split across both against the same load on one node,
+ * interleaved, printed as a ratio. Without PostgreSQL it is skipped with one line.
+ *
  * Environment: BENCH_SECONDS (measured seconds per scenario, default 3), BENCH_ROUNDS (interleaved
  * slices those seconds are split into, default 3), BENCH_WARMUP (seconds before a scenario's first
  * slice, default 1), BENCH_CONCURRENCY (comma list, default 1,16,64), BENCH_POOL (distinct signed
- * requests per operation, default 64), BENCH_ONLY (comma list of scenario names to run besides
- * the baseline), BENCH_URL (benchmark a server that is already running, for instance under
+ * requests per operation, default 64), BENCH_ONLY (comma list of scenario-name prefixes to run besides
+ * the baseline; `two-node` for the two-node case, which runs only when named or when BENCH_ONLY is
+ * unset), BENCH_URL (benchmark a server that is already running, for instance under
  * `node --cpu-prof`, started with the admin credentials of test/e2e/harness.ts; the CPU columns
  * then cover this process only).
  *
  * Exits 1 only when setup or a request fails (non-200 or a socket error); a figure below target
  * never fails the run.
  */
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
+import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs'
 import { Agent, request, type IncomingHttpHeaders } from 'node:http'
+import { createServer } from 'node:net'
 import { cpus } from 'node:os'
+import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Sha256 } from '@aws-crypto/sha256-js'
 import { HttpRequest } from '@smithy/protocol-http'
 import { SignatureV4 } from '@smithy/signature-v4'
-import { CREDENTIALS, REGION, startTestServer, tempDataDir, type TestServer } from '../test/e2e/harness.js'
+import { CREDENTIALS, REGION, ROOT, startTestServer, tempDataDir, type TestServer } from '../test/e2e/harness.js'
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -129,6 +138,18 @@ function procTicks(pid: number): number | undefined {
   }
 }
 
+/** Summed CPU ticks of `pids`; undefined when there are none or one cannot be read. */
+function ticksOf(pids: readonly number[]): number | undefined {
+  if (pids.length === 0) return undefined
+  let sum = 0
+  for (const pid of pids) {
+    const t = procTicks(pid)
+    if (t === undefined) return undefined
+    sum += t
+  }
+  return sum
+}
+
 function childPids(parent: number): number[] {
   const out: number[] = []
   try {
@@ -183,6 +204,18 @@ interface ScenarioResult {
 /** Distinct failures ("<scenario> c=<n>: HTTP <status> <body>") and how often each happened. */
 type Failures = Map<string, number>
 
+/** A server to send requests to, and the pre-signed requests for it (SigV4 signs the host). */
+interface Target {
+  url: URL
+  pool: readonly PreparedRequest[]
+}
+
+/** Processes whose CPU a load accounts for: the servers and their HSMs (empty when unknown). */
+interface Pids {
+  servers: number[]
+  hsms: number[]
+}
+
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return NaN
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))
@@ -192,11 +225,12 @@ function percentile(sorted: Float64Array, p: number): number {
 /**
  * One scenario at one concurrency: a keep-alive Agent with `concurrency` sockets and the figures
  * gathered over all its slices. Slices of different scenarios are interleaved by the caller, so a
- * change in the machine's speed during the run hits the baseline and the operations alike.
+ * change in the machine's speed during the run hits the baseline and the operations alike. With
+ * several targets (servers), the slots are dealt out among them in turn, each with its own Agent.
  */
 class Load {
-  readonly #agent: Agent
-  #next = 0
+  readonly #agents: Agent[]
+  readonly #next: number[]
   readonly #latencies: number[] = []
   #errors = 0
   #measuredMs = 0
@@ -207,27 +241,21 @@ class Load {
   #machineTotal = 0
 
   readonly name: string
-  readonly url: URL
-  readonly pool: readonly PreparedRequest[]
+  readonly targets: readonly Target[]
   readonly concurrency: number
-  readonly pids: { server: number | undefined; hsm: number | undefined }
+  readonly pids: Pids
   readonly failures: Failures
 
-  constructor(
-    name: string,
-    url: URL,
-    pool: readonly PreparedRequest[],
-    concurrency: number,
-    pids: { server: number | undefined; hsm: number | undefined },
-    failures: Failures,
-  ) {
+  constructor(name: string, targets: readonly Target[], concurrency: number, pids: Pids, failures: Failures) {
+    if (targets.length === 0 || concurrency < targets.length) throw new Error(`${name}: needs at least one slot per target`)
     this.name = name
-    this.url = url
-    this.pool = pool
+    this.targets = targets
     this.concurrency = concurrency
     this.pids = pids
     this.failures = failures
-    this.#agent = new Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency })
+    const perTarget = Math.ceil(concurrency / targets.length)
+    this.#agents = targets.map(() => new Agent({ keepAlive: true, maxSockets: perTarget, maxFreeSockets: perTarget }))
+    this.#next = targets.map(() => 0)
   }
 
   /**
@@ -237,7 +265,7 @@ class Load {
    * counted whenever they happen.
    */
   async slice(warmupS: number, measureS: number): Promise<void> {
-    const { url, pool, concurrency, pids } = this
+    const { targets, concurrency, pids } = this
     const measureFrom = performance.now() + warmupS * 1000
     const stopAt = measureFrom + measureS * 1000
     let cpu0: NodeJS.CpuUsage | undefined
@@ -246,8 +274,8 @@ class Load {
     let machine0: ReturnType<typeof machineTicks>
     const startMeasuring = setTimeout(() => {
       cpu0 = process.cpuUsage()
-      server0 = pids.server === undefined ? undefined : procTicks(pids.server)
-      hsm0 = pids.hsm === undefined ? undefined : procTicks(pids.hsm)
+      server0 = ticksOf(pids.servers)
+      hsm0 = ticksOf(pids.hsms)
       machine0 = machineTicks()
     }, warmupS * 1000)
 
@@ -261,8 +289,8 @@ class Load {
           const used = process.cpuUsage(cpu0)
           this.#benchCpuUs += used.user + used.system
         }
-        const server1 = pids.server === undefined ? undefined : procTicks(pids.server)
-        const hsm1 = pids.hsm === undefined ? undefined : procTicks(pids.hsm)
+        const server1 = ticksOf(pids.servers)
+        const hsm1 = ticksOf(pids.hsms)
         const machine1 = machineTicks()
         this.#serverTicks = this.#serverTicks === null || server0 === undefined || server1 === undefined ? null : this.#serverTicks + server1 - server0
         this.#hsmTicks = this.#hsmTicks === null || hsm0 === undefined || hsm1 === undefined ? null : this.#hsmTicks + hsm1 - hsm0
@@ -281,13 +309,16 @@ class Load {
         }
       }
 
-      const fire = () => {
+      const fire = (slot: number) => {
         if (finished) {
           slotDone()
           return
         }
-        const r = pool[this.#next]!
-        this.#next = this.#next + 1 === pool.length ? 0 : this.#next + 1
+        const t = slot % targets.length
+        const { url, pool } = targets[t]!
+        const next = this.#next[t]!
+        const r = pool[next]!
+        this.#next[t] = next + 1 === pool.length ? 0 : next + 1
         const start = performance.now()
         // Exactly one outcome per request, whatever mix of events a broken connection produces.
         let settled = false
@@ -297,9 +328,9 @@ class Load {
           this.#errors += 1
           const key = `${this.name} c=${concurrency}: ${status === 0 ? 'socket error' : `HTTP ${status}`} ${body}`
           this.failures.set(key, (this.failures.get(key) ?? 0) + 1)
-          fire()
+          fire(slot)
         }
-        const req = request({ host: url.hostname, port: url.port, method: r.method, path: r.path, headers: r.headers, agent: this.#agent }, (res) => {
+        const req = request({ host: url.hostname, port: url.port, method: r.method, path: r.path, headers: r.headers, agent: this.#agents[t] }, (res) => {
           const status = res.statusCode ?? 0
           res.on('error', (e) => fail(0, e.message))
           if (status === 200) {
@@ -308,7 +339,7 @@ class Load {
               settled = true
               const end = performance.now()
               if (start >= measureFrom && end <= stopAt) this.#latencies.push(end - start)
-              fire()
+              fire(slot)
             })
             res.resume()
           } else {
@@ -321,13 +352,13 @@ class Load {
         req.on('error', (e) => fail(0, e.message))
         req.end(r.body)
       }
-      for (let i = 0; i < concurrency; i++) fire()
+      for (let i = 0; i < concurrency; i++) fire(i)
     })
     clearTimeout(startMeasuring)
   }
 
   result(): ScenarioResult {
-    this.#agent.destroy()
+    for (const agent of this.#agents) agent.destroy()
     const sorted = Float64Array.from(this.#latencies).sort()
     const seconds = this.#measuredMs / 1000
     const share = (ticks: number | null) => (ticks === null ? null : ticks / CLK_TCK / seconds)
@@ -366,8 +397,84 @@ function perRequest(share: number | null, rps: number): string {
   return share === null || rps === 0 ? '-' : ((share * 1e6) / rps).toFixed(0)
 }
 
-async function main(): Promise<number> {
-  const began = performance.now()
+/** Encrypt requests of `size` random bytes for `url`, with the scenario's encryption contexts. */
+async function encryptPool(url: URL, keyArn: string, size: number): Promise<PreparedRequest[]> {
+  const out: PreparedRequest[] = []
+  for (let i = 0; i < POOL; i++) {
+    out.push(await signedRequest(url, 'Encrypt', { KeyId: keyArn, Plaintext: randomBytes(size).toString('base64'), EncryptionContext: context(i) }))
+  }
+  return out
+}
+
+function context(i: number): Record<string, string> {
+  return { purpose: 'bench', tenant: `t-${i % 8}` }
+}
+
+/** Sends every pooled request once: a signing or encoding mistake shows up here as an error, not as a fast stream of 400s. */
+async function preflight(name: string, url: URL, pool: readonly PreparedRequest[]): Promise<void> {
+  for (const r of pool) {
+    const res = await sendOnce(url, r)
+    if (res.status !== 200) throw new Error(`${name} pre-flight answered ${res.status}: ${res.body.toString('utf8')}`)
+  }
+}
+
+/** Prints results as a table; `ratioTitle` heads the ratio column. */
+function printTable(results: readonly ScenarioResult[], ratioTitle: string): void {
+  const cells = (r: ScenarioResult): string[] => [
+    r.name,
+    String(r.concurrency),
+    r.rps.toFixed(0),
+    r.p50Ms.toFixed(2),
+    r.p99Ms.toFixed(2),
+    String(r.errors),
+    r.ratio === undefined ? '' : `${(r.ratio * 100).toFixed(0)}%`,
+    r.verdict ?? '',
+    `${pct(r.cpu.bench)} ${pct(r.cpu.server)} ${pct(r.cpu.hsm)} ${pct(r.cpu.other)}`,
+    pct(r.cpu.idle),
+    `${perRequest(r.cpu.server, r.rps)} ${perRequest(r.cpu.hsm, r.rps)}`,
+  ]
+  const titles = ['scenario', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'errors', ratioTitle, 'target', 'CPU% load/server/hsm/other', 'idle%', 'CPU µs/req server/hsm']
+  const rows = results.map(cells)
+  const widths = titles.map((t, i) => Math.max(t.length, ...rows.map((row) => row[i]!.length)))
+  const line = (row: string[]) => row.map((c, i) => pad(c, widths[i]!, i === 0)).join('  ')
+  console.log(line(titles))
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '))
+  results.forEach((r, i) => {
+    if (i > 0 && results[i - 1]!.concurrency !== r.concurrency) console.log('')
+    console.log(line(rows[i]!))
+  })
+}
+
+/** Figures of a result rounded for BENCH_JSON. */
+function jsonResult(r: ScenarioResult): object {
+  return {
+    ...r,
+    rps: Math.round(r.rps),
+    p50Ms: Number(r.p50Ms.toFixed(3)),
+    p99Ms: Number(r.p99Ms.toFixed(3)),
+    ratio: r.ratio === undefined ? undefined : Number(r.ratio.toFixed(3)),
+    seconds: Number(r.seconds.toFixed(2)),
+    cpu: Object.fromEntries(Object.entries(r.cpu).map(([k, v]) => [k, v === null ? null : Number(v.toFixed(2))])),
+  }
+}
+
+/** Runs `loads` (of one concurrency) one after the other in round-robin slices. */
+async function interleave(loads: readonly Load[]): Promise<void> {
+  for (let round = 0; round < ROUNDS; round++) {
+    const warmup = round === 0 ? WARMUP : SETTLE
+    for (const load of loads) await load.slice(warmup, SECONDS / ROUNDS)
+  }
+}
+
+const SINGLE_SCENARIOS = ['Encrypt 4 KiB', 'Encrypt 64 B', 'Decrypt 64 B', 'GenerateDataKey AES_256']
+const TWO_NODE = 'two-node'
+
+function selected(name: string): boolean {
+  return !ONLY || ONLY.some((o) => name.toLowerCase().startsWith(o.toLowerCase()))
+}
+
+/** The single-node run: SQLite store, every scenario against the /health baseline. */
+async function singleNode(failures: Failures): Promise<ScenarioResult[]> {
   const data = tempDataDir()
   let server: TestServer | undefined
   try {
@@ -377,19 +484,11 @@ async function main(): Promise<number> {
     const serverPid = server?.process.pid
     // The HSM child is spawned once the supervisor starts it; it exists by the time we listen.
     const hsmPid = serverPid === undefined ? undefined : childPids(serverPid)[0]
-    const pids = { server: serverPid, hsm: hsmPid }
+    const pids: Pids = { servers: serverPid === undefined ? [] : [serverPid], hsms: hsmPid === undefined ? [] : [hsmPid] }
 
     const { KeyMetadata } = await call(url, 'CreateKey', { Description: 'bench key' })
     const keyArn: string = KeyMetadata.Arn
 
-    const context = (i: number) => ({ purpose: 'bench', tenant: `t-${i % 8}` })
-    const encryptPool = async (size: number) => {
-      const out: PreparedRequest[] = []
-      for (let i = 0; i < POOL; i++) {
-        out.push(await signedRequest(url, 'Encrypt', { KeyId: keyArn, Plaintext: randomBytes(size).toString('base64'), EncryptionContext: context(i) }))
-      }
-      return out
-    }
     // Ciphertexts for Decrypt are made beforehand, one per pooled request.
     const decryptPool: PreparedRequest[] = []
     for (let i = 0; i < POOL; i++) {
@@ -408,38 +507,26 @@ async function main(): Promise<number> {
     for (let i = 0; i < POOL; i++) gdkPool.push(await signedRequest(url, 'GenerateDataKey', { KeyId: keyArn, KeySpec: 'AES_256', EncryptionContext: context(i) }))
     const health: PreparedRequest[] = [{ method: 'GET', path: '/health', headers: { host: url.host }, body: undefined }]
 
-    const scenarios: { name: string; pool: PreparedRequest[]; encrypt: boolean }[] = [
-      { name: 'Encrypt 4 KiB', pool: await encryptPool(4096), encrypt: true },
-      { name: 'Encrypt 64 B', pool: await encryptPool(64), encrypt: true },
-      { name: 'Decrypt 64 B', pool: decryptPool, encrypt: false },
-      { name: 'GenerateDataKey AES_256', pool: gdkPool, encrypt: false },
-    ].filter((s) => !ONLY || ONLY.some((o) => s.name.toLowerCase().startsWith(o.toLowerCase())))
-
-    // Every pooled request is sent once before timing: a signing or encoding mistake shows up
-    // here as an error, not as a fast stream of 400s.
-    for (const s of scenarios) {
-      for (const r of s.pool) {
-        const res = await sendOnce(url, r)
-        if (res.status !== 200) throw new Error(`${s.name} pre-flight answered ${res.status}: ${res.body.toString('utf8')}`)
-      }
+    const scenarios: { name: string; pool: PreparedRequest[]; encrypt: boolean }[] = []
+    for (const name of SINGLE_SCENARIOS.filter(selected)) {
+      const pool =
+        name === 'Encrypt 4 KiB' ? await encryptPool(url, keyArn, 4096)
+        : name === 'Encrypt 64 B' ? await encryptPool(url, keyArn, 64)
+        : name === 'Decrypt 64 B' ? decryptPool
+        : gdkPool
+      scenarios.push({ name, pool, encrypt: name.startsWith('Encrypt') })
     }
+    for (const s of scenarios) await preflight(s.name, url, s.pool)
 
-    const cpuModel = cpus()[0]?.model ?? 'unknown CPU'
-    console.log(`Trent benchmark: ${cpus().length} cores (${cpuModel}), Node ${process.version}`)
-    console.log(`server ${serverUrl} (${server ? `pid ${serverPid}, hsm pid ${hsmPid ?? '?'}` : 'external'}); per scenario ${SECONDS} s measured in ${ROUNDS} interleaved slices, ${WARMUP} s warm-up; pool ${POOL} signed requests per operation`)
+    console.log(`server ${serverUrl} (${server ? `pid ${serverPid}, hsm pid ${hsmPid ?? '?'}, SQLite store` : 'external'}); per scenario ${SECONDS} s measured in ${ROUNDS} interleaved slices, ${WARMUP} s warm-up; pool ${POOL} signed requests per operation`)
     console.log('load generator: this process, node:http keep-alive Agent (maxSockets = concurrency), closed loop\n')
 
     const results: ScenarioResult[] = []
-    const failures: Failures = new Map()
     for (const c of CONCURRENCY) {
-      const baseline = new Load('GET /health (baseline)', url, health, c, pids, failures)
-      const loads = scenarios.map((s) => ({ s, load: new Load(s.name, url, s.pool, c, pids, failures) }))
+      const baseline = new Load('GET /health (baseline)', [{ url, pool: health }], c, pids, failures)
+      const loads = scenarios.map((s) => ({ s, load: new Load(s.name, [{ url, pool: s.pool }], c, pids, failures) }))
       // Round-robin slices: baseline, each operation, baseline, each operation, ...
-      for (let round = 0; round < ROUNDS; round++) {
-        const warmup = round === 0 ? WARMUP : SETTLE
-        await baseline.slice(warmup, SECONDS / ROUNDS)
-        for (const { load } of loads) await load.slice(warmup, SECONDS / ROUNDS)
-      }
+      await interleave([baseline, ...loads.map((l) => l.load)])
       const base = baseline.result()
       results.push(base)
       for (const { s, load } of loads) {
@@ -449,62 +536,9 @@ async function main(): Promise<number> {
         results.push(r)
       }
     }
-
-    const cells = (r: ScenarioResult): string[] => [
-      r.name,
-      String(r.concurrency),
-      r.rps.toFixed(0),
-      r.p50Ms.toFixed(2),
-      r.p99Ms.toFixed(2),
-      String(r.errors),
-      r.ratio === undefined ? '' : `${(r.ratio * 100).toFixed(0)}%`,
-      r.verdict ?? '',
-      `${pct(r.cpu.bench)} ${pct(r.cpu.server)} ${pct(r.cpu.hsm)} ${pct(r.cpu.other)}`,
-      pct(r.cpu.idle),
-      `${perRequest(r.cpu.server, r.rps)} ${perRequest(r.cpu.hsm, r.rps)}`,
-    ]
-    const titles = ['scenario', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'vs base', 'target', 'CPU% load/server/hsm/other', 'idle%', 'CPU µs/req server/hsm']
-    const rows = results.map(cells)
-    const widths = titles.map((t, i) => Math.max(t.length, ...rows.map((row) => row[i]!.length)))
-    const line = (row: string[]) => row.map((c, i) => pad(c, widths[i]!, i === 0)).join('  ')
-    console.log(line(titles))
-    console.log(widths.map((w) => '-'.repeat(w)).join('  '))
-    results.forEach((r, i) => {
-      if (i > 0 && results[i - 1]!.concurrency !== r.concurrency) console.log('')
-      console.log(line(rows[i]!))
-    })
-    const totalErrors = results.reduce((n, r) => n + r.errors, 0)
+    printTable(results, 'vs base')
     console.log(`\ntarget: Encrypt >= ${TARGET_RATIO * 100}% of the baseline's req/s at the same concurrency (PASS/BELOW; informative, never fails the run)`)
-    const disturbed = Math.max(0, ...results.map((r) => r.cpu.other ?? 0))
-    if (disturbed > OTHER_CPU_WARNING) {
-      console.log(`note: other processes used up to ${pct(disturbed)}% of a core during a scenario; this run's figures are disturbed`)
-    }
-    console.log(`errors: ${totalErrors}`)
-    for (const [what, n] of [...failures].slice(0, 20)) console.log(`  ${n} × ${what}`)
-    console.log(`total time ${((performance.now() - began) / 1000).toFixed(1)} s`)
-    console.log(
-      `BENCH_JSON ${JSON.stringify({
-        date: new Date().toISOString(),
-        node: process.version,
-        cores: cpus().length,
-        cpu: cpuModel,
-        warmupSeconds: WARMUP,
-        seconds: SECONDS,
-        rounds: ROUNDS,
-        pool: POOL,
-        targetRatio: TARGET_RATIO,
-        results: results.map((r) => ({
-          ...r,
-          rps: Math.round(r.rps),
-          p50Ms: Number(r.p50Ms.toFixed(3)),
-          p99Ms: Number(r.p99Ms.toFixed(3)),
-          ratio: r.ratio === undefined ? undefined : Number(r.ratio.toFixed(3)),
-          seconds: Number(r.seconds.toFixed(2)),
-          cpu: Object.fromEntries(Object.entries(r.cpu).map(([k, v]) => [k, v === null ? null : Number(v.toFixed(2))])),
-        })),
-      })}`,
-    )
-    return totalErrors === 0 ? 0 : 1
+    return results
   } finally {
     if (server) {
       const code = await server.stop()
@@ -512,6 +546,158 @@ async function main(): Promise<number> {
     }
     data.cleanup()
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two nodes on one PostgreSQL database
+
+const CLUSTER_SCRIPT = join(ROOT, 'scripts/pg-test-cluster.sh')
+
+function hasPostgresBinaries(): boolean {
+  try {
+    return readdirSync('/usr/lib/postgresql').some((v) => existsSync(`/usr/lib/postgresql/${v}/bin/pg_ctl`))
+  } catch {
+    return false
+  }
+}
+
+/** A TCP port that was free a moment ago. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))))
+    })
+  })
+}
+
+/** Runs scripts/pg-test-cluster.sh `command` with `env`; resolves to the last line it printed. */
+function cluster(command: string, env: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(CLUSTER_SCRIPT, [command], { env: { ...process.env, ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`pg-test-cluster.sh ${command} failed: ${error.message}\n${stderr}`))
+      else resolve(stdout.trim().split('\n').at(-1) ?? '')
+    })
+  })
+}
+
+interface TwoNodeRun {
+  results: ScenarioResult[]
+  /** Aggregate req/s of two nodes over that of one, per concurrency. */
+  ratios: { concurrency: number; ratio: number }[]
+}
+
+/**
+ * Encrypt 64 B against two `trent serve` nodes on one throwaway PostgreSQL cluster (sharing the
+ * seal key), the load split evenly across both, against the same load on one of them alone,
+ * interleaved. Resolves to a reason when it cannot run.
+ */
+async function twoNodes(failures: Failures): Promise<TwoNodeRun | string> {
+  if (EXTERNAL_URL) return 'BENCH_URL is set'
+  const concurrencies = CONCURRENCY.filter((c) => c >= 2)
+  if (concurrencies.length === 0) return 'it needs a BENCH_CONCURRENCY of 2 or more'
+  if (!hasPostgresBinaries()) return 'no PostgreSQL under /usr/lib/postgresql (apt-get install postgresql)'
+  const env = { TRENT_PG_PORT: String(await freePort()), TRENT_PG_DIR: `/tmp/trent-pg-bench-${process.pid}` }
+  const dirs = [tempDataDir(), tempDataDir()]
+  const servers: TestServer[] = []
+  try {
+    const dbUrl = await cluster('start', env)
+    // Node 1 initialises the database; node 2 gets its seal key and loads the domain.
+    servers.push(await startTestServer(dirs[0]!.dir, { TRENT_STORE_URL: dbUrl }))
+    copyFileSync(join(dirs[0]!.dir, 'seal.key'), join(dirs[1]!.dir, 'seal.key'))
+    servers.push(await startTestServer(dirs[1]!.dir, { TRENT_STORE_URL: dbUrl }))
+    const urls = servers.map((s) => new URL(s.url))
+    const { KeyMetadata } = await call(urls[0]!, 'CreateKey', { Description: 'bench key, two nodes' })
+    const targets: Target[] = []
+    for (const url of urls) targets.push({ url, pool: await encryptPool(url, KeyMetadata.Arn as string, 64) })
+    for (const t of targets) await preflight(`two-node Encrypt 64 B on ${t.url.host}`, t.url, t.pool)
+    const serverPids = servers.map((s) => s.process.pid!)
+    const hsmPids = serverPids.map((pid) => childPids(pid)[0])
+    const pidsOf = (n: number): Pids => ({
+      servers: serverPids.slice(0, n),
+      hsms: hsmPids.slice(0, n).every((p) => p !== undefined) ? (hsmPids.slice(0, n) as number[]) : [],
+    })
+
+    console.log(`\nTwo nodes on one PostgreSQL database (${redacted(dbUrl)}): ${servers.map((s, i) => `node ${i + 1} ${s.url} pid ${serverPids[i]} hsm ${hsmPids[i] ?? '?'}`).join('; ')}`)
+    console.log('Encrypt 64 B: one node alone, then the same number of connections split evenly across both nodes, in interleaved slices')
+    console.log('(for "2 nodes" rows the server and hsm columns add up both nodes; PostgreSQL counts as "other")\n')
+
+    const results: ScenarioResult[] = []
+    const ratios: TwoNodeRun['ratios'] = []
+    for (const c of concurrencies) {
+      const one = new Load('Encrypt 64 B, 1 node', targets.slice(0, 1), c, pidsOf(1), failures)
+      const two = new Load(`Encrypt 64 B, 2 nodes (${Math.ceil(c / 2)}+${Math.floor(c / 2)})`, targets, c, pidsOf(2), failures)
+      await interleave([one, two])
+      const r1 = one.result()
+      const r2 = two.result()
+      r2.ratio = r1.rps > 0 ? r2.rps / r1.rps : 0
+      results.push(r1, r2)
+      ratios.push({ concurrency: c, ratio: r2.ratio })
+    }
+    printTable(results, 'vs 1 node')
+    console.log(`\ntwo nodes / one node, aggregate Encrypt 64 B req/s: ${ratios.map((r) => `c=${r.concurrency} ${r.ratio.toFixed(2)}x`).join(', ')} (on ${cpus().length} cores shared by the load generator, both nodes, their HSMs and PostgreSQL)`)
+    return { results, ratios }
+  } finally {
+    for (const server of servers) {
+      const code = await server.stop()
+      if (code !== 0) console.error(`server exited with ${code}:\n${server.output.slice(-20).join('\n')}`)
+    }
+    for (const d of dirs) d.cleanup()
+    await cluster('stop', env).catch((e: unknown) => console.error(String(e)))
+  }
+}
+
+function redacted(url: string): string {
+  const u = new URL(url)
+  if (u.password) u.password = '***'
+  return u.toString()
+}
+
+async function main(): Promise<number> {
+  const began = performance.now()
+  const failures: Failures = new Map()
+  const cpuModel = cpus()[0]?.model ?? 'unknown CPU'
+  console.log(`Trent benchmark: ${cpus().length} cores (${cpuModel}), Node ${process.version}`)
+
+  // With BENCH_ONLY naming only the two-node case, the single-node run is left out entirely.
+  const results = !ONLY || SINGLE_SCENARIOS.some(selected) ? await singleNode(failures) : []
+  let twoNode: TwoNodeRun | undefined
+  if (selected(TWO_NODE)) {
+    const run = await twoNodes(failures)
+    if (typeof run === 'string') console.log(`\ntwo-node case on PostgreSQL skipped: ${run}`)
+    else twoNode = run
+  }
+
+  const all = [...results, ...(twoNode?.results ?? [])]
+  const totalErrors = all.reduce((n, r) => n + r.errors, 0)
+  const disturbed = Math.max(0, ...all.map((r) => r.cpu.other ?? 0))
+  if (disturbed > OTHER_CPU_WARNING) {
+    console.log(`note: other processes used up to ${pct(disturbed)}% of a core during a scenario; this run's figures are disturbed` +
+      (twoNode ? ' (in the two-node case "other" includes PostgreSQL)' : ''))
+  }
+  console.log(`errors: ${totalErrors}`)
+  for (const [what, n] of [...failures].slice(0, 20)) console.log(`  ${n} × ${what}`)
+  console.log(`total time ${((performance.now() - began) / 1000).toFixed(1)} s`)
+  console.log(
+    `BENCH_JSON ${JSON.stringify({
+      date: new Date().toISOString(),
+      node: process.version,
+      cores: cpus().length,
+      cpu: cpuModel,
+      warmupSeconds: WARMUP,
+      seconds: SECONDS,
+      rounds: ROUNDS,
+      pool: POOL,
+      targetRatio: TARGET_RATIO,
+      results: results.map(jsonResult),
+      ...(twoNode
+        ? { twoNode: { results: twoNode.results.map(jsonResult), ratios: twoNode.ratios.map((r) => ({ ...r, ratio: Number(r.ratio.toFixed(3)) })) } }
+        : {}),
+    })}`,
+  )
+  return totalErrors === 0 ? 0 : 1
 }
 
 main().then(

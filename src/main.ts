@@ -35,7 +35,12 @@ export interface TrentConfig {
   region: string
   accountId: string
   admin?: AccessKeyPair
-  /** How long key metadata may be served from memory; bounds how late a change made through another node is seen. Default 1000 ms. */
+  /**
+   * How long key metadata, material and alias targets may be served from memory (0: not cached).
+   * On PostgreSQL, changes made through other nodes arrive by LISTEN/NOTIFY within milliseconds;
+   * the TTL bounds how late one is seen when its notification is lost (e.g. while the LISTEN
+   * connection reconnects). Default 1000 ms.
+   */
   cacheTtlMs?: number
   clock?: Clock
 }
@@ -145,18 +150,18 @@ const PG_TIMEOUT_MS = 10_000
 
 function openPostgres(url: string): Store {
   if (!isPostgresUrl(url)) throw new Error(`unsupported store ${redactUrl(url)}: expected a postgres:// or postgresql:// URL`)
-  const pool = new pg.Pool({
+  const connection = {
     connectionString: url,
-    max: 10,
     // While PostgreSQL is unreachable requests fail after this instead of queueing without end.
     connectionTimeoutMillis: PG_TIMEOUT_MS,
     statement_timeout: PG_TIMEOUT_MS,
-    idleTimeoutMillis: 30_000,
     keepAlive: true,
     application_name: 'trent',
-  })
-  // The store registers the pool's 'error' listener (a dead idle connection must not crash the node).
-  return new PostgresStore(pool)
+  }
+  const pool = new pg.Pool({ ...connection, max: 10, idleTimeoutMillis: 30_000 })
+  // The store registers the pool's 'error' listener (a dead idle connection must not crash the
+  // node), and the LISTEN client's, on a connection of its own that it reopens when it is lost.
+  return new PostgresStore(pool, { listenClient: () => new pg.Client({ ...connection, application_name: 'trent-listen' }) })
 }
 
 /** True for a URL that names a PostgreSQL database. */

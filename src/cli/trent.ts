@@ -16,6 +16,9 @@ options (serve):
                                           for a PostgreSQL database that several nodes share
   --region <r>        TRENT_REGION        default us-east-1
   --account-id <id>   TRENT_ACCOUNT_ID    default 111122223333
+  --cache-ttl-ms <n>  TRENT_CACHE_TTL_MS  default 1000; how long key metadata may be served from memory
+                                          (0: not cached); bounds how late a change made through another
+                                          node is seen when its PostgreSQL notification is lost
   admin credentials at first start: TRENT_ADMIN_ACCESS_KEY_ID, TRENT_ADMIN_SECRET_ACCESS_KEY
 `
 
@@ -34,6 +37,7 @@ async function serve(argv: string[]): Promise<void> {
       store: { type: 'string' },
       region: { type: 'string' },
       'account-id': { type: 'string' },
+      'cache-ttl-ms': { type: 'string' },
     },
     strict: true,
   })
@@ -44,6 +48,12 @@ async function serve(argv: string[]): Promise<void> {
   if (!/^([a-z]+-){2,3}\d+$/.test(region)) fail(`invalid region ${region}`)
   const accountId = values['account-id'] ?? env['TRENT_ACCOUNT_ID'] ?? '111122223333'
   if (!/^\d{12}$/.test(accountId)) fail(`invalid account id ${accountId} (12 digits)`)
+  const cacheTtlRaw = values['cache-ttl-ms'] ?? (env['TRENT_CACHE_TTL_MS'] || undefined)
+  let cacheTtlMs: number | undefined
+  if (cacheTtlRaw !== undefined) {
+    cacheTtlMs = Number(cacheTtlRaw)
+    if (!/^\d+$/.test(cacheTtlRaw) || !Number.isSafeInteger(cacheTtlMs)) fail(`invalid cache TTL ${cacheTtlRaw} (milliseconds, 0 or more)`)
+  }
   const adminId = env['TRENT_ADMIN_ACCESS_KEY_ID']
   const adminSecret = env['TRENT_ADMIN_SECRET_ACCESS_KEY']
   if ((adminId === undefined) !== (adminSecret === undefined)) fail('set both TRENT_ADMIN_ACCESS_KEY_ID and TRENT_ADMIN_SECRET_ACCESS_KEY, or neither')
@@ -57,6 +67,7 @@ async function serve(argv: string[]): Promise<void> {
     ...(storeUrl !== undefined ? { storeUrl } : {}),
     region,
     accountId,
+    ...(cacheTtlMs !== undefined ? { cacheTtlMs } : {}),
     ...(adminId && adminSecret ? { admin: { accessKeyId: adminId, secretAccessKey: adminSecret } } : {}),
   }
   const trent = await startServer(config)

@@ -1,13 +1,15 @@
 import type { Clock } from '../core/clock.js'
-import type { AliasRecord, KeyMaterialRecord, KeyRecord, Store } from './store.js'
+import type { AliasName, AliasRecord, KeyMaterialRecord, KeyRecord, Store, StoreChange } from './store.js'
 
 /** Options of {@link CachedStore}. */
 export interface CacheOptions {
   clock: Clock
   /**
-   * How long a key or alias read may be served from memory. This bounds how long a change made
-   * through another node (disable, delete, alias move) can go unseen here; changes made through
-   * this store are seen at once. Default 1000 ms.
+   * How long a key or alias read may be served from memory. Changes made through this store are
+   * seen at once; changes made through another node (disable, delete, alias move) as soon as the
+   * backend reports them ({@link Store.subscribe}, milliseconds on PostgreSQL). The TTL bounds how
+   * long such a change can go unseen when no report comes: a backend without `subscribe`, or one
+   * whose subscription is interrupted. 0 caches nothing. Default 1000 ms.
    */
   ttlMs?: number
   /** Entries kept per map before the oldest are dropped. Default 10,000. */
@@ -48,6 +50,10 @@ class TtlMap<T> {
     this.#entries.delete(key)
   }
 
+  clear(): void {
+    this.#entries.clear()
+  }
+
   deleteWhere(match: (value: T) => boolean): void {
     for (const [k, e] of this.#entries) if (match(e.value)) this.#entries.delete(k)
   }
@@ -57,6 +63,11 @@ class TtlMap<T> {
  * A store that keeps recent key, key-material and alias reads in memory, so the Encrypt/Decrypt
  * hot path does not query the database on every request. Writes go through to the backend and
  * drop what they change from the cache; reads of anything else pass straight through.
+ *
+ * When the backend offers {@link Store.subscribe} (PostgreSQL), the cache subscribes at
+ * construction and drops what other nodes change as their reports arrive; {@link CachedStore.close}
+ * ends the subscription. A read that was in flight while anything was dropped is returned but not
+ * cached, since it may have read the state from before the change.
  */
 export class CachedStore implements Store {
   readonly #store: Store
@@ -65,15 +76,32 @@ export class CachedStore implements Store {
   readonly #keys: TtlMap<KeyRecord | undefined>
   readonly #materials: TtlMap<KeyMaterialRecord>
   readonly #aliases: TtlMap<string | undefined>
+  readonly #unsubscribe: (() => void) | undefined
+  /** Counts the times anything was dropped; a read caches its result only if this did not change meanwhile. */
+  #generation = 0
 
   constructor(store: Store, options: CacheOptions) {
     this.#store = store
     this.#clock = options.clock
     this.#ttl = options.ttlMs ?? 1000
+    if (!(Number.isFinite(this.#ttl) && this.#ttl >= 0)) throw new RangeError(`ttlMs must be a non-negative number, got ${this.#ttl}`)
     const max = options.maxEntries ?? 10_000
     this.#keys = new TtlMap(max)
     this.#materials = new TtlMap(max)
     this.#aliases = new TtlMap(max)
+    this.#unsubscribe = store.subscribe?.((change) => this.#changed(change))
+  }
+
+  /** A change reported by the backend, made by this node or another. */
+  #changed(change: StoreChange): void {
+    if (change.everything) {
+      this.#generation++
+      this.#keys.clear()
+      this.#materials.clear()
+      this.#aliases.clear()
+    }
+    if (change.keyId !== undefined) this.#forgetKey(change.keyId)
+    if (change.alias !== undefined) this.#forgetAlias(change.alias)
   }
 
   #expiry(): number {
@@ -84,9 +112,10 @@ export class CachedStore implements Store {
     const now = this.#clock.now()
     const hit = this.#keys.get(keyId, now)
     if (hit) return hit
+    const generation = this.#generation
     const key = await this.#store.getKey(keyId)
     // Unknown ids are not cached: a key created through another node must be found at once.
-    if (key) this.#keys.set(keyId, Object.freeze(key), this.#expiry())
+    if (key && generation === this.#generation) this.#keys.set(keyId, Object.freeze(key), this.#expiry())
     return key
   }
 
@@ -95,8 +124,9 @@ export class CachedStore implements Store {
     // The EKT bytes are handed out as a copy, as every store does, so no caller can alter the cache.
     const hit = this.#materials.get(id, this.#clock.now())
     if (hit) return { ...hit, ekt: hit.ekt.slice() }
+    const generation = this.#generation
     const material = await this.#store.getKeyMaterial(keyId, keyMaterialId)
-    if (material) this.#materials.set(id, Object.freeze({ ...material, ekt: material.ekt.slice() }), this.#expiry())
+    if (material && generation === this.#generation) this.#materials.set(id, Object.freeze({ ...material, ekt: material.ekt.slice() }), this.#expiry())
     return material
   }
 
@@ -104,17 +134,18 @@ export class CachedStore implements Store {
     const id = `${accountId}/${region}/${aliasName}`
     const hit = this.#aliases.get(id, this.#clock.now())
     if (hit) return hit
+    const generation = this.#generation
     const target = await this.#store.getAliasTarget(accountId, region, aliasName)
-    if (target !== undefined) this.#aliases.set(id, target, this.#expiry())
+    if (target !== undefined && generation === this.#generation) this.#aliases.set(id, target, this.#expiry())
     return target
   }
 
   async updateKey(key: KeyRecord): Promise<void> {
-    this.#keys.delete(key.keyId)
+    this.#forgetKeyRecord(key.keyId)
     try {
       await this.#store.updateKey(key)
     } finally {
-      this.#keys.delete(key.keyId)
+      this.#forgetKeyRecord(key.keyId)
     }
   }
 
@@ -126,19 +157,30 @@ export class CachedStore implements Store {
     }
   }
 
+  #forgetKeyRecord(keyId: string): void {
+    this.#generation++
+    this.#keys.delete(keyId)
+  }
+
+  /** Forgets a key with its material and the aliases naming it (a change report does not say whether it was deleted). */
   #forgetKey(keyId: string): void {
+    this.#generation++
     this.#keys.delete(keyId)
     this.#materials.deleteWhere((m) => m.keyId === keyId)
     this.#aliases.deleteWhere((target) => target === keyId)
   }
 
-  #forgetAlias(alias: Pick<AliasRecord, 'accountId' | 'region' | 'aliasName'>): void {
+  #forgetAlias(alias: AliasName): void {
+    this.#generation++
     this.#aliases.delete(`${alias.accountId}/${alias.region}/${alias.aliasName}`)
   }
 
   async createAlias(alias: AliasRecord): Promise<boolean> {
-    this.#forgetAlias(alias)
-    return this.#store.createAlias(alias)
+    try {
+      return await this.#store.createAlias(alias)
+    } finally {
+      this.#forgetAlias(alias)
+    }
   }
 
   async updateAlias(accountId: string, region: string, aliasName: string, targetKeyId: string, now: number): Promise<boolean> {
@@ -169,5 +211,9 @@ export class CachedStore implements Store {
   listAliases: Store['listAliases'] = (accountId, region, options) => this.#store.listAliases(accountId, region, options)
   putCredential: Store['putCredential'] = (credential) => this.#store.putCredential(credential)
   getCredential: Store['getCredential'] = (accessKeyId) => this.#store.getCredential(accessKeyId)
-  close = (): Promise<void> => this.#store.close()
+  /** Ends the subscription to the backend's changes, then closes the backend. */
+  async close(): Promise<void> {
+    this.#unsubscribe?.()
+    await this.#store.close()
+  }
 }

@@ -85,6 +85,32 @@ export class StoreConflictError extends Error {
   override readonly name = 'StoreConflictError'
 }
 
+/** Names an alias: its account, region and `alias/...` name. */
+export interface AliasName {
+  accountId: string
+  region: string
+  aliasName: string
+}
+
+/**
+ * A change made to a shared store, possibly by another node, that makes cached reads stale. One
+ * change sets exactly one field.
+ */
+export interface StoreChange {
+  /** A key whose record changed, or that was deleted with its material and aliases. */
+  keyId?: string
+  /** An alias that was created, pointed at another key, or deleted. */
+  alias?: AliasName
+  /**
+   * Changes may have been missed (the subscription was interrupted and is back): anything read
+   * before may be stale.
+   */
+  everything?: true
+}
+
+/** Receives {@link StoreChange}s; called synchronously, must not throw. */
+export type StoreChangeListener = (change: StoreChange) => void
+
 /**
  * Persistence for Trent. Every method is async so SQLite and PostgreSQL backends share it; every
  * backend must pass test/contract/store-contract.ts.
@@ -148,5 +174,14 @@ export interface Store {
   /** Stores a credential; false if the access key id exists already. */
   putCredential(credential: CredentialRecord): Promise<boolean>
   getCredential(accessKeyId: string): Promise<CredentialRecord | undefined>
+  /**
+   * Offered by stores that several nodes share (PostgreSQL; absent for SQLite, which has one node).
+   * Calls `listener` after a key update or deletion, or an alias creation, move or deletion, is
+   * committed through any store on the same database, this one included, usually within
+   * milliseconds. Delivery is best effort: changes made while the subscription is interrupted (e.g.
+   * while PostgreSQL restarts) are not delivered one by one, but followed by `{ everything: true }`
+   * once it is back. Returns a function that ends the subscription.
+   */
+  subscribe?(listener: StoreChangeListener): () => void
   close(): Promise<void>
 }

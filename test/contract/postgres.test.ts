@@ -4,11 +4,13 @@ import { readFileSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
+import { systemClock } from '../../src/core/clock.js'
 import { isKmsError } from '../../src/core/errors.js'
+import { CachedStore } from '../../src/store/cached-store.js'
 import type { PgPool } from '../../src/store/postgres/postgres-config.js'
 import { POSTGRES_MIGRATIONS, migratePostgres } from '../../src/store/postgres/postgres-migrations.js'
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js'
-import type { KeyRecord, Store } from '../../src/store/store.js'
+import type { KeyRecord, Store, StoreChange } from '../../src/store/store.js'
 import { PgAdmin, pgSkip, pgUrl, schemaPool } from './pg-test-db.js'
 import { sampleKey, storeContract } from './store-contract.js'
 
@@ -223,6 +225,180 @@ describe('PostgreSQL store', { skip }, () => {
       } finally {
         await store.close()
       }
+    })
+
+    describe('change notifications (LISTEN/NOTIFY)', () => {
+      /** Polls `check` every 5 ms until it holds; fails after `ms`. */
+      async function waitFor(check: () => boolean | Promise<boolean>, message: string, ms = 5000): Promise<void> {
+        for (const deadline = Date.now() + ms; !(await check()); await sleep(5)) {
+          if (Date.now() > deadline) assert.fail(message)
+        }
+      }
+
+      const listenName = (schema: string): string => `${schema}_listen`
+
+      /** A store on `schema` whose LISTEN connection is a pg.Client named `<schema>_listen`. */
+      function openListening(schema: string, log: (m: string) => void = quiet): PostgresStore {
+        return new PostgresStore(schemaPool(url, schema), {
+          log,
+          listenClient: () => new pg.Client({ connectionString: url, options: `-c search_path=${schema}`, application_name: listenName(schema) }),
+        })
+      }
+
+      async function listenConnections(schema: string): Promise<number> {
+        const r = await admin.pool.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [listenName(schema)])
+        return (r.rows[0] as { n: number }).n
+      }
+
+      /** Subscribes to `store`, migrates it (which waits for the LISTEN connection) and drops the connection's `everything`. */
+      async function subscribed(store: PostgresStore): Promise<{ changes: StoreChange[]; unsubscribe: () => void }> {
+        const changes: StoreChange[] = []
+        const unsubscribe = store.subscribe!((c) => changes.push(c))
+        await store.migrate()
+        await waitFor(() => changes.length > 0, 'no { everything: true } after connecting')
+        assert.deepEqual(changes.splice(0), [{ everything: true }])
+        return { changes, unsubscribe }
+      }
+
+      it('reports every committed key and alias write made through another store, within milliseconds', async (t) => {
+        const schema = await admin.createSchema()
+        const a = openListening(schema)
+        const b = openListening(schema)
+        try {
+          await a.migrate()
+          const { changes } = await subscribed(b)
+          const key = sampleKey({ keyState: 'PendingDeletion', deletionDate: 1, pendingWindowInDays: 7 })
+          const other = sampleKey()
+          await a.createKey(key)
+          await a.createKey(other)
+          const alias = { accountId: key.accountId, region: key.region, aliasName: 'alias/notified' }
+          const latencies: number[] = []
+          const expected: StoreChange[] = []
+          const step = async (write: () => Promise<unknown>, change: StoreChange): Promise<void> => {
+            const started = performance.now()
+            await write()
+            expected.push(change)
+            await waitFor(() => changes.length === expected.length, `no report of ${JSON.stringify(change)}`, 2000)
+            latencies.push(performance.now() - started)
+          }
+          await step(() => a.updateKey({ ...key, description: 'changed', version: 2 }), { keyId: key.keyId })
+          await step(() => a.createAlias({ ...alias, targetKeyId: key.keyId, creationDate: 1, lastUpdatedDate: 1 }), { alias })
+          await step(() => a.updateAlias(alias.accountId, alias.region, alias.aliasName, other.keyId, 2), { alias })
+          await step(() => a.deleteAlias(alias.accountId, alias.region, alias.aliasName), { alias })
+          await step(() => a.deleteKey({ ...key, description: 'changed', version: 2 }), { keyId: key.keyId })
+          assert.deepEqual(changes, expected)
+          t.diagnostic(`write + report took ${latencies.map((ms) => ms.toFixed(1)).join(', ')} ms`)
+        } finally {
+          await a.close()
+          await b.close()
+        }
+      })
+
+      it('reports nothing for a write that changes nothing or fails, nor for writes in another schema', async () => {
+        const schema = await admin.createSchema()
+        const a = openListening(schema)
+        const b = openListening(schema)
+        const elsewhere = openListening(await admin.createSchema())
+        try {
+          await a.migrate()
+          await elsewhere.migrate()
+          const { changes } = await subscribed(b)
+          const key = sampleKey()
+          await a.createKey(key)
+          await a.createAlias({ accountId: key.accountId, region: key.region, aliasName: 'alias/x', targetKeyId: key.keyId, creationDate: 1, lastUpdatedDate: 1 })
+          await waitFor(() => changes.length === 1, 'CreateAlias was not reported')
+          changes.splice(0)
+          await assert.rejects(a.updateKey({ ...key, version: 5 }), /version/)
+          assert.equal(await a.deleteKey(key), false)
+          assert.equal(await a.createAlias({ accountId: key.accountId, region: key.region, aliasName: 'alias/x', targetKeyId: key.keyId, creationDate: 1, lastUpdatedDate: 1 }), false)
+          assert.equal(await a.updateAlias(key.accountId, key.region, 'alias/missing', key.keyId, 2), false)
+          await assert.rejects(a.updateAlias(key.accountId, key.region, 'alias/x', 'no-such-key', 2), /does not exist/)
+          assert.equal(await a.deleteAlias(key.accountId, key.region, 'alias/missing'), false)
+          const there = sampleKey()
+          await elsewhere.createKey(there)
+          await elsewhere.updateKey({ ...there, version: 2 })
+          // A write that does report, sent last: once it arrives, anything reported before it has too.
+          await a.updateKey({ ...key, version: 2 })
+          await waitFor(() => changes.length > 0, 'the last write was not reported')
+          await sleep(50)
+          assert.deepEqual(changes, [{ keyId: key.keyId }])
+        } finally {
+          await a.close()
+          await b.close()
+          await elsewhere.close()
+        }
+      })
+
+      it('reopens a LISTEN connection that PostgreSQL killed, reports everything, and delivers again', async () => {
+        const schema = await admin.createSchema()
+        const log: string[] = []
+        const a = openListening(schema)
+        const b = openListening(schema, (m) => log.push(m))
+        try {
+          await a.migrate()
+          const { changes } = await subscribed(b)
+          // The killed connection emits 'error' on the client; unhandled, it would crash this process.
+          await admin.pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [listenName(schema)])
+          await waitFor(() => log.some((m) => /not listening for other nodes' changes/.test(m)), `no loss reported: ${log.join('\n')}`)
+          await waitFor(() => changes.some((c) => c.everything === true), 'no { everything: true } after reconnecting')
+          assert.ok(log.some((m) => /listening for other nodes' changes again/.test(m)), log.join('\n'))
+          assert.equal(await listenConnections(schema), 1)
+          changes.splice(0)
+          const key = sampleKey()
+          await a.createKey(key)
+          await a.updateKey({ ...key, version: 2 })
+          await waitFor(() => changes.length > 0, 'nothing delivered after reconnecting')
+          assert.deepEqual(changes, [{ keyId: key.keyId }])
+        } finally {
+          await a.close()
+          await b.close()
+        }
+      })
+
+      it('opens one LISTEN connection for its subscribers, closes it when the last leaves, and on close', async () => {
+        const schema = await admin.createSchema()
+        const store = openListening(schema)
+        try {
+          assert.equal(new PostgresStore(schemaPool(url, schema)).subscribe, undefined, 'no subscribe without listenClient')
+          const one = store.subscribe!(() => undefined)
+          const two = store.subscribe!(() => undefined)
+          await store.migrate()
+          assert.equal(await listenConnections(schema), 1)
+          one()
+          assert.equal(await listenConnections(schema), 1)
+          two()
+          await waitFor(async () => (await listenConnections(schema)) === 0, 'the LISTEN connection stayed open without subscribers')
+          store.subscribe!(() => undefined)
+          await waitFor(async () => (await listenConnections(schema)) === 1, 'a new subscriber did not reopen it')
+        } finally {
+          await store.close()
+        }
+        await waitFor(async () => (await listenConnections(schema)) === 0, 'close() left the LISTEN connection open')
+      })
+
+      it('in front of two stores, CachedStore drops what the other changed at once, however long its TTL', async () => {
+        const schema = await admin.createSchema()
+        const a = new CachedStore(openListening(schema), { clock: systemClock, ttlMs: 600_000 })
+        const b = new CachedStore(openListening(schema), { clock: systemClock, ttlMs: 600_000 })
+        try {
+          await a.migrate()
+          await b.migrate()
+          const key = sampleKey()
+          await a.createKey(key)
+          await a.createAlias({ accountId: key.accountId, region: key.region, aliasName: 'alias/c', targetKeyId: key.keyId, creationDate: 1, lastUpdatedDate: 1 })
+          const target = sampleKey()
+          await a.createKey(target)
+          assert.equal((await b.getKey(key.keyId))?.keyState, 'Enabled')
+          assert.equal(await b.getAliasTarget(key.accountId, key.region, 'alias/c'), key.keyId)
+          await a.updateKey({ ...key, keyState: 'Disabled', version: 2 })
+          await waitFor(async () => (await b.getKey(key.keyId))?.keyState === 'Disabled', 'B served the disabled key as Enabled', 200)
+          await a.updateAlias(key.accountId, key.region, 'alias/c', target.keyId, 2)
+          await waitFor(async () => (await b.getAliasTarget(key.accountId, key.region, 'alias/c')) === target.keyId, 'B served the old alias target', 200)
+        } finally {
+          await a.close()
+          await b.close()
+        }
+      })
     })
 
     describe('PostgreSQL outages', () => {

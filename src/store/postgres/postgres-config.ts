@@ -39,3 +39,25 @@ export interface PgPool extends PgQueryable {
    */
   on(event: 'error', listener: (error: Error) => void): unknown
 }
+
+/** A notification as a LISTENing connection receives it. */
+export interface PgNotification {
+  channel: string
+  payload?: string | undefined
+}
+
+/**
+ * One connection of its own, outside the pool, as `new pg.Client(config)` gives: LISTEN belongs to
+ * a session, so the connection that listens must stay open (and idle) for as long as it listens.
+ */
+export interface PgListenClient extends PgQueryable {
+  connect(): Promise<unknown>
+  end(): Promise<void>
+  /**
+   * 'notification' for each NOTIFY on a channel it listens to; 'error' when the connection fails
+   * while no query runs (without a listener that would crash the process); 'end' when it closed.
+   */
+  on(event: 'notification', listener: (message: PgNotification) => void): unknown
+  on(event: 'error', listener: (error: Error) => void): unknown
+  on(event: 'end', listener: () => void): unknown
+}

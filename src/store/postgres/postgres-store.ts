@@ -19,10 +19,12 @@ import {
   type KeyPage,
   type KeyRecord,
   type Store,
+  type StoreChangeListener,
   type Tag,
 } from '../store.js'
-import type { PgPool, PgQueryable, PgQueryResult } from './postgres-config.js'
+import type { PgListenClient, PgPool, PgQueryable, PgQueryResult } from './postgres-config.js'
 import { migratePostgres, type PostgresMigrationReport } from './postgres-migrations.js'
+import { PostgresChangeFeed, notifyAliasSql, notifyKeySql } from './postgres-notifications.js'
 
 /** Options of {@link PostgresStore}. */
 export interface PostgresStoreOptions {
@@ -31,6 +33,12 @@ export interface PostgresStoreOptions {
    * request) and that it is back. Default: stderr.
    */
   log?: (message: string) => void
+  /**
+   * Makes a new, unconnected client (as `() => new pg.Client(config)`, with the pool's connection
+   * settings) for the one connection that LISTENs for changes made through other nodes. When given,
+   * the store offers {@link PostgresStore.subscribe}. Writes NOTIFY either way.
+   */
+  listenClient?: () => PgListenClient
 }
 
 /** Column values as pg returns them: bigint columns come as strings, integer as numbers. */
@@ -88,6 +96,9 @@ const KEY_COLUMNS =
 
 const ALIAS_COLUMNS = 'account_id, region, alias_name, key_id, creation_date, last_updated_date'
 
+/** Reports an alias change, for the rows an alias write RETURNs. */
+const ALIAS_NOTIFY = notifyAliasSql('account_id', 'region', 'alias_name')
+
 /** SQLSTATEs of a connection that is gone or cannot be had: class 08, admin/crash shutdown, starting up, too many clients. */
 const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300'])
 /** SQLSTATEs of a statement that ran out of time: statement_timeout (or a cancel), lock_timeout. */
@@ -112,6 +123,11 @@ const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '
  * server is back. A call whose COMMIT was cut off may or may not have taken effect; nothing
  * acknowledged is lost.
  *
+ * Change reports: `updateKey`, `deleteKey`, `createAlias`, `updateAlias` and `deleteAlias` send a
+ * NOTIFY (see postgres-notifications.ts) in the statement or transaction of the write, so every
+ * store on the database hears of a change once it has committed, and never of one rolled back.
+ * With the `listenClient` option the store offers {@link PostgresStore.subscribe}.
+ *
  * @example
  * ```ts
  * const store = new PostgresStore(new pg.Pool({ connectionString: 'postgres://trent@db/trent' }))
@@ -124,17 +140,66 @@ export class PostgresStore implements Store {
   #migrated = false
   /** Set while PostgreSQL is unreachable, so an outage is logged once. */
   #unavailableSince: number | undefined
+  readonly #listeners = new Set<{ listener: StoreChangeListener }>()
+  /** The LISTEN connection, while anyone subscribes. */
+  #feed: PostgresChangeFeed | undefined
+  /** Feeds being stopped (the last subscriber left); close() waits for them. */
+  readonly #stopping = new Set<Promise<void>>()
+
+  /**
+   * Calls `listener` with every change committed through any store on this database and schema
+   * (this one included), usually within milliseconds; see {@link Store.subscribe}. Present only
+   * when the `listenClient` option was given. The first subscriber opens the LISTEN connection,
+   * which reconnects with backoff whenever it is lost; the last one to leave closes it.
+   */
+  readonly subscribe?: (listener: StoreChangeListener) => () => void
 
   /** Registers the pool's 'error' listener (a dead idle connection must not crash the process); runs no query. */
   constructor(pool: PgPool, options: PostgresStoreOptions = {}) {
     this.#pool = pool
     this.#log = options.log ?? ((m) => process.stderr.write(`${m}\n`))
     pool.on('error', (e) => this.#unavailable(e))
+    const listenClient = options.listenClient
+    if (listenClient !== undefined) this.subscribe = (listener) => this.#subscribe(listenClient, listener)
   }
 
-  /** {@inheritDoc Store.migrate} */
+  /**
+   * {@inheritDoc Store.migrate} When someone has subscribed already, it also waits for the first
+   * attempt to LISTEN (which is retried in the background if it fails), so a node starts serving
+   * with its change feed in place.
+   */
   async migrate(): Promise<void> {
     await this.migrateWithReport()
+    await this.#feed?.ready()
+  }
+
+  #subscribe(listenClient: () => PgListenClient, listener: StoreChangeListener): () => void {
+    // A wrapper of its own, so one function subscribed twice is two subscriptions.
+    const entry = { listener }
+    this.#listeners.add(entry)
+    if (this.#feed === undefined) {
+      this.#feed = new PostgresChangeFeed({
+        connect: listenClient,
+        log: this.#log,
+        onChange: (change) => {
+          for (const { listener: l } of [...this.#listeners]) {
+            try {
+              l(change)
+            } catch (e) {
+              this.#log(`trent: a store change listener failed: ${message(e)}`)
+            }
+          }
+        },
+      })
+      this.#feed.start()
+    }
+    return () => {
+      if (!this.#listeners.delete(entry) || this.#listeners.size > 0 || this.#feed === undefined) return
+      const stopped = this.#feed.stop()
+      this.#feed = undefined
+      this.#stopping.add(stopped)
+      void stopped.finally(() => this.#stopping.delete(stopped))
+    }
   }
 
   /** Like {@link PostgresStore.migrate}, but says which migrations it applied. */
@@ -201,14 +266,19 @@ export class PostgresStore implements Store {
 
   async updateKey(key: KeyRecord): Promise<void> {
     // One statement: a concurrent writer's row lock makes this wait, and PostgreSQL then re-checks
-    // the version on the row as that writer left it (READ COMMITTED), so one of them fails.
+    // the version on the row as that writer left it (READ COMMITTED), so one of them fails. The
+    // change report goes out with the statement's (autocommit) transaction, only if a row changed.
     const result = await this.#query(
-      `UPDATE keys SET
-         arn = $2, account_id = $3, region = $4, creation_date = $5, description_json = $6, key_usage = $7,
-         key_spec = $8, origin = $9, key_state = $10, key_manager = $11, multi_region = $12,
-         current_key_material_id = $13, deletion_date = $14, pending_window_in_days = $15, policy = $16,
-         tags = $17, version = $18
-       WHERE key_id = $1 AND version = $19`,
+      `WITH updated AS (
+         UPDATE keys SET
+           arn = $2, account_id = $3, region = $4, creation_date = $5, description_json = $6, key_usage = $7,
+           key_spec = $8, origin = $9, key_state = $10, key_manager = $11, multi_region = $12,
+           current_key_material_id = $13, deletion_date = $14, pending_window_in_days = $15, policy = $16,
+           tags = $17, version = $18
+         WHERE key_id = $1 AND version = $19
+         RETURNING key_id
+       )
+       SELECT ${notifyKeySql('key_id')} FROM updated`,
       [...keyParams(key), key.version - 1],
     )
     if (result.rowCount === 1) return
@@ -291,6 +361,8 @@ export class PostgresStore implements Store {
       await tx.query('DELETE FROM key_materials WHERE key_id = $1', [key.keyId])
       await tx.query('DELETE FROM aliases WHERE key_id = $1', [key.keyId])
       await tx.query('DELETE FROM keys WHERE key_id = $1', [key.keyId])
+      // Delivered at COMMIT; the aliases and material go with the key in every reader's cache.
+      await tx.query(`SELECT ${notifyKeySql('$1::text')}`, [key.keyId])
       return true
     })
     if (deleted) {
@@ -350,8 +422,12 @@ export class PostgresStore implements Store {
     const a = alias
     try {
       const result = await this.#query(
-        `INSERT INTO aliases (${ALIAS_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (account_id, region, alias_name) DO NOTHING`,
+        `WITH inserted AS (
+           INSERT INTO aliases (${ALIAS_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (account_id, region, alias_name) DO NOTHING
+           RETURNING account_id, region, alias_name
+         )
+         SELECT ${ALIAS_NOTIFY} FROM inserted`,
         [a.accountId, a.region, a.aliasName, a.targetKeyId, a.creationDate, a.lastUpdatedDate],
       )
       return result.rowCount === 1
@@ -380,7 +456,11 @@ export class PostgresStore implements Store {
   async updateAlias(accountId: string, region: string, aliasName: string, targetKeyId: string, now: number): Promise<boolean> {
     try {
       const result = await this.#query(
-        'UPDATE aliases SET key_id = $1, last_updated_date = $2 WHERE account_id = $3 AND region = $4 AND alias_name = $5',
+        `WITH updated AS (
+           UPDATE aliases SET key_id = $1, last_updated_date = $2 WHERE account_id = $3 AND region = $4 AND alias_name = $5
+           RETURNING account_id, region, alias_name
+         )
+         SELECT ${ALIAS_NOTIFY} FROM updated`,
         [targetKeyId, now, accountId, region, aliasName],
       )
       return result.rowCount === 1
@@ -390,11 +470,14 @@ export class PostgresStore implements Store {
   }
 
   async deleteAlias(accountId: string, region: string, aliasName: string): Promise<boolean> {
-    const result = await this.#query('DELETE FROM aliases WHERE account_id = $1 AND region = $2 AND alias_name = $3', [
-      accountId,
-      region,
-      aliasName,
-    ])
+    const result = await this.#query(
+      `WITH deleted AS (
+         DELETE FROM aliases WHERE account_id = $1 AND region = $2 AND alias_name = $3
+         RETURNING account_id, region, alias_name
+       )
+       SELECT ${ALIAS_NOTIFY} FROM deleted`,
+      [accountId, region, aliasName],
+    )
     return result.rowCount === 1
   }
 
@@ -457,9 +540,13 @@ export class PostgresStore implements Store {
         }
   }
 
-  /** Ends the pool: waits for checked-out connections to be released, then closes them all. */
+  /** Closes the LISTEN connection, then ends the pool: waits for checked-out connections to be released, then closes them all. */
   async close(): Promise<void> {
     this.#migrated = false
+    this.#listeners.clear()
+    const feed = this.#feed
+    this.#feed = undefined
+    await Promise.all([feed?.stop(), ...this.#stopping])
     await this.#pool.end()
   }
 
