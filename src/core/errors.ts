@@ -12,6 +12,7 @@ export type KmsErrorCode =
   | 'InvalidAliasNameException'
   | 'InvalidArnException'
   | 'InvalidCiphertextException'
+  | 'InvalidGrantIdException'
   | 'InvalidGrantTokenException'
   | 'InvalidKeyUsageException'
   | 'InvalidMarkerException'

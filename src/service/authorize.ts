@@ -4,6 +4,7 @@ import {
   evaluate,
   parsePolicy,
   type AuthzRequest,
+  type Grant,
   type KeyResource,
   type ParsedPolicy,
   type RequestContext,
@@ -12,6 +13,7 @@ import {
 } from '../policy/index.js'
 import type { KeyRecord } from '../store/store.js'
 import type { Caller, ServiceDeps } from './deps.js'
+import { evaluatorGrant, MAX_GRANTS_PER_KEY } from './grants.js'
 
 /** What an operation adds to the principal and key when it asks for a decision. */
 export type RequestDetails = Omit<RequestFacts, 'principal' | 'action' | 'resource' | 'time'>
@@ -81,8 +83,34 @@ export async function authorize(deps: ServiceDeps, caller: Caller, key: KeyRecor
         secureTransport: false,
       })
     : { principal, action, resource, context: NO_CONTEXT }
-  const decision = evaluate(request, { keyPolicy })
+  let decision = evaluate(request, { keyPolicy })
+  // Grants only allow, so they matter only when the policies alone do not allow (and do not deny
+  // explicitly): a key whose policy allows the caller costs no grant read at all.
+  if (decision.decision === 'ImplicitDeny') {
+    const grants = await keyGrants(deps, key)
+    if (grants.length > 0) {
+      // The grant rules read the encryption context and kms:Grant* facts from the full request.
+      const full = request.context === NO_CONTEXT
+        ? buildRequest({
+            ...details,
+            principal,
+            action,
+            resource,
+            time: new Date(deps.clock.now()),
+            ...(caller.sourceIp === undefined ? {} : { sourceIp: caller.sourceIp }),
+            secureTransport: false,
+          })
+        : request
+      decision = evaluate(full, { keyPolicy, grants })
+    }
+  }
   if (decision.decision !== 'Allow') throw accessDenied(request, decision)
+}
+
+/** The key's grants as the evaluator takes them; the store (CachedStore) caches the read. */
+async function keyGrants(deps: ServiceDeps, key: KeyRecord): Promise<readonly Grant[]> {
+  const page = await deps.store.listGrants(key.keyId, { limit: MAX_GRANTS_PER_KEY })
+  return page.grants.map((g) => evaluatorGrant(g, key))
 }
 
 const NO_CONTEXT: RequestContext = new Map()

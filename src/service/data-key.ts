@@ -2,6 +2,7 @@ import { KmsError } from '../core/errors.js'
 import { t } from '../core/shape.js'
 import type { Caller, ServiceDeps } from './deps.js'
 import { dryRunSucceeded } from './dry-run.js'
+import { checkGrantTokens } from './grants.js'
 import { currentMaterial } from './resolve-key.js'
 import { DataKeySpec, EncryptionContextType, GrantTokenList, KeyIdType, NumberOfBytesType } from './shapes.js'
 import { encryptionKey, keyMaterialId } from './symmetric.js'
@@ -22,11 +23,13 @@ export interface DataKeyRequest {
   EncryptionContext?: Record<string, string>
   NumberOfBytes?: number
   KeySpec?: 'AES_256' | 'AES_128'
+  GrantTokens?: string[]
   DryRun?: boolean
 }
 
 /** Makes a data key inside the HSM under the key's current material. */
 export async function generateDataKey(deps: ServiceDeps, caller: Caller, input: DataKeyRequest, operation: string, withPlaintext: boolean) {
+  checkGrantTokens(input.GrantTokens)
   if ((input.NumberOfBytes === undefined) === (input.KeySpec === undefined)) {
     throw new KmsError('ValidationException', 'Please specify either number of bytes or key spec.')
   }

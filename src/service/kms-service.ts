@@ -26,6 +26,11 @@ import { putKeyPolicy } from './operations/put-key-policy.js'
 import { tagResource } from './operations/tag-resource.js'
 import { untagResource } from './operations/untag-resource.js'
 import { updateKeyDescription } from './operations/update-key-description.js'
+import { createGrant } from './operations/create-grant.js'
+import { listGrants } from './operations/list-grants.js'
+import { listRetirableGrants } from './operations/list-retirable-grants.js'
+import { retireGrant } from './operations/retire-grant.js'
+import { revokeGrant } from './operations/revoke-grant.js'
 
 const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
   [
@@ -53,6 +58,11 @@ const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
     tagResource,
     untagResource,
     updateKeyDescription,
+    createGrant,
+    listGrants,
+    listRetirableGrants,
+    retireGrant,
+    revokeGrant,
   ].map((op) => [op.name, op as unknown as Operation]),
 )
 

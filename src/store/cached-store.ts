@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js'
-import type { AliasName, AliasRecord, KeyMaterialRecord, KeyRecord, Store, StoreChange } from './store.js'
+import type { AliasName, AliasRecord, GrantPage, GrantRecord, KeyMaterialRecord, KeyRecord, Store, StoreChange } from './store.js'
 
 /** Options of {@link CachedStore}. */
 export interface CacheOptions {
@@ -76,6 +76,8 @@ export class CachedStore implements Store {
   readonly #keys: TtlMap<KeyRecord | undefined>
   readonly #materials: TtlMap<KeyMaterialRecord>
   readonly #aliases: TtlMap<string | undefined>
+  /** Unfiltered first pages of a key's grants (what authorisation reads), by `keyId/limit`. */
+  readonly #grants: TtlMap<{ keyId: string; page: GrantPage }>
   readonly #unsubscribe: (() => void) | undefined
   /** Counts the times anything was dropped; a read caches its result only if this did not change meanwhile. */
   #generation = 0
@@ -89,6 +91,7 @@ export class CachedStore implements Store {
     this.#keys = new TtlMap(max)
     this.#materials = new TtlMap(max)
     this.#aliases = new TtlMap(max)
+    this.#grants = new TtlMap(max)
     this.#unsubscribe = store.subscribe?.((change) => this.#changed(change))
   }
 
@@ -99,6 +102,7 @@ export class CachedStore implements Store {
       this.#keys.clear()
       this.#materials.clear()
       this.#aliases.clear()
+      this.#grants.clear()
     }
     if (change.keyId !== undefined) this.#forgetKey(change.keyId)
     if (change.alias !== undefined) this.#forgetAlias(change.alias)
@@ -168,6 +172,48 @@ export class CachedStore implements Store {
     this.#keys.delete(keyId)
     this.#materials.deleteWhere((m) => m.keyId === keyId)
     this.#aliases.deleteWhere((target) => target === keyId)
+    this.#grants.deleteWhere((page) => page.keyId === keyId)
+  }
+
+  /**
+   * A key's grants: the unfiltered first page (`{ limit }` only) is cached like keys, since
+   * authorisation reads it; other pages and filters pass through. Grant writes through this store
+   * drop it; other nodes' grant writes are reported as a change of the key.
+   */
+  async listGrants(keyId: string, options: { grantId?: string; granteePrincipal?: string; limit: number; after?: string }): Promise<GrantPage> {
+    if (options.grantId !== undefined || options.granteePrincipal !== undefined || options.after !== undefined) {
+      return this.#store.listGrants(keyId, options)
+    }
+    const id = `${keyId}/${options.limit}`
+    const hit = this.#grants.get(id, this.#clock.now())
+    if (hit) return copyPage(hit.page)
+    const generation = this.#generation
+    const page = await this.#store.listGrants(keyId, options)
+    if (generation === this.#generation) this.#grants.set(id, { keyId, page: copyPage(page) }, this.#expiry())
+    return page
+  }
+
+  async createGrant(grant: GrantRecord, token: string): Promise<GrantRecord> {
+    try {
+      return await this.#store.createGrant(grant, token)
+    } finally {
+      this.#forgetGrants(grant.keyId)
+    }
+  }
+
+  async deleteGrant(grantId: string): Promise<boolean> {
+    try {
+      return await this.#store.deleteGrant(grantId)
+    } finally {
+      // The grant's key is not known here; grant writes are rare, so every key's grants go.
+      this.#generation++
+      this.#grants.clear()
+    }
+  }
+
+  #forgetGrants(keyId: string): void {
+    this.#generation++
+    this.#grants.deleteWhere((page) => page.keyId === keyId)
   }
 
   #forgetAlias(alias: AliasName): void {
@@ -211,9 +257,19 @@ export class CachedStore implements Store {
   listAliases: Store['listAliases'] = (accountId, region, options) => this.#store.listAliases(accountId, region, options)
   putCredential: Store['putCredential'] = (credential) => this.#store.putCredential(credential)
   getCredential: Store['getCredential'] = (accessKeyId) => this.#store.getCredential(accessKeyId)
+  getGrant: Store['getGrant'] = (grantId) => this.#store.getGrant(grantId)
+  listRetirableGrants: Store['listRetirableGrants'] = (accountId, region, retiringPrincipal, options) =>
+    this.#store.listRetirableGrants(accountId, region, retiringPrincipal, options)
+  grantByToken: Store['grantByToken'] = (token) => this.#store.grantByToken(token)
+  countGrants: Store['countGrants'] = (keyId) => this.#store.countGrants(keyId)
   /** Ends the subscription to the backend's changes, then closes the backend. */
   async close(): Promise<void> {
     this.#unsubscribe?.()
     await this.#store.close()
   }
+}
+
+/** A copy of a page of grants that no caller can alter the cache through. */
+function copyPage(page: GrantPage): GrantPage {
+  return { ...page, grants: page.grants.map((g) => structuredClone(g)) }
 }

@@ -88,3 +88,13 @@ export function decodeAliasName(position: Buffer): string {
 function invalidMarker(): KmsError {
   return new KmsError('InvalidMarkerException', 'Invalid marker')
 }
+
+/** The scope of ListGrants markers of one key and its filters. */
+export function grantMarkerScope(keyId: string, grantId: string | undefined, granteePrincipal: string | undefined): MarkerScope {
+  return ['trent/list-grants-marker/v1', keyId, grantId === undefined ? 'all' : `id:${grantId}`, granteePrincipal === undefined ? 'all' : `grantee:${granteePrincipal}`]
+}
+
+/** The scope of ListRetirableGrants markers of one account, region and retiring principal. */
+export function retirableGrantMarkerScope(accountId: string, region: string, retiringPrincipal: string): MarkerScope {
+  return ['trent/list-retirable-grants-marker/v1', accountId, region, retiringPrincipal]
+}

@@ -77,6 +77,35 @@ export interface KeyPage {
   nextMarker?: string
 }
 
+/** A grant on one key, as stored. */
+export interface GrantRecord {
+  /** 64 lowercase hex characters. */
+  grantId: string
+  keyId: string
+  name?: string
+  granteePrincipal: string
+  retiringPrincipal?: string
+  /** Grant operations (`Decrypt`, ...), as the service canonicalised them (sorted, unique). */
+  operations: string[]
+  /** `{ EncryptionContextEquals?, EncryptionContextSubset? }` as the service canonicalised it (sorted keys). */
+  constraints?: GrantConstraintsRecord
+  issuingAccount: string
+  /** Milliseconds since the epoch. */
+  creationDate: number
+}
+
+/** The encryption-context constraints of a stored grant. */
+export interface GrantConstraintsRecord {
+  EncryptionContextEquals?: Record<string, string>
+  EncryptionContextSubset?: Record<string, string>
+}
+
+/** A page of grants in creation order. */
+export interface GrantPage {
+  grants: GrantRecord[]
+  nextMarker?: string
+}
+
 /**
  * Thrown when a write conflicts with the stored state: {@link Store.updateKey} on a stale record,
  * {@link Store.createKey} on a duplicate id, an alias write naming a key that does not exist.
@@ -97,7 +126,7 @@ export interface AliasName {
  * change sets exactly one field.
  */
 export interface StoreChange {
-  /** A key whose record changed, or that was deleted with its material and aliases. */
+  /** A key whose record or grants changed, or that was deleted with its material, aliases and grants. */
   keyId?: string
   /** An alias that was created, pointed at another key, or deleted. */
   alias?: AliasName
@@ -171,12 +200,32 @@ export interface Store {
    */
   listAliases(accountId: string, region: string, options: { keyId?: string; limit: number; after?: string }): Promise<AliasPage>
 
+  /**
+   * Creates a grant and records `token` (only its SHA-256) as a token of it, in one transaction.
+   * When the key already has a grant with the same name and identical grantee, retiring principal,
+   * operations and constraints (`grant.name` set), no grant is created: the token is recorded for
+   * the existing grant, which is returned. Returns the grant the token belongs to. Throws
+   * StoreConflictError if the key does not exist.
+   */
+  createGrant(grant: GrantRecord, token: string): Promise<GrantRecord>
+  getGrant(grantId: string): Promise<GrantRecord | undefined>
+  /** Grants of a key in creation order, optionally one id or one grantee; `after` is a marker of the same listing. */
+  listGrants(keyId: string, options: { grantId?: string; granteePrincipal?: string; limit: number; after?: string }): Promise<GrantPage>
+  /** Grants of the keys of one account and region whose retiring principal is `retiringPrincipal`, in creation order. */
+  listRetirableGrants(accountId: string, region: string, retiringPrincipal: string, options: { limit: number; after?: string }): Promise<GrantPage>
+  /** Deletes a grant with its tokens; false if it did not exist. */
+  deleteGrant(grantId: string): Promise<boolean>
+  /** The grant a token was issued for, if it still exists. */
+  grantByToken(token: string): Promise<GrantRecord | undefined>
+  countGrants(keyId: string): Promise<number>
+
   /** Stores a credential; false if the access key id exists already. */
   putCredential(credential: CredentialRecord): Promise<boolean>
   getCredential(accessKeyId: string): Promise<CredentialRecord | undefined>
   /**
    * Offered by stores that several nodes share (PostgreSQL; absent for SQLite, which has one node).
-   * Calls `listener` after a key update or deletion, or an alias creation, move or deletion, is
+   * Calls `listener` after a key update or deletion, a grant creation or deletion (as a change of
+   * its key), or an alias creation, move or deletion, is
    * committed through any store on the same database, this one included, usually within
    * milliseconds. Delivery is best effort: changes made while the subscription is interrupted (e.g.
    * while PostgreSQL restarts) are not delivered one by one, but followed by `{ everything: true }`

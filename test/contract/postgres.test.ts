@@ -294,6 +294,37 @@ describe('PostgreSQL store', { skip }, () => {
         }
       })
 
+      it('reports a grant created or deleted through another store as a change of its key', async () => {
+        const schema = await admin.createSchema()
+        const a = openListening(schema)
+        const b = openListening(schema)
+        try {
+          await a.migrate()
+          const { changes } = await subscribed(b)
+          const key = sampleKey()
+          await a.createKey(key)
+          const grant = {
+            grantId: 'c'.repeat(64),
+            keyId: key.keyId,
+            name: 'g',
+            granteePrincipal: `arn:aws:iam::${key.accountId}:root`,
+            operations: ['Encrypt'],
+            issuingAccount: `arn:aws:iam::${key.accountId}:root`,
+            creationDate: 1,
+          }
+          await a.createGrant(grant, 'token-1')
+          await waitFor(() => changes.length === 1, 'no report of the new grant', 2000)
+          // The same name and parameters create nothing, so nothing is reported.
+          await a.createGrant({ ...grant, grantId: 'd'.repeat(64) }, 'token-2')
+          assert.equal(await a.deleteGrant(grant.grantId), true)
+          await waitFor(() => changes.length === 2, 'no report of the deleted grant', 2000)
+          assert.deepEqual(changes, [{ keyId: key.keyId }, { keyId: key.keyId }])
+        } finally {
+          await a.close()
+          await b.close()
+        }
+      })
+
       it('reports nothing for a write that changes nothing or fails, nor for writes in another schema', async () => {
         const schema = await admin.createSchema()
         const a = openListening(schema)

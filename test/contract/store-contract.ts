@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { isKmsError } from '../../src/core/errors.js'
+import { grantContract } from './grant-contract.js'
 import {
   StoreConflictError,
   type AliasRecord,
@@ -153,6 +154,8 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
   const needsReopen = reopen === undefined ? { skip: 'the database does not outlive its connection' } : {}
 
   describe(`Store contract: ${name}`, () => {
+    grantContract(withStore)
+
     describe('migrate', () => {
       it('can run again on a migrated database and keeps the data', () =>
         withStore(async (store) => {

@@ -1,6 +1,7 @@
 import { KmsError } from '../../core/errors.js'
 import { t } from '../../core/shape.js'
 import { dryRunSucceeded } from '../dry-run.js'
+import { checkGrantTokens } from '../grants.js'
 import { defineOperation } from '../operation.js'
 import { CiphertextType, DryRunModifierList, EncryptionAlgorithmSpec, EncryptionContextType, GrantTokenList, KeyIdType, RecipientInfo } from '../shapes.js'
 import { decryptionKey, encryptionKey, keyMaterialId } from '../symmetric.js'
@@ -18,6 +19,7 @@ export const decrypt = defineOperation({
     DryRunModifiers: t.optional(DryRunModifierList),
   }),
   async run(deps, caller, input) {
+    checkGrantTokens(input.GrantTokens)
     if (input.Recipient !== undefined) throw new KmsError('UnsupportedOperationException', 'Recipient (Nitro Enclaves attestation) is not supported by Trent.')
     if (input.DryRun && input.DryRunModifiers?.includes('IGNORE_CIPHERTEXT')) {
       if (input.KeyId === undefined) throw new KmsError('ValidationException', 'KeyId is required when DryRunModifiers includes IGNORE_CIPHERTEXT.')

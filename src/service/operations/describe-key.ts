@@ -11,6 +11,8 @@ export const describeKey = defineOperation({
     KeyId: t.required(KeyIdType),
     GrantTokens: t.optional(GrantTokenList),
   }),
+  // GrantTokens are accepted and ignored: AWS's DescribeKey does not answer InvalidGrantTokenException
+  // (service model), and Trent applies grants at once.
   async run(deps, caller, input) {
     const key = await resolveKey(deps, caller, input.KeyId)
     await authorize(deps, caller, key, 'kms:DescribeKey', requestAlias(input.KeyId))

@@ -1,5 +1,6 @@
 import { t } from '../../core/shape.js'
 import { dryRunSucceeded } from '../dry-run.js'
+import { checkGrantTokens } from '../grants.js'
 import { defineOperation } from '../operation.js'
 import { currentMaterial } from '../resolve-key.js'
 import { EncryptionAlgorithmSpec, EncryptionContextType, GrantTokenList, KeyIdType, PlaintextType } from '../shapes.js'
@@ -16,6 +17,7 @@ export const encrypt = defineOperation({
     DryRun: t.optional(t.boolean()),
   }),
   async run(deps, caller, input) {
+    checkGrantTokens(input.GrantTokens)
     const key = await encryptionKey(deps, caller, input.KeyId, 'Encrypt', { context: input.EncryptionContext, algorithm: input.EncryptionAlgorithm })
     if (input.DryRun) dryRunSucceeded()
     const material = await currentMaterial(deps, key)

@@ -1,6 +1,7 @@
 import { KmsError } from '../../core/errors.js'
 import { t } from '../../core/shape.js'
 import { dryRunSucceeded } from '../dry-run.js'
+import { checkGrantTokens } from '../grants.js'
 import { defineOperation } from '../operation.js'
 import { currentMaterial } from '../resolve-key.js'
 import { CiphertextType, DryRunModifierList, EncryptionAlgorithmSpec, EncryptionContextType, GrantTokenList, KeyIdType } from '../shapes.js'
@@ -21,6 +22,7 @@ export const reEncrypt = defineOperation({
     DryRunModifiers: t.optional(DryRunModifierList),
   }),
   async run(deps, caller, input) {
+    checkGrantTokens(input.GrantTokens)
     const destination = await encryptionKey(deps, caller, input.DestinationKeyId, 'ReEncrypt', {
       action: 'kms:ReEncryptTo',
       context: input.DestinationEncryptionContext,

@@ -119,6 +119,32 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       );
     `,
   },
+  {
+    name: '0002-grants',
+    sql: `
+      CREATE TABLE grants (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        grant_id text NOT NULL UNIQUE,
+        key_id text NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+        name text,
+        grantee_principal text NOT NULL,
+        retiring_principal text,
+        operations text NOT NULL,
+        constraints text,
+        issuing_account text NOT NULL,
+        creation_date bigint NOT NULL
+      );
+      CREATE INDEX grants_by_key ON grants (key_id, seq);
+      CREATE INDEX grants_by_retiring_principal ON grants (retiring_principal, seq) WHERE retiring_principal IS NOT NULL;
+
+      -- Only the SHA-256 of each token.
+      CREATE TABLE grant_tokens (
+        token_hash bytea PRIMARY KEY,
+        grant_id text NOT NULL REFERENCES grants (grant_id) ON DELETE CASCADE
+      );
+      CREATE INDEX grant_tokens_by_grant ON grant_tokens (grant_id);
+    `,
+  },
 ]
 
 /**

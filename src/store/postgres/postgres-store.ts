@@ -15,6 +15,8 @@ import {
   type AliasPage,
   type AliasRecord,
   type CredentialRecord,
+  type GrantPage,
+  type GrantRecord,
   type KeyMaterialRecord,
   type KeyPage,
   type KeyRecord,
@@ -24,6 +26,7 @@ import {
 } from '../store.js'
 import type { PgListenClient, PgPool, PgQueryable, PgQueryResult } from './postgres-config.js'
 import { migratePostgres, type PostgresMigrationReport } from './postgres-migrations.js'
+import { pgCountGrants, pgCreateGrant, pgDeleteGrant, pgGetGrant, pgGrantByToken, pgListGrants, pgListRetirableGrants } from './postgres-grants.js'
 import { PostgresChangeFeed, notifyAliasSql, notifyKeySql } from './postgres-notifications.js'
 
 /** Options of {@link PostgresStore}. */
@@ -539,6 +542,18 @@ export class PostgresStore implements Store {
           createdAt: int(row.created_at),
         }
   }
+
+  // Grants: see postgres-grants.ts.
+  createGrant: Store['createGrant'] = (grant: GrantRecord, token: string) => this.#transaction((tx) => pgCreateGrant(tx, grant, token))
+  getGrant: Store['getGrant'] = (grantId) => pgGetGrant(this.#queryable, grantId)
+  listGrants = (keyId: string, options: { grantId?: string; granteePrincipal?: string; limit: number; after?: string }): Promise<GrantPage> =>
+    pgListGrants(this.#queryable, keyId, options)
+  listRetirableGrants: Store['listRetirableGrants'] = (accountId, region, retiringPrincipal, options) =>
+    pgListRetirableGrants(this.#queryable, accountId, region, retiringPrincipal, options)
+  deleteGrant: Store['deleteGrant'] = (grantId) => pgDeleteGrant(this.#queryable, grantId)
+  grantByToken: Store['grantByToken'] = (token) => pgGrantByToken(this.#queryable, token)
+  countGrants: Store['countGrants'] = (keyId) => pgCountGrants(this.#queryable, keyId)
+  readonly #queryable = { query: (text: string, values?: unknown[]) => this.#query(text, values) }
 
   /** Closes the LISTEN connection, then ends the pool: waits for checked-out connections to be released, then closes them all. */
   async close(): Promise<void> {

@@ -93,6 +93,32 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       DROP INDEX aliases_by_key;
     `,
   },
+  {
+    name: '0003-grants',
+    sql: `
+      CREATE TABLE grants (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        grant_id TEXT NOT NULL UNIQUE,
+        key_id TEXT NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+        name TEXT,
+        grantee_principal TEXT NOT NULL,
+        retiring_principal TEXT,
+        operations TEXT NOT NULL CHECK (json_valid(operations)),
+        constraints TEXT CHECK (constraints IS NULL OR json_valid(constraints)),
+        issuing_account TEXT NOT NULL,
+        creation_date INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX grants_by_key ON grants (key_id, seq);
+      CREATE INDEX grants_by_retiring_principal ON grants (retiring_principal, seq) WHERE retiring_principal IS NOT NULL;
+
+      -- Only the SHA-256 of each token.
+      CREATE TABLE grant_tokens (
+        token_hash BLOB PRIMARY KEY,
+        grant_id TEXT NOT NULL REFERENCES grants (grant_id) ON DELETE CASCADE
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX grant_tokens_by_grant ON grant_tokens (grant_id);
+    `,
+  },
 ]
 
 /**

@@ -4,6 +4,8 @@ import {
   type AliasPage,
   type AliasRecord,
   type CredentialRecord,
+  type GrantPage,
+  type GrantRecord,
   type KeyMaterialRecord,
   type KeyPage,
   type KeyRecord,
@@ -18,8 +20,11 @@ import {
   encodeAliasName,
   encodeMarker,
   encodeSeq,
+  grantMarkerScope,
   keyMarkerScope,
+  retirableGrantMarkerScope,
 } from '../list-markers.js'
+import { grantTokenHash, jsonOrNull } from '../grant-tokens.js'
 import type { SqliteDatabase, SqliteStatement } from './sqlite-config.js'
 import { migrateSqlite, type SqliteMigrationReport } from './sqlite-migrations.js'
 
@@ -77,6 +82,22 @@ const KEY_COLUMNS =
   'key_manager, multi_region, current_key_material_id, deletion_date, pending_window_in_days, policy, tags, version'
 
 const ALIAS_COLUMNS = 'account_id, region, alias_name, key_id, creation_date, last_updated_date'
+
+interface GrantRow {
+  seq: number
+  grant_id: string
+  key_id: string
+  name: string | null
+  grantee_principal: string
+  retiring_principal: string | null
+  operations: string
+  constraints: string | null
+  issuing_account: string
+  creation_date: number
+}
+
+const GRANT_COLUMNS =
+  'seq, grant_id, key_id, name, grantee_principal, retiring_principal, operations, constraints, issuing_account, creation_date'
 
 function prepareAll(db: SqliteDatabase) {
   const p = (sql: string): SqliteStatement => db.prepare(sql)
@@ -138,6 +159,28 @@ function prepareAll(db: SqliteDatabase) {
     putCredential: p(`INSERT INTO credentials (access_key_id, account_id, principal_arn, wrapped_secret, created_at)
       VALUES (?, ?, ?, ?, ?) ON CONFLICT (access_key_id) DO NOTHING`),
     getCredential: p('SELECT access_key_id, account_id, principal_arn, wrapped_secret, created_at FROM credentials WHERE access_key_id = ?'),
+    keyExists: p('SELECT 1 AS one FROM keys WHERE key_id = ?'),
+    sameGrant: p(`SELECT ${GRANT_COLUMNS} FROM grants WHERE key_id = ? AND name = ? AND grantee_principal = ?
+      AND retiring_principal IS ? AND operations = ? AND constraints IS ? ORDER BY seq LIMIT 1`),
+    insertGrant: p(`INSERT INTO grants (grant_id, key_id, name, grantee_principal, retiring_principal, operations, constraints,
+      issuing_account, creation_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    insertGrantToken: p('INSERT INTO grant_tokens (token_hash, grant_id) VALUES (?, ?) ON CONFLICT (token_hash) DO NOTHING'),
+    getGrant: p(`SELECT ${GRANT_COLUMNS} FROM grants WHERE grant_id = ?`),
+    listGrants: p(`SELECT ${GRANT_COLUMNS} FROM grants WHERE key_id = @keyId AND seq > @after
+      AND (@grantId IS NULL OR grant_id = @grantId) AND (@grantee IS NULL OR grantee_principal = @grantee)
+      ORDER BY seq LIMIT @limit`),
+    listRetirable: p(`SELECT g.seq, g.grant_id, g.key_id, g.name, g.grantee_principal, g.retiring_principal, g.operations,
+      g.constraints, g.issuing_account, g.creation_date
+      FROM grants g JOIN keys k ON k.key_id = g.key_id
+      WHERE g.retiring_principal = ? AND k.account_id = ? AND k.region = ? AND g.seq > ? ORDER BY g.seq LIMIT ?`),
+    deleteGrantTokens: p('DELETE FROM grant_tokens WHERE grant_id = ?'),
+    deleteGrant: p('DELETE FROM grants WHERE grant_id = ?'),
+    deleteGrantTokensOfKey: p('DELETE FROM grant_tokens WHERE grant_id IN (SELECT grant_id FROM grants WHERE key_id = ?)'),
+    deleteGrantsOfKey: p('DELETE FROM grants WHERE key_id = ?'),
+    grantByToken: p(`SELECT g.seq, g.grant_id, g.key_id, g.name, g.grantee_principal, g.retiring_principal, g.operations,
+      g.constraints, g.issuing_account, g.creation_date
+      FROM grant_tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE t.token_hash = ?`),
+    countGrants: p('SELECT count(*) AS n FROM grants WHERE key_id = ?'),
   }
 }
 
@@ -277,6 +320,8 @@ export class SqliteStore implements Store {
       // Explicit rather than relying on ON DELETE CASCADE, which needs foreign_keys on this connection.
       sql.deleteMaterials.run(key.keyId)
       sql.deleteAliasesOfKey.run(key.keyId)
+      sql.deleteGrantTokensOfKey.run(key.keyId)
+      sql.deleteGrantsOfKey.run(key.keyId)
       sql.deleteKey.run(key.keyId)
       return true
     })
@@ -392,6 +437,67 @@ export class SqliteStore implements Store {
         }
   }
 
+  /** See {@link Store.createGrant}. */
+  async createGrant(grant: GrantRecord, token: string): Promise<GrantRecord> {
+    const sql = this.#sql()
+    const g = grant
+    const operations = JSON.stringify(g.operations)
+    const constraints = jsonOrNull(g.constraints)
+    return this.#transaction(() => {
+      if (sql.keyExists.get(g.keyId) === undefined) throw new StoreConflictError(`key ${g.keyId} does not exist`)
+      const same =
+        g.name === undefined
+          ? undefined
+          : (sql.sameGrant.get(g.keyId, g.name, g.granteePrincipal, g.retiringPrincipal ?? null, operations, constraints) as GrantRow | undefined)
+      const stored = same === undefined ? g : toGrant(same)
+      if (same === undefined) {
+        sql.insertGrant.run(g.grantId, g.keyId, g.name ?? null, g.granteePrincipal, g.retiringPrincipal ?? null, operations, constraints, g.issuingAccount, g.creationDate)
+      }
+      sql.insertGrantToken.run(grantTokenHash(token), stored.grantId)
+      return { ...stored, operations: [...stored.operations] }
+    })
+  }
+
+  async getGrant(grantId: string): Promise<GrantRecord | undefined> {
+    const row = this.#sql().getGrant.get(grantId) as GrantRow | undefined
+    return row === undefined ? undefined : toGrant(row)
+  }
+
+  async listGrants(keyId: string, options: { grantId?: string; granteePrincipal?: string; limit: number; after?: string }): Promise<GrantPage> {
+    const { grantId, granteePrincipal, limit, after } = options
+    checkLimit(limit)
+    const scope = grantMarkerScope(keyId, grantId, granteePrincipal)
+    const afterSeq = after === undefined ? 0 : decodeSeq(decodeMarker(scope, after))
+    const rows = this.#sql().listGrants.all({ keyId, after: afterSeq, grantId: grantId ?? null, grantee: granteePrincipal ?? null, limit: limit + 1 }) as GrantRow[]
+    return grantPage(rows, limit, scope)
+  }
+
+  async listRetirableGrants(accountId: string, region: string, retiringPrincipal: string, options: { limit: number; after?: string }): Promise<GrantPage> {
+    const { limit, after } = options
+    checkLimit(limit)
+    const scope = retirableGrantMarkerScope(accountId, region, retiringPrincipal)
+    const afterSeq = after === undefined ? 0 : decodeSeq(decodeMarker(scope, after))
+    const rows = this.#sql().listRetirable.all(retiringPrincipal, accountId, region, afterSeq, limit + 1) as GrantRow[]
+    return grantPage(rows, limit, scope)
+  }
+
+  async deleteGrant(grantId: string): Promise<boolean> {
+    const sql = this.#sql()
+    return this.#transaction(() => {
+      sql.deleteGrantTokens.run(grantId)
+      return sql.deleteGrant.run(grantId).changes === 1
+    })
+  }
+
+  async grantByToken(token: string): Promise<GrantRecord | undefined> {
+    const row = this.#sql().grantByToken.get(grantTokenHash(token)) as GrantRow | undefined
+    return row === undefined ? undefined : toGrant(row)
+  }
+
+  async countGrants(keyId: string): Promise<number> {
+    return (this.#sql().countGrants.get(keyId) as { n: number }).n
+  }
+
   async close(): Promise<void> {
     this.#statements = undefined
     this.#db.close()
@@ -472,6 +578,29 @@ function toAlias(r: AliasRow): AliasRecord {
     targetKeyId: r.key_id,
     creationDate: r.creation_date,
     lastUpdatedDate: r.last_updated_date,
+  }
+}
+
+function toGrant(r: GrantRow): GrantRecord {
+  return {
+    grantId: r.grant_id,
+    keyId: r.key_id,
+    ...(r.name === null ? {} : { name: r.name }),
+    granteePrincipal: r.grantee_principal,
+    ...(r.retiring_principal === null ? {} : { retiringPrincipal: r.retiring_principal }),
+    operations: JSON.parse(r.operations) as string[],
+    ...(r.constraints === null ? {} : { constraints: JSON.parse(r.constraints) as GrantRecord['constraints'] & object }),
+    issuingAccount: r.issuing_account,
+    creationDate: r.creation_date,
+  }
+}
+
+function grantPage(rows: GrantRow[], limit: number, scope: readonly string[]): GrantPage {
+  const page = rows.slice(0, limit)
+  const last = page.at(-1)
+  return {
+    grants: page.map(toGrant),
+    ...(rows.length > limit && last !== undefined ? { nextMarker: encodeMarker(scope, encodeSeq(last.seq)) } : {}),
   }
 }
 
