@@ -397,6 +397,41 @@ function perRequest(share: number | null, rps: number): string {
   return share === null || rps === 0 ? '-' : ((share * 1e6) / rps).toFixed(0)
 }
 
+/**
+ * A key whose policy lets the account administer it but gives Encrypt only through one of 20 grants
+ * (the last one created), with conditional statements like those real key policies carry. Every
+ * Encrypt then evaluates the whole policy, finds no allow, and evaluates the grants.
+ */
+async function grantedKey(url: URL): Promise<string> {
+  const { KeyMetadata } = await call(url, 'CreateKey', { Description: 'bench key with grants' })
+  const arn: string = KeyMetadata.Arn
+  const account: string = KeyMetadata.AWSAccountId
+  const root = `arn:aws:iam::${account}:root`
+  const policy = {
+    Version: '2012-10-17',
+    Id: 'bench-realistic',
+    Statement: [
+      { Sid: 'Admin', Effect: 'Allow', Principal: { AWS: root }, Action: ['kms:Create*', 'kms:Describe*', 'kms:Enable*', 'kms:List*', 'kms:Put*', 'kms:Update*', 'kms:Revoke*', 'kms:Disable*', 'kms:Get*', 'kms:Delete*', 'kms:TagResource', 'kms:UntagResource', 'kms:ScheduleKeyDeletion', 'kms:CancelKeyDeletion', 'kms:RetireGrant'], Resource: '*' },
+      { Sid: 'OnlyThisAccount', Effect: 'Deny', Principal: '*', Action: 'kms:*', Resource: '*', Condition: { StringNotEquals: { 'kms:CallerAccount': account } } },
+      { Sid: 'DecryptForTenants', Effect: 'Allow', Principal: { AWS: root }, Action: 'kms:Decrypt', Resource: '*', Condition: { 'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['purpose', 'tenant'] }, StringLike: { 'kms:EncryptionContext:tenant': 't-*' } } },
+      { Sid: 'NoPlaintextDataKeysOffHours', Effect: 'Deny', Principal: '*', Action: 'kms:GenerateDataKey', Resource: '*', Condition: { DateLessThan: { 'aws:CurrentTime': '2000-01-01T00:00:00Z' } } },
+      { Sid: 'TaggedOnly', Effect: 'Deny', Principal: '*', Action: 'kms:ReEncrypt*', Resource: '*', Condition: { 'Null': { 'aws:ResourceTag/app': 'true' } } },
+    ],
+  }
+  await call(url, 'PutKeyPolicy', { KeyId: arn, Policy: JSON.stringify(policy) })
+  for (let i = 0; i < 20; i++) {
+    const last = i === 19
+    await call(url, 'CreateGrant', {
+      KeyId: arn,
+      GranteePrincipal: root,
+      Operations: last ? ['Encrypt', 'Decrypt'] : ['Decrypt'],
+      Constraints: last ? { EncryptionContextSubset: { purpose: 'bench' } } : { EncryptionContextEquals: { purpose: 'other', tenant: `x-${i}` } },
+      Name: `bench-grant-${i}`,
+    })
+  }
+  return arn
+}
+
 /** Encrypt requests of `size` random bytes for `url`, with the scenario's encryption contexts. */
 async function encryptPool(url: URL, keyArn: string, size: number): Promise<PreparedRequest[]> {
   const out: PreparedRequest[] = []
@@ -466,7 +501,10 @@ async function interleave(loads: readonly Load[]): Promise<void> {
   }
 }
 
-const SINGLE_SCENARIOS = ['Encrypt 4 KiB', 'Encrypt 64 B', 'Decrypt 64 B', 'GenerateDataKey AES_256']
+const SINGLE_SCENARIOS = ['Encrypt 4 KiB', 'Encrypt 64 B', 'Encrypt 64 B, policy + 20 grants', 'Decrypt 64 B', 'GenerateDataKey AES_256']
+const GRANTS_SCENARIO = 'Encrypt 64 B, policy + 20 grants'
+/** Authorisation with a realistic policy and grants must keep this share of plain Encrypt's req/s (issue 4). */
+const AUTHZ_TARGET = 0.85
 const TWO_NODE = 'two-node'
 
 function selected(name: string): boolean {
@@ -512,6 +550,7 @@ async function singleNode(failures: Failures): Promise<ScenarioResult[]> {
       const pool =
         name === 'Encrypt 4 KiB' ? await encryptPool(url, keyArn, 4096)
         : name === 'Encrypt 64 B' ? await encryptPool(url, keyArn, 64)
+        : name === GRANTS_SCENARIO ? await encryptPool(url, await grantedKey(url), 64)
         : name === 'Decrypt 64 B' ? decryptPool
         : gdkPool
       scenarios.push({ name, pool, encrypt: name.startsWith('Encrypt') })
@@ -538,6 +577,13 @@ async function singleNode(failures: Failures): Promise<ScenarioResult[]> {
     }
     printTable(results, 'vs base')
     console.log(`\ntarget: Encrypt >= ${TARGET_RATIO * 100}% of the baseline's req/s at the same concurrency (PASS/BELOW; informative, never fails the run)`)
+    for (const c of CONCURRENCY) {
+      const plain = results.find((r) => r.name === 'Encrypt 64 B' && r.concurrency === c)
+      const granted = results.find((r) => r.name === GRANTS_SCENARIO && r.concurrency === c)
+      if (!plain || !granted || plain.rps === 0) continue
+      const ratio = granted.rps / plain.rps
+      console.log(`authorisation, c=${c}: Encrypt under a 5-statement conditional key policy + 20 grants runs at ${(ratio * 100).toFixed(0)}% of plain Encrypt 64 B (target >= ${AUTHZ_TARGET * 100}%: ${ratio >= AUTHZ_TARGET ? 'PASS' : 'BELOW'})`)
+    }
     return results
   } finally {
     if (server) {

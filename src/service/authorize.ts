@@ -11,7 +11,7 @@ import {
   type RequestFacts,
   type RequestPrincipal,
 } from '../policy/index.js'
-import type { KeyRecord } from '../store/store.js'
+import type { GrantRecord, KeyRecord } from '../store/store.js'
 import type { Caller, ServiceDeps } from './deps.js'
 import { evaluatorGrant, MAX_GRANTS_PER_KEY } from './grants.js'
 
@@ -110,8 +110,16 @@ export async function authorize(deps: ServiceDeps, caller: Caller, key: KeyRecor
 /** The key's grants as the evaluator takes them; the store (CachedStore) caches the read. */
 async function keyGrants(deps: ServiceDeps, key: KeyRecord): Promise<readonly Grant[]> {
   const page = await deps.store.listGrants(key.keyId, { limit: MAX_GRANTS_PER_KEY })
-  return page.grants.map((g) => evaluatorGrant(g, key))
+  // A cached page is the same frozen array on every hit: convert it once.
+  let grants = converted.get(page.grants)
+  if (!grants) {
+    grants = page.grants.map((g) => evaluatorGrant(g, key))
+    if (Object.isFrozen(page.grants)) converted.set(page.grants, grants)
+  }
+  return grants
 }
+
+const converted = new WeakMap<readonly GrantRecord[], readonly Grant[]>()
 
 const NO_CONTEXT: RequestContext = new Map()
 

@@ -186,11 +186,12 @@ export class CachedStore implements Store {
     }
     const id = `${keyId}/${options.limit}`
     const hit = this.#grants.get(id, this.#clock.now())
-    if (hit) return copyPage(hit.page)
+    if (hit) return hit.page
     const generation = this.#generation
     const page = await this.#store.listGrants(keyId, options)
-    if (generation === this.#generation) this.#grants.set(id, { keyId, page: copyPage(page) }, this.#expiry())
-    return page
+    const frozen = freezePage(page)
+    if (generation === this.#generation) this.#grants.set(id, { keyId, page: frozen }, this.#expiry())
+    return frozen
   }
 
   async createGrant(grant: GrantRecord, token: string): Promise<GrantRecord> {
@@ -257,6 +258,18 @@ export class CachedStore implements Store {
   listAliases: Store['listAliases'] = (accountId, region, options) => this.#store.listAliases(accountId, region, options)
   putCredential: Store['putCredential'] = (credential) => this.#store.putCredential(credential)
   getCredential: Store['getCredential'] = (accessKeyId) => this.#store.getCredential(accessKeyId)
+  deleteCredential: Store['deleteCredential'] = (accessKeyId) => this.#store.deleteCredential(accessKeyId)
+  listUserCredentials: Store['listUserCredentials'] = (accountId, userName) => this.#store.listUserCredentials(accountId, userName)
+  // IAM users and their policies pass through uncached: every node sees a change at once.
+  createUser: Store['createUser'] = (user) => this.#store.createUser(user)
+  getUser: Store['getUser'] = (accountId, userName) => this.#store.getUser(accountId, userName)
+  listUsers: Store['listUsers'] = (accountId) => this.#store.listUsers(accountId)
+  deleteUser: Store['deleteUser'] = (accountId, userName) => this.#store.deleteUser(accountId, userName)
+  putUserPolicy: Store['putUserPolicy'] = (policy) => this.#store.putUserPolicy(policy)
+  getUserPolicy: Store['getUserPolicy'] = (accountId, userName, policyName) => this.#store.getUserPolicy(accountId, userName, policyName)
+  listUserPolicies: Store['listUserPolicies'] = (accountId, userName) => this.#store.listUserPolicies(accountId, userName)
+  deleteUserPolicy: Store['deleteUserPolicy'] = (accountId, userName, policyName) =>
+    this.#store.deleteUserPolicy(accountId, userName, policyName)
   getGrant: Store['getGrant'] = (grantId) => this.#store.getGrant(grantId)
   listRetirableGrants: Store['listRetirableGrants'] = (accountId, region, retiringPrincipal, options) =>
     this.#store.listRetirableGrants(accountId, region, retiringPrincipal, options)
@@ -269,7 +282,20 @@ export class CachedStore implements Store {
   }
 }
 
-/** A copy of a page of grants that no caller can alter the cache through. */
-function copyPage(page: GrantPage): GrantPage {
-  return { ...page, grants: page.grants.map((g) => structuredClone(g)) }
+/**
+ * A page of grants frozen all the way down, so it can be handed out from the cache without a copy
+ * per request (the authorisation path reads it on every Encrypt that relies on a grant).
+ */
+function freezePage(page: GrantPage): GrantPage {
+  for (const g of page.grants) {
+    Object.freeze(g.operations)
+    if (g.constraints) {
+      if (g.constraints.EncryptionContextEquals) Object.freeze(g.constraints.EncryptionContextEquals)
+      if (g.constraints.EncryptionContextSubset) Object.freeze(g.constraints.EncryptionContextSubset)
+      Object.freeze(g.constraints)
+    }
+    Object.freeze(g)
+  }
+  Object.freeze(page.grants)
+  return Object.freeze(page)
 }
