@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { randomInt } from 'node:crypto'
 import type { StoreChange } from '../store.js'
 import type { PgListenClient, PgNotification } from './postgres-config.js'
 
@@ -192,7 +193,7 @@ export class PostgresChangeFeed {
     const delay = Math.min(this.#maxDelay, this.#minDelay * 2 ** this.#attempts)
     this.#attempts = Math.min(this.#attempts + 1, 30)
     // Jitter, so nodes that lost the database together do not all come back in the same instant.
-    this.#timer = setTimeout(() => void this.#attempt(), delay * (0.5 + Math.random() / 2))
+    this.#timer = setTimeout(() => void this.#attempt(), delay * (0.5 + randomInt(0, 1001) / 2000))
     this.#timer.unref()
   }
 
