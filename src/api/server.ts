@@ -5,6 +5,7 @@ import { KmsError } from '../core/errors.js'
 import { parseInput } from '../core/shape.js'
 import type { Caller } from '../service/deps.js'
 import type { KmsService } from '../service/kms-service.js'
+import { handleQuery, isQueryRequest } from './query-protocol.js'
 import { SigV4Verifier } from './sigv4.js'
 
 /** Options of the HTTP front end. */
@@ -85,6 +86,25 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
     getSigningKey: (accessKeyId, date, region, svc) => service.signingKey(accessKeyId, date, region, svc),
     ...(options.clock ? { clock: options.clock } : {}),
   })
+  // IAM and STS (query protocol) sign with their own service names on the same endpoint.
+  const queryVerifier = (svc: 'iam' | 'sts'): SigV4Verifier<Caller> =>
+    new SigV4Verifier<Caller>({
+      region: options.region,
+      service: svc,
+      getSigningKey: (accessKeyId, date, region, s) => service.signingKey(accessKeyId, date, region, s),
+      ...(options.clock ? { clock: options.clock } : {}),
+    })
+  const verifiers = { iam: queryVerifier('iam'), sts: queryVerifier('sts') }
+  const query = {
+    service,
+    verifiers,
+    log,
+    forgetAccessKey(accessKeyId: string): void {
+      verifier.forget(accessKeyId)
+      verifiers.iam.forget(accessKeyId)
+      verifiers.sts.forget(accessKeyId)
+    },
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
     if (req.method === 'GET' && (req.url === '/health' || req.url === '/health/')) {
@@ -95,6 +115,10 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
       throw new KmsError('UnknownOperationException', '')
     }
     const body = await readBody(req, limit)
+    if (isQueryRequest(req)) {
+      await handleQuery(query, req, res, body, requestId)
+      return
+    }
     const { principal } = await verifier.verify({ method: 'POST', path: req.url ?? '/', headers: req.headersDistinct, body })
 
     const target = req.headers['x-amz-target']

@@ -63,8 +63,8 @@ export type SigningKeyProvider<P> = (
 export interface SigV4VerifierOptions<P> {
   /** The only region credentials may be scoped to (`us-east-1`). */
   region: string
-  /** The signing name credentials must be scoped to. */
-  service: 'kms'
+  /** The signing name credentials must be scoped to (`kms`, `iam`, `sts`). */
+  service: string
   /** Source of signing keys; called only on a cache miss. */
   getSigningKey: SigningKeyProvider<P>
   /** Time source for the skew check and cache expiry. Defaults to the wall clock. */

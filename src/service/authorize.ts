@@ -40,8 +40,60 @@ export function requestAlias(keyIdInput: string): { requestAlias?: string } {
 
 /** The caller as the policy language sees it. */
 export function requestPrincipal(caller: Caller): RequestPrincipal {
-  // Trent issues credentials only to account roots today; IAM users and roles come with identities.
+  if (caller.user) {
+    return { arn: caller.principalArn, account: caller.accountId, type: 'user', userId: caller.user.userId, username: caller.user.userName }
+  }
   return { arn: caller.principalArn, account: caller.accountId, type: 'root', userId: caller.accountId }
+}
+
+const parsedIdentity = new Map<string, ParsedPolicy>()
+
+/** Parses an identity (IAM user) policy once per distinct text. */
+export function parsedIdentityPolicy(policy: string): ParsedPolicy {
+  let p = parsedIdentity.get(policy)
+  if (!p) {
+    p = parsePolicy(policy, { kind: 'identity' })
+    if (parsedIdentity.size >= MAX_PARSED) parsedIdentity.delete(parsedIdentity.keys().next().value as string)
+    parsedIdentity.set(policy, p)
+  }
+  return p
+}
+
+/** The caller's identity policies: an IAM user's inline policies; none for the account root. */
+export async function identityPoliciesOf(deps: ServiceDeps, caller: Caller): Promise<readonly ParsedPolicy[] | undefined> {
+  if (!caller.user) return undefined
+  const stored = await deps.store.listUserPolicies(caller.accountId, caller.user.userName)
+  return stored.map((p) => parsedIdentityPolicy(p.document))
+}
+
+/** A key policy that trusts the caller's account, so only identity policies decide. */
+function accountTrust(partition: string, accountId: string): ParsedPolicy {
+  return parsedKeyPolicy(
+    JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:${partition}:iam::${accountId}:root` }, Action: '*', Resource: '*' }],
+    }),
+  )
+}
+
+/**
+ * Decides an action that no key policy governs (kms:CreateKey, kms:ListKeys, iam:CreateUser, ...):
+ * the account root may always; an IAM user only when an identity policy allows and none denies.
+ * Throws AccessDeniedException with AWS's message otherwise.
+ */
+export async function authorizeByIdentity(deps: ServiceDeps, caller: Caller, action: string, resourceArn = '*'): Promise<void> {
+  if (!caller.user) return
+  const identityPolicies = (await identityPoliciesOf(deps, caller)) ?? []
+  const request = buildRequest({
+    principal: requestPrincipal(caller),
+    action,
+    resource: { arn: resourceArn, account: caller.accountId },
+    time: new Date(deps.clock.now()),
+    ...(caller.sourceIp === undefined ? {} : { sourceIp: caller.sourceIp }),
+    secureTransport: false,
+  })
+  const decision = evaluate(request, { keyPolicy: accountTrust(deps.partition, caller.accountId), identityPolicies })
+  if (decision.decision !== 'Allow') throw accessDenied(request, decision)
 }
 
 /** The key as the policy language sees it (aws:ResourceTag, kms:KeySpec, ...). */
@@ -70,9 +122,12 @@ export async function authorize(deps: ServiceDeps, caller: Caller, key: KeyRecor
     resource = { ...resource, aliases: page.aliases.map((a) => a.aliasName) }
   }
   const principal = requestPrincipal(caller)
+  // The account root has no identity policies: skip the await on the hot path.
+  const identityPolicies = caller.user ? await identityPoliciesOf(deps, caller) : undefined
+  const policies = identityPolicies ? { keyPolicy, identityPolicies } : { keyPolicy }
   // Condition keys matter only to a policy with conditions or variables; building them is most of
   // the cost of a decision, so a policy without any (like the default one) skips it.
-  const request: AuthzRequest = traits.usesContext
+  const request: AuthzRequest = traits.usesContext || identityPolicies?.some((ip) => traitsOf(ip).usesContext)
     ? buildRequest({
         ...details,
         principal,
@@ -83,7 +138,7 @@ export async function authorize(deps: ServiceDeps, caller: Caller, key: KeyRecor
         secureTransport: false,
       })
     : { principal, action, resource, context: NO_CONTEXT }
-  let decision = evaluate(request, { keyPolicy })
+  let decision = evaluate(request, policies)
   // Grants only allow, so they matter only when the policies alone do not allow (and do not deny
   // explicitly): a key whose policy allows the caller costs no grant read at all.
   if (decision.decision === 'ImplicitDeny') {
@@ -101,7 +156,7 @@ export async function authorize(deps: ServiceDeps, caller: Caller, key: KeyRecor
             secureTransport: false,
           })
         : request
-      decision = evaluate(full, { keyPolicy, grants })
+      decision = evaluate(full, { ...policies, grants })
     }
   }
   if (decision.decision !== 'Allow') throw accessDenied(request, decision)

@@ -16,6 +16,8 @@ export interface Caller {
   accountId: string
   principalArn: string
   accessKeyId: string
+  /** Set when the access key belongs to an IAM user rather than the account root. */
+  user?: { userName: string; userId: string }
   /** The address the request came from (aws:SourceIp). */
   sourceIp?: string
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { zeroize } from '../core/secret.js'
+import { authorizeByIdentity } from './authorize.js'
 import type { Caller, ServiceDeps } from './deps.js'
 import type { Operation } from './operation.js'
 import { createKey } from './operations/create-key.js'
@@ -66,6 +67,25 @@ const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
   ].map((op) => [op.name, op as unknown as Operation]),
 )
 
+/**
+ * Operations that act on no key: AWS governs them by IAM (identity) policies alone, so an IAM user
+ * needs an identity policy that allows them; the account root always may.
+ */
+const KEYLESS: ReadonlyMap<string, Operation> = new Map(
+  ['CreateKey', 'ListKeys', 'ListAliases', 'GenerateRandom', 'ListRetirableGrants'].map((name) => {
+    const op = OPERATIONS.get(name)!
+    const guarded: Operation = {
+      name: op.name,
+      input: op.input,
+      async run(deps, caller, input) {
+        await authorizeByIdentity(deps, caller, `kms:${name}`)
+        return op.run(deps, caller, input)
+      },
+    }
+    return [name, guarded]
+  }),
+)
+
 /** An access key pair handed to a user once, at creation. */
 export interface AccessKeyPair {
   accessKeyId: string
@@ -85,7 +105,7 @@ export class KmsService {
 
   /** The operation called `name`, or undefined. */
   operation(name: string): Operation | undefined {
-    return OPERATIONS.get(name)
+    return KEYLESS.get(name) ?? OPERATIONS.get(name)
   }
 
   /**
@@ -95,8 +115,17 @@ export class KmsService {
   async signingKey(accessKeyId: string, date: string, region: string, service: string): Promise<{ signingKey: Uint8Array; principal: Caller } | undefined> {
     const credential = await this.deps.store.getCredential(accessKeyId)
     if (!credential) return undefined
+    let user: Caller['user']
+    if (credential.userName !== undefined) {
+      const record = await this.deps.store.getUser(credential.accountId, credential.userName)
+      if (!record) return undefined
+      user = { userName: record.userName, userId: record.userId }
+    }
     const signingKey = await this.deps.hsm.deriveSigningKey(accessKeyId, credential.wrappedSecret, date, region, service)
-    return { signingKey, principal: { accountId: credential.accountId, principalArn: credential.principalArn, accessKeyId } }
+    return {
+      signingKey,
+      principal: { accountId: credential.accountId, principalArn: credential.principalArn, accessKeyId, ...(user ? { user } : {}) },
+    }
   }
 
   /**
@@ -128,8 +157,11 @@ export class KmsService {
     return { firstStart, created }
   }
 
-  /** Stores an access key of the account root, its secret wrapped by the HSM. False if it exists. */
-  async addCredential(accountId: string, pair: AccessKeyPair): Promise<boolean> {
+  /**
+   * Stores an access key of the account root (or, with `user`, of that IAM user), its secret wrapped
+   * by the HSM. False if it exists.
+   */
+  async addCredential(accountId: string, pair: AccessKeyPair, user?: { userName: string; arn: string; createdAt?: number }): Promise<boolean> {
     if (await this.deps.store.getCredential(pair.accessKeyId)) return false
     const secret = new Uint8Array(Buffer.from(pair.secretAccessKey, 'utf8'))
     try {
@@ -137,9 +169,10 @@ export class KmsService {
       return await this.deps.store.putCredential({
         accessKeyId: pair.accessKeyId,
         accountId,
-        principalArn: `arn:${this.deps.partition}:iam::${accountId}:root`,
+        principalArn: user ? user.arn : `arn:${this.deps.partition}:iam::${accountId}:root`,
         wrappedSecret,
-        createdAt: this.deps.clock.now(),
+        createdAt: user?.createdAt ?? this.deps.clock.now(),
+        ...(user ? { userName: user.userName } : {}),
       })
     } finally {
       zeroize(secret)

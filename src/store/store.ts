@@ -49,6 +49,27 @@ export interface CredentialRecord {
   principalArn: string
   wrappedSecret: Uint8Array
   createdAt: number
+  /** The IAM user the key belongs to; absent for the account root's keys. */
+  userName?: string
+}
+
+/** An IAM user. Names are unique per account. */
+export interface IamUserRecord {
+  accountId: string
+  userName: string
+  /** `AIDA` + 16 base32 characters. */
+  userId: string
+  arn: string
+  path: string
+  createdAt: number
+}
+
+/** An inline policy of an IAM user. */
+export interface UserPolicyRecord {
+  accountId: string
+  userName: string
+  policyName: string
+  document: string
 }
 
 /** An alias: a friendly name of one key in one account and region. */
@@ -219,9 +240,27 @@ export interface Store {
   grantByToken(token: string): Promise<GrantRecord | undefined>
   countGrants(keyId: string): Promise<number>
 
-  /** Stores a credential; false if the access key id exists already. */
+  /** Stores a credential; false if the access key id exists already, or its `userName` names no user of the account. */
   putCredential(credential: CredentialRecord): Promise<boolean>
   getCredential(accessKeyId: string): Promise<CredentialRecord | undefined>
+  /** Deletes an access key; false if it did not exist. */
+  deleteCredential(accessKeyId: string): Promise<boolean>
+  /** Access keys of one IAM user, oldest first. */
+  listUserCredentials(accountId: string, userName: string): Promise<CredentialRecord[]>
+
+  /** Creates an IAM user; false (nothing stored) if the name or user id exists in the account. */
+  createUser(user: IamUserRecord): Promise<boolean>
+  getUser(accountId: string, userName: string): Promise<IamUserRecord | undefined>
+  /** Users of an account ordered by the UTF-8 bytes of their names. */
+  listUsers(accountId: string): Promise<IamUserRecord[]>
+  /** Deletes a user that has no access keys and no inline policies left, in one transaction. */
+  deleteUser(accountId: string, userName: string): Promise<'deleted' | 'missing' | 'conflict'>
+  /** Creates or replaces an inline policy; false if the user does not exist. */
+  putUserPolicy(policy: UserPolicyRecord): Promise<boolean>
+  getUserPolicy(accountId: string, userName: string, policyName: string): Promise<UserPolicyRecord | undefined>
+  /** Inline policies of a user ordered by name. */
+  listUserPolicies(accountId: string, userName: string): Promise<UserPolicyRecord[]>
+  deleteUserPolicy(accountId: string, userName: string, policyName: string): Promise<boolean>
   /**
    * Offered by stores that several nodes share (PostgreSQL; absent for SQLite, which has one node).
    * Calls `listener` after a key update or deletion, a grant creation or deletion (as a change of

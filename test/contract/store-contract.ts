@@ -1031,6 +1031,83 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
         }))
     })
 
+    describe('iam users', () => {
+      const user = (name: string, n = 1) => ({
+        accountId: ACCOUNT,
+        userName: name,
+        userId: `AIDATRENTEXAMPLE000${n}`,
+        arn: `arn:aws:iam::${ACCOUNT}:user/${name}`,
+        path: '/',
+        createdAt: 1_700_000_000_000 + n,
+      })
+
+      it('creates, reads, lists in name order and refuses duplicates', () =>
+        withStore(async (store) => {
+          assert.equal(await store.createUser(user('bob', 2)), true)
+          assert.equal(await store.createUser(user('alice', 1)), true)
+          assert.equal(await store.createUser({ ...user('alice', 3) }), false)
+          assert.equal(await store.createUser({ ...user('carol', 1) }), false, 'user id is unique')
+          assert.deepEqual(await store.getUser(ACCOUNT, 'alice'), user('alice', 1))
+          assert.equal(await store.getUser(OTHER_ACCOUNT, 'alice'), undefined)
+          assert.deepEqual((await store.listUsers(ACCOUNT)).map((u) => u.userName), ['alice', 'bob'])
+          assert.deepEqual(await store.listUsers(OTHER_ACCOUNT), [])
+        }))
+
+      it('keeps inline policies per user, replacing by name', () =>
+        withStore(async (store) => {
+          assert.equal(await store.putUserPolicy({ accountId: ACCOUNT, userName: 'alice', policyName: 'p', document: '{}' }), false)
+          await store.createUser(user('alice'))
+          const p = { accountId: ACCOUNT, userName: 'alice', policyName: 'p', document: '{"Version":"2012-10-17"}' }
+          assert.equal(await store.putUserPolicy(p), true)
+          assert.equal(await store.putUserPolicy({ ...p, document: '{"a":1}' }), true)
+          await store.putUserPolicy({ ...p, policyName: 'a' })
+          assert.deepEqual(await store.getUserPolicy(ACCOUNT, 'alice', 'p'), { ...p, document: '{"a":1}' })
+          assert.deepEqual((await store.listUserPolicies(ACCOUNT, 'alice')).map((x) => x.policyName), ['a', 'p'])
+          assert.equal(await store.deleteUserPolicy(ACCOUNT, 'alice', 'p'), true)
+          assert.equal(await store.deleteUserPolicy(ACCOUNT, 'alice', 'p'), false)
+          assert.equal(await store.getUserPolicy(ACCOUNT, 'alice', 'p'), undefined)
+        }))
+
+      it('ties access keys to a user and deletes a user only once it has none and no policies', () =>
+        withStore(async (store) => {
+          const key = sampleCredential({ principalArn: user('alice').arn, userName: 'alice' })
+          assert.equal(await store.putCredential(key), false, 'no such user')
+          await store.createUser(user('alice'))
+          assert.equal(await store.putCredential(key), true)
+          await store.putCredential(sampleCredential({ accessKeyId: 'AKIATRENTEXAMPLE0002' }))
+          assert.deepEqual(await store.getCredential(key.accessKeyId), key)
+          assert.deepEqual(await store.listUserCredentials(ACCOUNT, 'alice'), [key])
+          await store.putUserPolicy({ accountId: ACCOUNT, userName: 'alice', policyName: 'p', document: '{}' })
+          assert.equal(await store.deleteUser(ACCOUNT, 'alice'), 'conflict')
+          assert.equal(await store.deleteCredential(key.accessKeyId), true)
+          assert.equal(await store.deleteCredential(key.accessKeyId), false)
+          assert.equal(await store.deleteUser(ACCOUNT, 'alice'), 'conflict')
+          await store.deleteUserPolicy(ACCOUNT, 'alice', 'p')
+          assert.equal(await store.deleteUser(ACCOUNT, 'alice'), 'deleted')
+          assert.equal(await store.deleteUser(ACCOUNT, 'alice'), 'missing')
+          assert.equal(await store.getUser(ACCOUNT, 'alice'), undefined)
+          assert.ok(await store.getCredential('AKIATRENTEXAMPLE0002'))
+        }))
+
+      it('never leaves an access key behind when a user is deleted while a key is added', () =>
+        withStore(async (store) => {
+          for (let i = 0; i < 10; i++) {
+            await store.createUser(user('racer', 5))
+            const key = sampleCredential({ accessKeyId: `AKIATRENTRACE${String(i).padStart(7, '0')}`, principalArn: user('racer').arn, userName: 'racer' })
+            const [added, deleted] = await Promise.all([store.putCredential(key), store.deleteUser(ACCOUNT, 'racer')])
+            if (deleted === 'deleted') {
+              assert.deepEqual(await store.listUserCredentials(ACCOUNT, 'racer'), [])
+              assert.equal(added, false)
+            } else {
+              assert.equal(deleted, 'conflict')
+              assert.equal(added, true)
+              await store.deleteCredential(key.accessKeyId)
+              assert.equal(await store.deleteUser(ACCOUNT, 'racer'), 'deleted')
+            }
+          }
+        }))
+    })
+
     describe('persistence', () => {
       it('keeps everything across close and reopen', needsReopen, async () => {
         const store = await makeStore()

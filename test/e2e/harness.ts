@@ -151,3 +151,34 @@ export function awsCli(endpoint: string, home: string, args: string[]): Promise<
     })
   })
 }
+
+/**
+ * Runs `aws <service> <args>` (any service: `iam`, `sts`, `kms`) against `endpoint` with the given
+ * credentials (default: the admin's) and a HOME of its own; see {@link awsCli}.
+ */
+export function awsCliFor(
+  endpoint: string,
+  home: string,
+  args: string[],
+  credentials: { accessKeyId: string; secretAccessKey: string } = CREDENTIALS,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = {
+    PATH: '/usr/bin:/bin',
+    HOME: home,
+    LC_ALL: 'C.UTF-8',
+    AWS_CONFIG_FILE: join(home, 'config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(home, 'credentials'),
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    AWS_DEFAULT_REGION: REGION,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_PAGER: '',
+  }
+  return new Promise((resolve, reject) => {
+    execFile(AWS_CLI, [...args, '--endpoint-url', endpoint, '--output', 'json'], { env, timeout: 30_000, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const code: unknown = error ? (error as { code?: unknown }).code : 0
+      if (typeof code !== 'number') reject(new Error(`aws ${args.slice(0, 2).join(' ')} did not complete: ${error?.message}\n${stderr}`))
+      else resolve({ code, stdout, stderr })
+    })
+  })
+}

@@ -7,7 +7,7 @@ import type { KeyRecord } from '../../store/store.js'
 import { checkKeyPolicy, defaultKeyPolicy } from '../key-policy.js'
 import { keyMetadata } from '../key-metadata.js'
 import { checkLockoutSafety } from '../../policy/index.js'
-import { requestPrincipal } from '../authorize.js'
+import { identityPoliciesOf, requestPrincipal } from '../authorize.js'
 import { defineOperation } from '../operation.js'
 import { PolicyType } from '../shapes.js'
 import { checkTags, TagList } from '../tags.js'
@@ -54,6 +54,7 @@ export const createKey = defineOperation({
       keyPolicy: parsedPolicy,
       principal: requestPrincipal(caller),
       resource: { arn, account: caller.accountId, keySpec, keyUsage, keyOrigin: origin, tags: Object.fromEntries(tags.map((t) => [t.TagKey, t.TagValue])) },
+      identityPolicies: (await identityPoliciesOf(deps, caller)) ?? [],
       bypass: input.BypassPolicyLockoutSafetyCheck ?? false,
     })
     const material = await deps.hsm.generateKeyMaterial({ keyArn: arn, keyId, keySpec, origin })

@@ -2,7 +2,7 @@ import { t } from '../../core/shape.js'
 import { checkKeyPolicy, checkPolicyName } from '../key-policy.js'
 import { mutateKey } from '../mutate-key.js'
 import { checkLockoutSafety } from '../../policy/index.js'
-import { keyResource, requestPrincipal } from '../authorize.js'
+import { identityPoliciesOf, keyResource, requestPrincipal } from '../authorize.js'
 import { defineOperation } from '../operation.js'
 import { KeyIdType, PolicyNameType, PolicyType } from '../shapes.js'
 
@@ -18,13 +18,14 @@ export const putKeyPolicy = defineOperation({
     checkPolicyName(input.PolicyName)
     const policy = checkKeyPolicy(input.Policy)
     const bypass = input.BypassPolicyLockoutSafetyCheck ?? false
+    const identityPolicies = (await identityPoliciesOf(deps, caller)) ?? []
     await mutateKey(
       deps,
       caller,
       input.KeyId,
       'kms:PutKeyPolicy',
       (key) => {
-        checkLockoutSafety({ keyPolicy: policy, principal: requestPrincipal(caller), resource: keyResource(key), bypass })
+        checkLockoutSafety({ keyPolicy: policy, principal: requestPrincipal(caller), resource: keyResource(key), identityPolicies, bypass })
         return { ...key, policy: input.Policy }
       },
       input.BypassPolicyLockoutSafetyCheck === undefined ? {} : { bypassPolicyLockoutSafetyCheck: bypass },

@@ -145,6 +145,33 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       CREATE INDEX grant_tokens_by_grant ON grant_tokens (grant_id);
     `,
   },
+  {
+    name: '0003-iam-users',
+    sql: `
+      CREATE TABLE iam_users (
+        account_id text NOT NULL,
+        user_name text COLLATE "C" NOT NULL,
+        user_id text NOT NULL UNIQUE,
+        arn text NOT NULL,
+        path text NOT NULL,
+        created_at bigint NOT NULL,
+        PRIMARY KEY (account_id, user_name)
+      );
+
+      CREATE TABLE iam_user_policies (
+        account_id text NOT NULL,
+        user_name text COLLATE "C" NOT NULL,
+        policy_name text COLLATE "C" NOT NULL,
+        document text NOT NULL,
+        PRIMARY KEY (account_id, user_name, policy_name),
+        FOREIGN KEY (account_id, user_name) REFERENCES iam_users (account_id, user_name)
+      );
+
+      -- Access keys of IAM users; NULL for the account root's.
+      ALTER TABLE credentials ADD COLUMN user_name text COLLATE "C";
+      CREATE INDEX credentials_by_user ON credentials (account_id, user_name, created_at) WHERE user_name IS NOT NULL;
+    `,
+  },
 ]
 
 /**

@@ -16,6 +16,8 @@ import {
   type AliasRecord,
   type CredentialRecord,
   type GrantPage,
+  type IamUserRecord,
+  type UserPolicyRecord,
   type GrantRecord,
   type KeyMaterialRecord,
   type KeyPage,
@@ -85,7 +87,27 @@ interface AliasRow {
   last_updated_date: PgInt
 }
 
+interface UserRow {
+  account_id: string
+  user_name: string
+  user_id: string
+  arn: string
+  path: string
+  created_at: PgInt
+}
+
+interface UserPolicyRow {
+  account_id: string
+  user_name: string
+  policy_name: string
+  document: string
+}
+
+const CREDENTIAL_COLUMNS = 'access_key_id, account_id, principal_arn, wrapped_secret, created_at, user_name'
+const USER_COLUMNS = 'account_id, user_name, user_id, arn, path, created_at'
+
 interface CredentialRow {
+  user_name: string | null
   access_key_id: string
   account_id: string
   principal_arn: string
@@ -518,30 +540,119 @@ export class PostgresStore implements Store {
   async putCredential(credential: CredentialRecord): Promise<boolean> {
     const c = credential
     const result = await this.#query(
-      `INSERT INTO credentials (access_key_id, account_id, principal_arn, wrapped_secret, created_at)
-       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (access_key_id) DO NOTHING`,
-      [c.accessKeyId, c.accountId, c.principalArn, bytea(c.wrappedSecret), c.createdAt],
+      // A user's key only while the user exists; FOR SHARE waits for (and then sees) a concurrent
+      // deleteUser, which locks the user FOR UPDATE, so no key is left behind for a new user of that name.
+      `INSERT INTO credentials (access_key_id, account_id, principal_arn, wrapped_secret, created_at, user_name)
+       SELECT $1, $2, $3, $4, $5, $6::text
+       WHERE $6::text IS NULL OR EXISTS (SELECT 1 FROM iam_users WHERE account_id = $2 AND user_name = $6::text FOR SHARE)
+       ON CONFLICT (access_key_id) DO NOTHING`,
+      [c.accessKeyId, c.accountId, c.principalArn, bytea(c.wrappedSecret), c.createdAt, c.userName ?? null],
     )
     return result.rowCount === 1
   }
 
   async getCredential(accessKeyId: string): Promise<CredentialRecord | undefined> {
+    const row = (await this.#query(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE access_key_id = $1`, [accessKeyId])).rows[0] as
+      | CredentialRow
+      | undefined
+    return row === undefined ? undefined : toCredential(row)
+  }
+
+  async deleteCredential(accessKeyId: string): Promise<boolean> {
+    return (await this.#query('DELETE FROM credentials WHERE access_key_id = $1', [accessKeyId])).rowCount === 1
+  }
+
+  async listUserCredentials(accountId: string, userName: string): Promise<CredentialRecord[]> {
+    const rows = (
+      await this.#query(
+        `SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE account_id = $1 AND user_name = $2 ORDER BY created_at, access_key_id`,
+        [accountId, userName],
+      )
+    ).rows as CredentialRow[]
+    return rows.map(toCredential)
+  }
+
+  async createUser(user: IamUserRecord): Promise<boolean> {
+    const u = user
+    const result = await this.#query(`INSERT INTO iam_users (${USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, [
+      u.accountId,
+      u.userName,
+      u.userId,
+      u.arn,
+      u.path,
+      u.createdAt,
+    ])
+    return result.rowCount === 1
+  }
+
+  async getUser(accountId: string, userName: string): Promise<IamUserRecord | undefined> {
+    const row = (await this.#query(`SELECT ${USER_COLUMNS} FROM iam_users WHERE account_id = $1 AND user_name = $2`, [accountId, userName]))
+      .rows[0] as UserRow | undefined
+    return row === undefined ? undefined : toUser(row)
+  }
+
+  async listUsers(accountId: string): Promise<IamUserRecord[]> {
+    const rows = (await this.#query(`SELECT ${USER_COLUMNS} FROM iam_users WHERE account_id = $1 ORDER BY user_name`, [accountId]))
+      .rows as UserRow[]
+    return rows.map(toUser)
+  }
+
+  async deleteUser(accountId: string, userName: string): Promise<'deleted' | 'missing' | 'conflict'> {
+    return this.#transaction(async (tx) => {
+      // The row lock serialises this with a concurrent CreateAccessKey / PutUserPolicy check.
+      const user = await tx.query('SELECT 1 FROM iam_users WHERE account_id = $1 AND user_name = $2 FOR UPDATE', [accountId, userName])
+      if (user.rows.length === 0) return 'missing'
+      const n = await tx.query(
+        `SELECT (SELECT count(*) FROM credentials WHERE account_id = $1 AND user_name = $2)
+          + (SELECT count(*) FROM iam_user_policies WHERE account_id = $1 AND user_name = $2) AS n`,
+        [accountId, userName],
+      )
+      if (Number((n.rows[0] as { n: PgInt }).n) > 0) return 'conflict'
+      await tx.query('DELETE FROM iam_users WHERE account_id = $1 AND user_name = $2', [accountId, userName])
+      return 'deleted'
+    })
+  }
+
+  async putUserPolicy(policy: UserPolicyRecord): Promise<boolean> {
+    const p = policy
+    const result = await this.#query(
+      `INSERT INTO iam_user_policies (account_id, user_name, policy_name, document)
+       SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM iam_users WHERE account_id = $1 AND user_name = $2)
+       ON CONFLICT (account_id, user_name, policy_name) DO UPDATE SET document = excluded.document`,
+      [p.accountId, p.userName, p.policyName, p.document],
+    )
+    return result.rowCount === 1
+  }
+
+  async getUserPolicy(accountId: string, userName: string, policyName: string): Promise<UserPolicyRecord | undefined> {
     const row = (
       await this.#query(
-        'SELECT access_key_id, account_id, principal_arn, wrapped_secret, created_at FROM credentials WHERE access_key_id = $1',
-        [accessKeyId],
+        'SELECT account_id, user_name, policy_name, document FROM iam_user_policies WHERE account_id = $1 AND user_name = $2 AND policy_name = $3',
+        [accountId, userName, policyName],
       )
-    ).rows[0] as CredentialRow | undefined
-    return row === undefined
-      ? undefined
-      : {
-          accessKeyId: row.access_key_id,
-          accountId: row.account_id,
-          principalArn: row.principal_arn,
-          wrappedSecret: copy(row.wrapped_secret),
-          createdAt: int(row.created_at),
-        }
+    ).rows[0] as UserPolicyRow | undefined
+    return row === undefined ? undefined : toUserPolicy(row)
   }
+
+  async listUserPolicies(accountId: string, userName: string): Promise<UserPolicyRecord[]> {
+    const rows = (
+      await this.#query(
+        'SELECT account_id, user_name, policy_name, document FROM iam_user_policies WHERE account_id = $1 AND user_name = $2 ORDER BY policy_name',
+        [accountId, userName],
+      )
+    ).rows as UserPolicyRow[]
+    return rows.map(toUserPolicy)
+  }
+
+  async deleteUserPolicy(accountId: string, userName: string, policyName: string): Promise<boolean> {
+    const result = await this.#query('DELETE FROM iam_user_policies WHERE account_id = $1 AND user_name = $2 AND policy_name = $3', [
+      accountId,
+      userName,
+      policyName,
+    ])
+    return result.rowCount === 1
+  }
+
 
   // Grants: see postgres-grants.ts.
   createGrant: Store['createGrant'] = (grant: GrantRecord, token: string) => this.#transaction((tx) => pgCreateGrant(tx, grant, token))
@@ -746,4 +857,23 @@ function isUnavailable(e: unknown): boolean {
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e)
+}
+
+function toCredential(row: CredentialRow): CredentialRecord {
+  return {
+    accessKeyId: row.access_key_id,
+    accountId: row.account_id,
+    principalArn: row.principal_arn,
+    wrappedSecret: copy(row.wrapped_secret),
+    createdAt: int(row.created_at),
+    ...(row.user_name === null ? {} : { userName: row.user_name }),
+  }
+}
+
+function toUser(r: UserRow): IamUserRecord {
+  return { accountId: r.account_id, userName: r.user_name, userId: r.user_id, arn: r.arn, path: r.path, createdAt: int(r.created_at) }
+}
+
+function toUserPolicy(r: UserPolicyRow): UserPolicyRecord {
+  return { accountId: r.account_id, userName: r.user_name, policyName: r.policy_name, document: r.document }
 }

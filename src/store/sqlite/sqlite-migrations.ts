@@ -119,6 +119,33 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX grant_tokens_by_grant ON grant_tokens (grant_id);
     `,
   },
+  {
+    name: '0004-iam-users',
+    sql: `
+      CREATE TABLE iam_users (
+        account_id TEXT NOT NULL,
+        user_name TEXT NOT NULL,
+        user_id TEXT NOT NULL UNIQUE,
+        arn TEXT NOT NULL,
+        path TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (account_id, user_name)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE iam_user_policies (
+        account_id TEXT NOT NULL,
+        user_name TEXT NOT NULL,
+        policy_name TEXT NOT NULL,
+        document TEXT NOT NULL,
+        PRIMARY KEY (account_id, user_name, policy_name),
+        FOREIGN KEY (account_id, user_name) REFERENCES iam_users (account_id, user_name)
+      ) STRICT, WITHOUT ROWID;
+
+      -- Access keys of IAM users; NULL for the account root's.
+      ALTER TABLE credentials ADD COLUMN user_name TEXT;
+      CREATE INDEX credentials_by_user ON credentials (account_id, user_name, created_at) WHERE user_name IS NOT NULL;
+    `,
+  },
 ]
 
 /**

@@ -5,6 +5,8 @@ import {
   type AliasRecord,
   type CredentialRecord,
   type GrantPage,
+  type IamUserRecord,
+  type UserPolicyRecord,
   type GrantRecord,
   type KeyMaterialRecord,
   type KeyPage,
@@ -75,7 +77,27 @@ interface CredentialRow {
   principal_arn: string
   wrapped_secret: Uint8Array
   created_at: number
+  user_name: string | null
 }
+
+interface UserRow {
+  account_id: string
+  user_name: string
+  user_id: string
+  arn: string
+  path: string
+  created_at: number
+}
+
+interface UserPolicyRow {
+  account_id: string
+  user_name: string
+  policy_name: string
+  document: string
+}
+
+const CREDENTIAL_COLUMNS = 'access_key_id, account_id, principal_arn, wrapped_secret, created_at, user_name'
+const USER_COLUMNS = 'account_id, user_name, user_id, arn, path, created_at'
 
 const KEY_COLUMNS =
   'seq, key_id, arn, account_id, region, creation_date, description, key_usage, key_spec, origin, key_state, ' +
@@ -156,9 +178,29 @@ function prepareAll(db: SqliteDatabase) {
       WHERE key_id = ? AND account_id = ? AND region = ? ORDER BY alias_name LIMIT ?`),
     listKeyAliasesAfter: p(`SELECT ${ALIAS_COLUMNS} FROM aliases INDEXED BY aliases_by_key_and_name
       WHERE key_id = ? AND account_id = ? AND region = ? AND alias_name > ? ORDER BY alias_name LIMIT ?`),
-    putCredential: p(`INSERT INTO credentials (access_key_id, account_id, principal_arn, wrapped_secret, created_at)
-      VALUES (?, ?, ?, ?, ?) ON CONFLICT (access_key_id) DO NOTHING`),
-    getCredential: p('SELECT access_key_id, account_id, principal_arn, wrapped_secret, created_at FROM credentials WHERE access_key_id = ?'),
+    // A user's key only while the user exists (a key left behind would pass to a new user of that name).
+    putCredential: p(`INSERT INTO credentials (access_key_id, account_id, principal_arn, wrapped_secret, created_at, user_name)
+      SELECT @id, @a, @arn, @secret, @at, @u
+      WHERE @u IS NULL OR EXISTS (SELECT 1 FROM iam_users WHERE account_id = @a AND user_name = @u)
+      ON CONFLICT (access_key_id) DO NOTHING`),
+    getCredential: p(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE access_key_id = ?`),
+    deleteCredential: p('DELETE FROM credentials WHERE access_key_id = ?'),
+    listUserCredentials: p(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE account_id = ? AND user_name = ?
+      ORDER BY created_at, access_key_id`),
+    createUser: p(`INSERT INTO iam_users (${USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+    getUser: p(`SELECT ${USER_COLUMNS} FROM iam_users WHERE account_id = ? AND user_name = ?`),
+    listUsers: p(`SELECT ${USER_COLUMNS} FROM iam_users WHERE account_id = ? ORDER BY user_name`),
+    userDependents: p(`SELECT (SELECT count(*) FROM credentials WHERE account_id = @a AND user_name = @u)
+      + (SELECT count(*) FROM iam_user_policies WHERE account_id = @a AND user_name = @u) AS n`),
+    deleteUser: p('DELETE FROM iam_users WHERE account_id = ? AND user_name = ?'),
+    putUserPolicy: p(`INSERT INTO iam_user_policies (account_id, user_name, policy_name, document)
+      SELECT @a, @u, @p, @d WHERE EXISTS (SELECT 1 FROM iam_users WHERE account_id = @a AND user_name = @u)
+      ON CONFLICT (account_id, user_name, policy_name) DO UPDATE SET document = excluded.document`),
+    getUserPolicy: p(`SELECT account_id, user_name, policy_name, document FROM iam_user_policies
+      WHERE account_id = ? AND user_name = ? AND policy_name = ?`),
+    listUserPolicies: p(`SELECT account_id, user_name, policy_name, document FROM iam_user_policies
+      WHERE account_id = ? AND user_name = ? ORDER BY policy_name`),
+    deleteUserPolicy: p('DELETE FROM iam_user_policies WHERE account_id = ? AND user_name = ? AND policy_name = ?'),
     keyExists: p('SELECT 1 AS one FROM keys WHERE key_id = ?'),
     sameGrant: p(`SELECT ${GRANT_COLUMNS} FROM grants WHERE key_id = ? AND name = ? AND grantee_principal = ?
       AND retiring_principal IS ? AND operations = ? AND constraints IS ? ORDER BY seq LIMIT 1`),
@@ -421,20 +463,63 @@ export class SqliteStore implements Store {
 
   async putCredential(credential: CredentialRecord): Promise<boolean> {
     const c = credential
-    return this.#sql().putCredential.run(c.accessKeyId, c.accountId, c.principalArn, c.wrappedSecret, c.createdAt).changes === 1
+    return this.#sql().putCredential.run({ id: c.accessKeyId, a: c.accountId, arn: c.principalArn, secret: c.wrappedSecret, at: c.createdAt, u: c.userName ?? null })
+      .changes === 1
   }
 
   async getCredential(accessKeyId: string): Promise<CredentialRecord | undefined> {
     const row = this.#sql().getCredential.get(accessKeyId) as CredentialRow | undefined
-    return row === undefined
-      ? undefined
-      : {
-          accessKeyId: row.access_key_id,
-          accountId: row.account_id,
-          principalArn: row.principal_arn,
-          wrappedSecret: copy(row.wrapped_secret),
-          createdAt: row.created_at,
-        }
+    return row === undefined ? undefined : toCredential(row)
+  }
+
+  async deleteCredential(accessKeyId: string): Promise<boolean> {
+    return this.#sql().deleteCredential.run(accessKeyId).changes === 1
+  }
+
+  async listUserCredentials(accountId: string, userName: string): Promise<CredentialRecord[]> {
+    return (this.#sql().listUserCredentials.all(accountId, userName) as CredentialRow[]).map(toCredential)
+  }
+
+  async createUser(user: IamUserRecord): Promise<boolean> {
+    const u = user
+    return this.#sql().createUser.run(u.accountId, u.userName, u.userId, u.arn, u.path, u.createdAt).changes === 1
+  }
+
+  async getUser(accountId: string, userName: string): Promise<IamUserRecord | undefined> {
+    const row = this.#sql().getUser.get(accountId, userName) as UserRow | undefined
+    return row === undefined ? undefined : toUser(row)
+  }
+
+  async listUsers(accountId: string): Promise<IamUserRecord[]> {
+    return (this.#sql().listUsers.all(accountId) as UserRow[]).map(toUser)
+  }
+
+  async deleteUser(accountId: string, userName: string): Promise<'deleted' | 'missing' | 'conflict'> {
+    return this.#transaction(() => {
+      const sql = this.#sql()
+      if (sql.getUser.get(accountId, userName) === undefined) return 'missing'
+      if ((sql.userDependents.get({ a: accountId, u: userName }) as { n: number }).n > 0) return 'conflict'
+      sql.deleteUser.run(accountId, userName)
+      return 'deleted'
+    })
+  }
+
+  async putUserPolicy(policy: UserPolicyRecord): Promise<boolean> {
+    const p = policy
+    return this.#sql().putUserPolicy.run({ a: p.accountId, u: p.userName, p: p.policyName, d: p.document }).changes === 1
+  }
+
+  async getUserPolicy(accountId: string, userName: string, policyName: string): Promise<UserPolicyRecord | undefined> {
+    const row = this.#sql().getUserPolicy.get(accountId, userName, policyName) as UserPolicyRow | undefined
+    return row === undefined ? undefined : toUserPolicy(row)
+  }
+
+  async listUserPolicies(accountId: string, userName: string): Promise<UserPolicyRecord[]> {
+    return (this.#sql().listUserPolicies.all(accountId, userName) as UserPolicyRow[]).map(toUserPolicy)
+  }
+
+  async deleteUserPolicy(accountId: string, userName: string, policyName: string): Promise<boolean> {
+    return this.#sql().deleteUserPolicy.run(accountId, userName, policyName).changes === 1
   }
 
   /** See {@link Store.createGrant}. */
@@ -622,4 +707,23 @@ function copy(bytes: Uint8Array): Uint8Array {
 
 function sqliteCode(e: unknown): unknown {
   return typeof e === 'object' && e !== null && 'code' in e ? e.code : undefined
+}
+
+function toCredential(row: CredentialRow): CredentialRecord {
+  return {
+    accessKeyId: row.access_key_id,
+    accountId: row.account_id,
+    principalArn: row.principal_arn,
+    wrappedSecret: copy(row.wrapped_secret),
+    createdAt: row.created_at,
+    ...(row.user_name === null ? {} : { userName: row.user_name }),
+  }
+}
+
+function toUser(r: UserRow): IamUserRecord {
+  return { accountId: r.account_id, userName: r.user_name, userId: r.user_id, arn: r.arn, path: r.path, createdAt: r.created_at }
+}
+
+function toUserPolicy(r: UserPolicyRow): UserPolicyRecord {
+  return { accountId: r.account_id, userName: r.user_name, policyName: r.policy_name, document: r.document }
 }

@@ -1,0 +1,16 @@
+import { authorizeIam, IamError, newUserId, userArn, userXml, type IamAction } from './iam-action.js'
+
+export const createUser: IamAction = {
+  name: 'CreateUser',
+  service: 'iam',
+  async run(ctx, params) {
+    const userName = params.name('UserName', 64)
+    const path = params.optional('Path') ?? '/'
+    if (path !== '/') throw new IamError('ValidationError', 'Trent supports only the path "/" for users.')
+    const arn = userArn(ctx, userName)
+    await authorizeIam(ctx, 'CreateUser', arn)
+    const user = { accountId: ctx.caller.accountId, userName, userId: newUserId(), arn, path, createdAt: ctx.deps.clock.now() }
+    if (!(await ctx.deps.store.createUser(user))) throw new IamError('EntityAlreadyExists', `User with name ${userName} already exists.`, 409)
+    return { User: userXml(user) }
+  },
+}

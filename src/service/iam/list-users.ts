@@ -1,0 +1,12 @@
+import { authorizeIam, userXml, type IamAction } from './iam-action.js'
+
+export const listUsers: IamAction = {
+  name: 'ListUsers',
+  service: 'iam',
+  async run(ctx, params) {
+    await authorizeIam(ctx, 'ListUsers', `arn:${ctx.deps.partition}:iam::${ctx.caller.accountId}:user/`)
+    const prefix = params.optional('PathPrefix') ?? '/'
+    const users = (await ctx.deps.store.listUsers(ctx.caller.accountId)).filter((u) => u.path.startsWith(prefix))
+    return { Users: users.map(userXml), IsTruncated: false }
+  },
+}
