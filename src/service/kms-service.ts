@@ -3,67 +3,67 @@ import { zeroize } from '../core/secret.js'
 import { authorizeByIdentity } from './authorize.js'
 import type { Caller, ServiceDeps } from './deps.js'
 import type { Operation } from './operation.js'
+import { cancelKeyDeletion } from './operations/cancel-key-deletion.js'
+import { createAlias } from './operations/create-alias.js'
+import { createGrant } from './operations/create-grant.js'
 import { createKey } from './operations/create-key.js'
 import { decrypt } from './operations/decrypt.js'
+import { deleteAlias } from './operations/delete-alias.js'
 import { describeKey } from './operations/describe-key.js'
+import { disableKey } from './operations/disable-key.js'
+import { enableKey } from './operations/enable-key.js'
 import { encrypt } from './operations/encrypt.js'
 import { generateDataKey } from './operations/generate-data-key.js'
 import { generateDataKeyWithoutPlaintext } from './operations/generate-data-key-without-plaintext.js'
 import { generateRandom } from './operations/generate-random.js'
-import { listKeys } from './operations/list-keys.js'
-import { reEncrypt } from './operations/re-encrypt.js'
-import { cancelKeyDeletion } from './operations/cancel-key-deletion.js'
-import { scheduleKeyDeletion } from './operations/schedule-key-deletion.js'
-import { createAlias } from './operations/create-alias.js'
-import { deleteAlias } from './operations/delete-alias.js'
-import { listAliases } from './operations/list-aliases.js'
-import { updateAlias } from './operations/update-alias.js'
-import { disableKey } from './operations/disable-key.js'
-import { enableKey } from './operations/enable-key.js'
 import { getKeyPolicy } from './operations/get-key-policy.js'
-import { listKeyPolicies } from './operations/list-key-policies.js'
-import { listResourceTags } from './operations/list-resource-tags.js'
-import { putKeyPolicy } from './operations/put-key-policy.js'
-import { tagResource } from './operations/tag-resource.js'
-import { untagResource } from './operations/untag-resource.js'
-import { updateKeyDescription } from './operations/update-key-description.js'
-import { createGrant } from './operations/create-grant.js'
+import { listAliases } from './operations/list-aliases.js'
 import { listGrants } from './operations/list-grants.js'
+import { listKeyPolicies } from './operations/list-key-policies.js'
+import { listKeys } from './operations/list-keys.js'
+import { listResourceTags } from './operations/list-resource-tags.js'
 import { listRetirableGrants } from './operations/list-retirable-grants.js'
+import { putKeyPolicy } from './operations/put-key-policy.js'
+import { reEncrypt } from './operations/re-encrypt.js'
 import { retireGrant } from './operations/retire-grant.js'
 import { revokeGrant } from './operations/revoke-grant.js'
+import { scheduleKeyDeletion } from './operations/schedule-key-deletion.js'
+import { tagResource } from './operations/tag-resource.js'
+import { untagResource } from './operations/untag-resource.js'
+import { updateAlias } from './operations/update-alias.js'
+import { updateKeyDescription } from './operations/update-key-description.js'
 
 const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
   [
+    cancelKeyDeletion,
+    createAlias,
+    createGrant,
     createKey,
     decrypt,
+    deleteAlias,
     describeKey,
+    disableKey,
+    enableKey,
     encrypt,
     generateDataKey,
     generateDataKeyWithoutPlaintext,
     generateRandom,
-    listKeys,
-    reEncrypt,
-    cancelKeyDeletion,
-    scheduleKeyDeletion,
-    createAlias,
-    deleteAlias,
-    listAliases,
-    updateAlias,
-    disableKey,
-    enableKey,
     getKeyPolicy,
-    listKeyPolicies,
-    listResourceTags,
-    putKeyPolicy,
-    tagResource,
-    untagResource,
-    updateKeyDescription,
-    createGrant,
+    listAliases,
     listGrants,
+    listKeyPolicies,
+    listKeys,
+    listResourceTags,
     listRetirableGrants,
+    putKeyPolicy,
+    reEncrypt,
     retireGrant,
     revokeGrant,
+    scheduleKeyDeletion,
+    tagResource,
+    untagResource,
+    updateAlias,
+    updateKeyDescription,
   ].map((op) => [op.name, op as unknown as Operation]),
 )
 
