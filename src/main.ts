@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { hostname } from 'node:os'
@@ -15,6 +15,7 @@ import { SupervisedHsm } from './hsm/hsm-supervisor.js'
 import { loadOrCreateSealKey } from './hsm/seal.js'
 import { SoftwareHsm } from './hsm/software-hsm.js'
 import { DeletionScheduler } from './service/deletion-scheduler.js'
+import { explainAccess, type ExplainQuestion, type Explanation } from './service/explain.js'
 import { KmsService, type AccessKeyPair } from './service/kms-service.js'
 import { CachedStore } from './store/cached-store.js'
 import { PostgresStore } from './store/postgres/postgres-store.js'
@@ -186,6 +187,21 @@ function writeCredentials(dataDir: string, pair: AccessKeyPair): string {
   writeFileSync(file, text, { mode: 0o600, flag: 'wx' })
   chmodSync(file, 0o600)
   return file
+}
+
+/**
+ * `trent policy explain`: opens the store of a data dir (or a PostgreSQL URL) read-only in spirit
+ * — it writes nothing — and explains one decision. Safe to run next to a serving node.
+ */
+export async function explainPolicy(where: { dataDir: string; storeUrl?: string }, question: ExplainQuestion): Promise<Explanation> {
+  if (where.storeUrl === undefined && !existsSync(join(where.dataDir, 'trent.db'))) throw new Error(`no Trent data in ${where.dataDir}`)
+  const store = where.storeUrl === undefined ? openSqlite(where.dataDir) : openPostgres(where.storeUrl)
+  try {
+    await store.migrate()
+    return await explainAccess({ store, clock: systemClock, partition: 'aws' }, question)
+  } finally {
+    await store.close()
+  }
 }
 
 /** Options of `trent hsm`. */

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
-import { isPostgresUrl, redactUrl, runHsm, startServer, type TrentConfig } from '../main.js'
+import { explainPolicy, isPostgresUrl, redactUrl, runHsm, startServer, type TrentConfig } from '../main.js'
 
 const USAGE = `usage: trent <command> [options]
 
 commands:
   serve   serve the AWS KMS API (spawns and supervises the HSM process)
   hsm     run the HSM process (--stdio when spawned by serve, or --listen <socket> standalone)
+  policy explain --principal ARN --action kms:Decrypt --key KEY [--context k=v ...] [--data-dir D | --store URL]
+          print the decision for a request and the statements or grant that made it (administrators only)
 
 options (serve):
   --port <n>          TRENT_PORT          default 7300
@@ -108,8 +110,38 @@ async function hsm(argv: string[]): Promise<void> {
   await runHsm({ dataDir, mode: 'listen', socketPath: values.listen, pskFile: values['psk-file'] })
 }
 
+async function policy(argv: string[]): Promise<void> {
+  const [sub, ...args] = argv
+  if (sub !== 'explain') fail('usage: trent policy explain --principal ARN --action kms:Decrypt --key KEY [--context k=v ...]')
+  const { values } = parseArgs({
+    args,
+    options: {
+      principal: { type: 'string' },
+      action: { type: 'string' },
+      key: { type: 'string' },
+      context: { type: 'string', multiple: true },
+      'data-dir': { type: 'string' },
+      store: { type: 'string' },
+    },
+    strict: true,
+  })
+  if (!values.principal || !values.action || !values.key) fail('trent policy explain needs --principal, --action and --key')
+  const encryptionContext: Record<string, string> = {}
+  for (const pair of values.context ?? []) {
+    const i = pair.indexOf('=')
+    if (i < 1) fail(`--context takes key=value, got ${pair}`)
+    encryptionContext[pair.slice(0, i)] = pair.slice(i + 1)
+  }
+  const storeUrl = values.store ?? process.env['TRENT_STORE_URL']
+  const answer = await explainPolicy(
+    { dataDir: values['data-dir'] ?? process.env['TRENT_DATA_DIR'] ?? '.trent-data', ...(storeUrl ? { storeUrl } : {}) },
+    { principalArn: values.principal, action: values.action, keyId: values.key, ...(values.context ? { encryptionContext } : {}) },
+  )
+  process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`)
+}
+
 const [command, ...rest] = process.argv.slice(2)
-const run = command === 'serve' ? serve : command === 'hsm' ? hsm : undefined
+const run = command === 'serve' ? serve : command === 'hsm' ? hsm : command === 'policy' ? policy : undefined
 if (!run) fail(command ? `unknown command ${command}` : 'no command given')
 run(rest).catch((e: unknown) => {
   process.stderr.write(`trent: ${e instanceof Error ? e.message : String(e)}\n`)

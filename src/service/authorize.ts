@@ -4,6 +4,7 @@ import {
   evaluate,
   parsePolicy,
   type AuthzRequest,
+  type Decision,
   type Grant,
   type KeyResource,
   type ParsedPolicy,
@@ -14,6 +15,9 @@ import {
 import type { GrantRecord, KeyRecord } from '../store/store.js'
 import type { Caller, ServiceDeps } from './deps.js'
 import { evaluatorGrant, MAX_GRANTS_PER_KEY } from './grants.js'
+
+/** What a decision reads: the store (key policy, grants, user policies), the clock and the partition. */
+export type PolicyDeps = Pick<ServiceDeps, 'store' | 'clock' | 'partition'>
 
 /** What an operation adds to the principal and key when it asks for a decision. */
 export type RequestDetails = Omit<RequestFacts, 'principal' | 'action' | 'resource' | 'time'>
@@ -60,7 +64,7 @@ export function parsedIdentityPolicy(policy: string): ParsedPolicy {
 }
 
 /** The caller's identity policies: an IAM user's inline policies; none for the account root. */
-export async function identityPoliciesOf(deps: ServiceDeps, caller: Caller): Promise<readonly ParsedPolicy[] | undefined> {
+export async function identityPoliciesOf(deps: PolicyDeps, caller: Caller): Promise<readonly ParsedPolicy[] | undefined> {
   if (!caller.user) return undefined
   const stored = await deps.store.listUserPolicies(caller.accountId, caller.user.userName)
   return stored.map((p) => parsedIdentityPolicy(p.document))
@@ -110,10 +114,23 @@ export function keyResource(key: KeyRecord): KeyResource {
 
 /**
  * Decides whether the caller may perform `action` (e.g. `kms:Encrypt`) on `key`, as AWS KMS does:
- * the key policy is the gate, explicit denies win. Throws AccessDeniedException with AWS's message
- * otherwise; which statement decided is never told to the caller.
+ * the key policy is the gate, explicit denies win, identity policies count where the key policy
+ * trusts the account, grants allow. Throws AccessDeniedException with AWS's message otherwise;
+ * which statement decided is never told to the caller.
  */
 export async function authorize(deps: ServiceDeps, caller: Caller, key: KeyRecord, action: string, details: RequestDetails = {}): Promise<void> {
+  const { request, decision } = await decide(deps, caller, key, action, details)
+  if (decision.decision !== 'Allow') throw accessDenied(request, decision)
+}
+
+/** The decision behind {@link authorize}, with the statements or grant that made it (for administrators). */
+export async function decide(
+  deps: PolicyDeps,
+  caller: Caller,
+  key: KeyRecord,
+  action: string,
+  details: RequestDetails = {},
+): Promise<{ request: AuthzRequest; decision: Decision }> {
   const keyPolicy = parsedKeyPolicy(key.policy)
   const traits = traitsOf(keyPolicy)
   let resource = keyResource(key)
@@ -125,45 +142,37 @@ export async function authorize(deps: ServiceDeps, caller: Caller, key: KeyRecor
   // The account root has no identity policies: skip the await on the hot path.
   const identityPolicies = caller.user ? await identityPoliciesOf(deps, caller) : undefined
   const policies = identityPolicies ? { keyPolicy, identityPolicies } : { keyPolicy }
+  const fullRequest = (): AuthzRequest =>
+    buildRequest({
+      ...details,
+      principal,
+      action,
+      resource,
+      time: new Date(deps.clock.now()),
+      ...(caller.sourceIp === undefined ? {} : { sourceIp: caller.sourceIp }),
+      secureTransport: false,
+    })
   // Condition keys matter only to a policy with conditions or variables; building them is most of
   // the cost of a decision, so a policy without any (like the default one) skips it.
   const request: AuthzRequest = traits.usesContext || identityPolicies?.some((ip) => traitsOf(ip).usesContext)
-    ? buildRequest({
-        ...details,
-        principal,
-        action,
-        resource,
-        time: new Date(deps.clock.now()),
-        ...(caller.sourceIp === undefined ? {} : { sourceIp: caller.sourceIp }),
-        secureTransport: false,
-      })
+    ? fullRequest()
     : { principal, action, resource, context: NO_CONTEXT }
-  let decision = evaluate(request, policies)
+  const decision = evaluate(request, policies)
   // Grants only allow, so they matter only when the policies alone do not allow (and do not deny
   // explicitly): a key whose policy allows the caller costs no grant read at all.
   if (decision.decision === 'ImplicitDeny') {
     const grants = await keyGrants(deps, key)
     if (grants.length > 0) {
       // The grant rules read the encryption context and kms:Grant* facts from the full request.
-      const full = request.context === NO_CONTEXT
-        ? buildRequest({
-            ...details,
-            principal,
-            action,
-            resource,
-            time: new Date(deps.clock.now()),
-            ...(caller.sourceIp === undefined ? {} : { sourceIp: caller.sourceIp }),
-            secureTransport: false,
-          })
-        : request
-      decision = evaluate(full, { ...policies, grants })
+      const full = request.context === NO_CONTEXT ? fullRequest() : request
+      return { request: full, decision: evaluate(full, { ...policies, grants }) }
     }
   }
-  if (decision.decision !== 'Allow') throw accessDenied(request, decision)
+  return { request, decision }
 }
 
 /** The key's grants as the evaluator takes them; the store (CachedStore) caches the read. */
-async function keyGrants(deps: ServiceDeps, key: KeyRecord): Promise<readonly Grant[]> {
+async function keyGrants(deps: PolicyDeps, key: KeyRecord): Promise<readonly Grant[]> {
   const page = await deps.store.listGrants(key.keyId, { limit: MAX_GRANTS_PER_KEY })
   // A cached page is the same frozen array on every hit: convert it once.
   let grants = converted.get(page.grants)

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
 import {
   CreateKeyCommand,
@@ -11,8 +13,9 @@ import {
   TagResourceCommand,
   UntagResourceCommand,
 } from '@aws-sdk/client-kms'
-import { ACCOUNT, awsCli, kmsClient, rejectsWithKmsError as rejects, startTestServer, tempDataDir, type TestServer } from './harness.js'
+import { ACCOUNT, CLI, awsCli, kmsClient, rejectsWithKmsError as rejects, startTestServer, tempDataDir, type TestServer } from './harness.js'
 
+const run = promisify(execFile)
 const ROOT = `arn:aws:iam::${ACCOUNT}:root`
 const LOCKOUT = 'The new key policy will not allow you to update the key policy in the future.'
 
@@ -85,6 +88,34 @@ describe('key policies are enforced as AWS KMS enforces them', () => {
       'AccessDeniedException',
       `User: ${ROOT} is not authorized to perform: kms:Decrypt on resource: ${arn} with an explicit deny in a resource-based policy`,
     )
+  })
+
+  it('trent policy explain tells an administrator which statement decided', async () => {
+    const arn = await newKey()
+    await kms.send(
+      new PutKeyPolicyCommand({
+        KeyId: arn,
+        Policy: policy(allowRoot('kms:*', { Sid: 'Admin' }), {
+          Sid: 'BillingOnly',
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 'kms:Decrypt',
+          Resource: '*',
+          Condition: { StringNotEquals: { 'kms:EncryptionContext:purpose': 'billing' } },
+        }),
+      }),
+    )
+    const explain = async (...args: string[]) => {
+      const { stdout } = await run(process.execPath, [CLI, 'policy', 'explain', '--data-dir', data.dir, '--principal', ROOT, '--key', arn, ...args], { timeout: 20_000 })
+      return JSON.parse(stdout)
+    }
+    const denied = await explain('--action', 'kms:Decrypt', '--context', 'purpose=audit')
+    assert.equal(denied.decision, 'ExplicitDeny')
+    assert.deepEqual(denied.decidedBy, [{ kind: 'key-policy', statementIndex: 1, sid: 'BillingOnly', effect: 'Deny' }])
+    const allowed = await explain('--action', 'kms:Decrypt', '--context', 'purpose=billing')
+    assert.equal(allowed.decision, 'Allow')
+    assert.equal(allowed.decidedBy[0].sid, 'Admin')
+    await assert.rejects(run(process.execPath, [CLI, 'policy', 'explain', '--data-dir', data.dir, '--principal', ROOT, '--key', '00000000-0000-4000-8000-000000000000', '--action', 'kms:Decrypt']))
   })
 
   it('conditions see the key\'s tags (aws:ResourceTag) as they change', async () => {
