@@ -16,6 +16,7 @@ import { loadOrCreateSealKey } from './hsm/seal.js'
 import { SoftwareHsm } from './hsm/software-hsm.js'
 import { DeletionScheduler } from './service/deletion-scheduler.js'
 import { explainAccess, type ExplainQuestion, type Explanation } from './service/explain.js'
+import { createAccount } from './service/accounts.js'
 import { KmsService, type AccessKeyPair } from './service/kms-service.js'
 import { CachedStore } from './store/cached-store.js'
 import { PostgresStore } from './store/postgres/postgres-store.js'
@@ -201,6 +202,86 @@ export async function explainPolicy(where: { dataDir: string; storeUrl?: string 
     return await explainAccess({ store, clock: systemClock, partition: 'aws' }, question)
   } finally {
     await store.close()
+  }
+}
+
+/** Options of `trent admin create-account`. */
+export interface CreateAccountOptions {
+  accountId: string
+  dataDir: string
+  storeUrl?: string
+  /** Where to write the credentials (mode 0600, never over an existing file); else only returned. */
+  credentialsFile?: string
+}
+
+/**
+ * `trent admin create-account`: creates a further account's root access key in the store of a data
+ * dir (or a PostgreSQL URL), its secret wrapped by an HSM process of its own that loads the stored
+ * domain with the data dir's seal key. Safe to run next to serving nodes (SQLite WAL, PostgreSQL).
+ * Refuses while no node has initialised the store, and for an account that already has root
+ * credentials. Returns the credentials in AWS shared-credentials format, in a profile named after
+ * the account.
+ */
+export async function createAccountAdmin(options: CreateAccountOptions): Promise<{ credentials: AccessKeyPair; text: string; file?: string }> {
+  const { accountId, dataDir, storeUrl, credentialsFile } = options
+  if (!/^\d{12}$/.test(accountId)) throw new Error(`invalid account id ${accountId} (12 digits)`)
+  if (credentialsFile !== undefined && existsSync(credentialsFile)) throw new Error(`${credentialsFile} exists: not overwriting it`)
+  if (storeUrl === undefined && !existsSync(join(dataDir, 'trent.db'))) throw new Error(`no Trent data in ${dataDir}: start trent serve on it first`)
+  const store = storeUrl === undefined ? openSqlite(dataDir) : openPostgres(storeUrl)
+  let hsm: SupervisedHsm | undefined
+  try {
+    await store.migrate()
+    if (!(await store.getSealedDomain())) throw new Error('the store has no domain yet: start trent serve on it first')
+    const rootArn = `arn:aws:iam::${accountId}:root`
+    const hasRootCredential = (): Promise<boolean> =>
+      storeUrl === undefined ? sqliteHasCredential(dataDir, accountId, rootArn) : postgresHasCredential(storeUrl, accountId, rootArn)
+    if (await hasRootCredential()) throw new Error(`account ${accountId} already has credentials`)
+    hsm = new SupervisedHsm({
+      command: process.execPath,
+      args: [CLI, 'hsm', '--stdio', '--data-dir', dataDir],
+      onStart: async (h) => {
+        const sealed = await store.getSealedDomain()
+        if (sealed) await h.loadDomain(sealed)
+      },
+    })
+    await hsm.ready().catch((e: unknown) => {
+      throw new Error(`${e instanceof Error ? e.message : String(e)} (the data dir's seal.key must be the one that sealed the store's domain)`, { cause: e })
+    })
+    const service = new KmsService({ store, hsm, clock: systemClock, region: 'us-east-1', partition: 'aws' })
+    const credentials = await createAccount(service, accountId, hasRootCredential)
+    const text = `[${accountId}]\naws_access_key_id = ${credentials.accessKeyId}\naws_secret_access_key = ${credentials.secretAccessKey}\n`
+    if (credentialsFile !== undefined) {
+      writeFileSync(credentialsFile, text, { mode: 0o600, flag: 'wx' })
+      chmodSync(credentialsFile, 0o600)
+      return { credentials, text, file: credentialsFile }
+    }
+    return { credentials, text }
+  } finally {
+    await hsm?.close()
+    await store.close()
+  }
+}
+
+/** Whether the SQLite store of a data dir holds a credential of `principalArn` (read-only connection). */
+async function sqliteHasCredential(dataDir: string, accountId: string, principalArn: string): Promise<boolean> {
+  const db = new Database(join(dataDir, 'trent.db'), { readonly: true, fileMustExist: true })
+  try {
+    db.pragma('busy_timeout = 5000')
+    return db.prepare('SELECT 1 FROM credentials WHERE account_id = ? AND principal_arn = ? LIMIT 1').get(accountId, principalArn) !== undefined
+  } finally {
+    db.close()
+  }
+}
+
+/** Whether the PostgreSQL store holds a credential of `principalArn`. */
+async function postgresHasCredential(url: string, accountId: string, principalArn: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: PG_TIMEOUT_MS, application_name: 'trent-admin' })
+  await client.connect()
+  try {
+    const r = await client.query('SELECT 1 FROM credentials WHERE account_id = $1 AND principal_arn = $2 LIMIT 1', [accountId, principalArn])
+    return r.rows.length > 0
+  } finally {
+    await client.end()
   }
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
-import { explainPolicy, isPostgresUrl, redactUrl, runHsm, startServer, type TrentConfig } from '../main.js'
+import { createAccountAdmin, explainPolicy, isPostgresUrl, redactUrl, runHsm, startServer, type TrentConfig } from '../main.js'
 
 const USAGE = `usage: trent <command> [options]
 
@@ -9,6 +9,10 @@ commands:
   hsm     run the HSM process (--stdio when spawned by serve, or --listen <socket> standalone)
   policy explain --principal ARN --action kms:Decrypt --key KEY [--context k=v ...] [--data-dir D | --store URL]
           print the decision for a request and the statements or grant that made it (administrators only)
+  admin create-account --account-id <12 digits> [--data-dir D | --store URL] [--credentials-file F]
+          create a further account and its root access key (administrators only); prints the
+          credentials in AWS shared-credentials format, or writes them to F (mode 0600, never over
+          an existing file). Needs a store that trent serve has initialised; may run next to it.
 
 options (serve):
   --port <n>          TRENT_PORT          default 7300
@@ -140,8 +144,36 @@ async function policy(argv: string[]): Promise<void> {
   process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`)
 }
 
+async function admin(argv: string[]): Promise<void> {
+  const [sub, ...args] = argv
+  if (sub !== 'create-account') fail('usage: trent admin create-account --account-id <12 digits> [--data-dir D | --store URL] [--credentials-file F]')
+  const { values } = parseArgs({
+    args,
+    options: {
+      'account-id': { type: 'string' },
+      'data-dir': { type: 'string' },
+      store: { type: 'string' },
+      'credentials-file': { type: 'string' },
+    },
+    strict: true,
+  })
+  const accountId = values['account-id']
+  if (!accountId) fail('trent admin create-account needs --account-id')
+  if (!/^\d{12}$/.test(accountId)) fail(`invalid account id ${accountId} (12 digits)`)
+  const storeUrl = values.store ?? (process.env['TRENT_STORE_URL'] || undefined)
+  if (storeUrl !== undefined && !isPostgresUrl(storeUrl)) fail(`invalid store ${redactUrl(storeUrl)}: expected a postgres:// URL`)
+  const result = await createAccountAdmin({
+    accountId,
+    dataDir: values['data-dir'] ?? process.env['TRENT_DATA_DIR'] ?? '.trent-data',
+    ...(storeUrl !== undefined ? { storeUrl } : {}),
+    ...(values['credentials-file'] !== undefined ? { credentialsFile: values['credentials-file'] } : {}),
+  })
+  if (result.file) process.stdout.write(`trent: account ${accountId} created; root credentials written to ${result.file}\n`)
+  else process.stdout.write(result.text)
+}
+
 const [command, ...rest] = process.argv.slice(2)
-const run = command === 'serve' ? serve : command === 'hsm' ? hsm : command === 'policy' ? policy : undefined
+const run = command === 'serve' ? serve : command === 'hsm' ? hsm : command === 'policy' ? policy : command === 'admin' ? admin : undefined
 if (!run) fail(command ? `unknown command ${command}` : 'no command given')
 run(rest).catch((e: unknown) => {
   process.stderr.write(`trent: ${e instanceof Error ? e.message : String(e)}\n`)

@@ -52,7 +52,7 @@ export function isAliasIdentifier(keyIdInput: string): boolean {
  * does not exist, so the answer does not tell whether it does.
  */
 export async function resolveOwnKey(deps: ServiceDeps, caller: Caller, keyIdInput: string): Promise<KeyRecord> {
-  const key = await resolveKey(deps, caller, keyIdInput, { allowAlias: false })
+  const key = await resolveKey(deps, caller, keyIdInput, { allowAlias: false, crossAccount: true })
   if (key.accountId !== caller.accountId) throw new KmsError('NotFoundException', `Key '${key.arn}' does not exist`)
   return key
 }

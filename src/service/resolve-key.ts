@@ -4,15 +4,29 @@ import type { KeyMaterialRef } from '../hsm/hsm.js'
 import type { KeyRecord } from '../store/store.js'
 import type { Caller, ServiceDeps } from './deps.js'
 
+/** How an operation names keys: whether aliases count, and whether it is one AWS allows across accounts. */
+export interface ResolveOptions {
+  allowAlias: boolean
+  /**
+   * True for the operations AWS marks "Cross-account use: Yes" (Encrypt, Decrypt, ReEncrypt,
+   * GenerateDataKey*, DescribeKey, CreateGrant, ListGrants, RetireGrant, RevokeGrant, ...): they
+   * take a key or alias ARN of another account, and the key policy then decides. The others
+   * (management operations) answer a key ARN of another account as a key that does not exist in
+   * the caller's account, so they never tell whether it exists.
+   */
+  crossAccount?: boolean
+}
+
 /**
  * Resolves a KeyId as the API accepts it — key id, key ARN, alias name or alias ARN — to a key of
  * the caller's region. Every operation goes through here, so the identifier rules live in one place.
+ * A key id or alias name always means the caller's account; another account's key only by ARN.
  */
 export async function resolveKey(
   deps: ServiceDeps,
   caller: Caller,
   keyIdInput: string,
-  options: { allowAlias: boolean } = { allowAlias: true },
+  options: ResolveOptions = { allowAlias: true },
 ): Promise<KeyRecord> {
   let account = caller.accountId
   let resource = keyIdInput
@@ -24,6 +38,12 @@ export async function resolveKey(
     resource = arn.resource
     if (!resource.startsWith('key/') && !resource.startsWith('alias/')) throw new KmsError('NotFoundException', `Invalid arn ${keyIdInput}`)
     if (resource.startsWith('key/')) resource = resource.slice(4)
+    if (account !== caller.accountId && !options.crossAccount) {
+      if (resource.startsWith('alias/') && !options.allowAlias) throw new KmsError('NotFoundException', `Invalid keyId '${keyIdInput}'`)
+      if (resource.startsWith('alias/')) throw new KmsError('NotFoundException', `Alias ${aliasArn(deps.partition, deps.region, caller.accountId, resource)} is not found.`)
+      if (!isKeyId(resource)) throw new KmsError('NotFoundException', `Invalid keyId '${keyIdInput}'`)
+      throw new KmsError('NotFoundException', `Key '${keyArn(deps.partition, deps.region, caller.accountId, resource)}' does not exist`)
+    }
   }
 
   if (resource.startsWith('alias/')) {

@@ -24,7 +24,7 @@ export interface CryptoRequest {
 
 /** Resolves a key for a symmetric encryption operation, authorises the caller and checks the key's state and usage. */
 export async function encryptionKey(deps: ServiceDeps, caller: Caller, keyIdInput: string, operation: string, request: CryptoRequest = {}): Promise<KeyRecord> {
-  const key = await resolveKey(deps, caller, keyIdInput)
+  const key = await resolveKey(deps, caller, keyIdInput, { allowAlias: true, crossAccount: true })
   const algorithm = request.algorithm
   await authorize(deps, caller, key, request.action ?? `kms:${operation}`, {
     encryptionContext: request.context ?? {},
@@ -52,13 +52,14 @@ export async function decryptionKey(
 ): Promise<{ key: KeyRecord; material: KeyMaterialRef }> {
   const algorithm = request.algorithm
   const header = parseBlobHeader(blob)
-  const requested = keyIdInput === undefined ? undefined : await resolveKey(deps, caller, keyIdInput)
+  const requested = keyIdInput === undefined ? undefined : await resolveKey(deps, caller, keyIdInput, { allowAlias: true, crossAccount: true })
   if (!header) throw new KmsError('InvalidCiphertextException')
   if (requested && requested.keyId !== header.keyId) {
     throw new KmsError('IncorrectKeyException', 'The key ID in the request does not identify a CMK that can perform this operation.')
   }
+  // The blob may come from a key of another account (Decrypt is cross-account): the key policy decides.
   const key = requested ?? (await deps.store.getKey(header.keyId))
-  if (!key || key.accountId !== caller.accountId || key.region !== deps.region) throw new KmsError('InvalidCiphertextException')
+  if (!key || key.region !== deps.region) throw new KmsError('InvalidCiphertextException')
   await authorize(deps, caller, key, request.action ?? `kms:${operation}`, {
     encryptionContext: request.context ?? {},
     ...(keyIdInput === undefined ? {} : requestAlias(keyIdInput)),

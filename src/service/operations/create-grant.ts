@@ -37,7 +37,7 @@ export const createGrant = defineOperation({
   async run(deps, caller, input) {
     checkGrantTokens(input.GrantTokens)
     // CreateGrant takes a key id or key ARN, not an alias.
-    const key = await resolveKey(deps, caller, input.KeyId, { allowAlias: false })
+    const key = await resolveKey(deps, caller, input.KeyId, { allowAlias: false, crossAccount: true })
     if (input.Operations.length === 0) throw new KmsError('ValidationException', 'Operations must contain at least one grant operation.')
     const operations = canonicalOperations(input.Operations)
     const constraints = canonicalConstraints(input.Constraints)

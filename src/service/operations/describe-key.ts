@@ -14,7 +14,7 @@ export const describeKey = defineOperation({
   // GrantTokens are accepted and ignored: AWS's DescribeKey does not answer InvalidGrantTokenException
   // (service model), and Trent applies grants at once.
   async run(deps, caller, input) {
-    const key = await resolveKey(deps, caller, input.KeyId)
+    const key = await resolveKey(deps, caller, input.KeyId, { allowAlias: true, crossAccount: true })
     await authorize(deps, caller, key, 'kms:DescribeKey', requestAlias(input.KeyId))
     return { KeyMetadata: keyMetadata(key) }
   },

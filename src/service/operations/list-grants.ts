@@ -15,7 +15,7 @@ export const listGrants = defineOperation({
     GranteePrincipal: t.optional(PrincipalIdType),
   }),
   async run(deps, caller, input) {
-    const key = await resolveKey(deps, caller, input.KeyId, { allowAlias: false })
+    const key = await resolveKey(deps, caller, input.KeyId, { allowAlias: false, crossAccount: true })
     await authorize(deps, caller, key, 'kms:ListGrants')
     // InvalidGrantIdException is among ListGrants' errors (service model): for an id no grant can have.
     if (input.GrantId !== undefined && !isGrantId(input.GrantId)) throw invalidGrantId()

@@ -33,7 +33,7 @@ export const retireGrant = defineOperation({
       if (!grant) throw invalidToken()
       if (input.GrantId !== undefined && input.GrantId !== grant.grantId) throw invalidGrantId()
       if (input.KeyId !== undefined) {
-        const named = await resolveKey(deps, caller, input.KeyId, { allowAlias: false })
+        const named = await resolveKey(deps, caller, input.KeyId, { allowAlias: false, crossAccount: true })
         if (named.keyId !== grant.keyId) throw new KmsError('NotFoundException', `Grant ${grant.grantId} is not a grant of ${named.arn}.`)
       }
       key = await deps.store.getKey(grant.keyId)
@@ -42,7 +42,7 @@ export const retireGrant = defineOperation({
       if (input.KeyId === undefined || input.GrantId === undefined) {
         throw new KmsError('ValidationException', 'Specify either a GrantToken, or both KeyId and GrantId.')
       }
-      key = await resolveKey(deps, caller, input.KeyId, { allowAlias: false })
+      key = await resolveKey(deps, caller, input.KeyId, { allowAlias: false, crossAccount: true })
       if (!isGrantId(input.GrantId)) throw invalidGrantId()
       grant = await deps.store.getGrant(input.GrantId)
       if (!grant || grant.keyId !== key.keyId) throw new KmsError('NotFoundException', `Grant ${input.GrantId} does not exist on ${key.arn}.`)

@@ -15,7 +15,7 @@ export const revokeGrant = defineOperation({
     DryRun: t.optional(t.boolean()),
   }),
   async run(deps, caller, input) {
-    const key = await resolveKey(deps, caller, input.KeyId, { allowAlias: false })
+    const key = await resolveKey(deps, caller, input.KeyId, { allowAlias: false, crossAccount: true })
     await authorize(deps, caller, key, 'kms:RevokeGrant')
     const grant = isGrantId(input.GrantId) ? await deps.store.getGrant(input.GrantId) : undefined
     if (!grant || grant.keyId !== key.keyId) throw invalidGrantId()
