@@ -368,12 +368,25 @@ describe('SigV4Verifier: tampering and wrong credentials', () => {
     assert.deepEqual(tp.calls, ['AKIAUNKNOWNKEY000000/20261123/us-east-1/kms'])
   })
 
-  it('session credentials (x-amz-security-token) are UnrecognizedClientException without a key lookup', async () => {
+  it('a session token on long-term credentials is UnrecognizedClientException', async () => {
     const tp = makeProvider()
     const req = await sign({ sessionToken: 'FwoGZXIvYXdzEXAMPLE', body: '{}' })
     assert.equal(req.headers['x-amz-security-token'], 'FwoGZXIvYXdzEXAMPLE')
     await rejects(makeVerifier(tp).verify(req), 'UnrecognizedClientException', BAD_TOKEN)
-    assert.deepEqual(tp.calls, [])
+  })
+
+  it('temporary credentials need their own session token, and expire', async () => {
+    const token = 'session-token-of-test'
+    const tokenHash = new Uint8Array(createHash('sha256').update(token).digest())
+    const clock = fixedClock()
+    const provider: SigningKeyProvider<{ user: string }> = async (accessKeyId, date, region, service) =>
+      accessKeyId === AKID ? { signingKey: deriveSigningKey(SECRET, date, region, service), principal: { user: 'session' }, session: { tokenHash, expiresAt: NOW + 60_000 } } : undefined
+    const verifier = new SigV4Verifier({ region: 'us-east-1', service: 'kms', getSigningKey: provider, clock })
+    assert.equal((await verifier.verify(await sign({ sessionToken: token, body: '{}' }))).principal.user, 'session')
+    await rejects(verifier.verify(await sign({ body: '{}' })), 'UnrecognizedClientException', BAD_TOKEN)
+    await rejects(verifier.verify(await sign({ sessionToken: `${token}x`, body: '{}' })), 'UnrecognizedClientException', BAD_TOKEN)
+    clock.t = NOW + 60_000
+    await rejects(verifier.verify(await sign({ sessionToken: token, body: '{}' })), 'ExpiredTokenException', 'The security token included in the request is expired')
   })
 })
 

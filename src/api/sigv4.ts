@@ -46,6 +46,11 @@ export interface SigningKeyGrant<P> {
   signingKey: Uint8Array
   /** The identity the access key belongs to, handed back by {@link SigV4Verifier.verify}. */
   principal: P
+  /**
+   * Set for temporary credentials: requests must carry `X-Amz-Security-Token` whose SHA-256 is
+   * `tokenHash`, and are refused from `expiresAt` (ms since the epoch) on.
+   */
+  session?: { tokenHash: Uint8Array; expiresAt: number }
 }
 
 /**
@@ -94,12 +99,14 @@ const MSG_MISSING_TOKEN = 'Request is missing Authentication Token'
 const MSG_BAD_SIGNATURE =
   'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.'
 const MSG_BAD_TOKEN = 'The security token included in the request is invalid.'
+const MSG_EXPIRED_TOKEN = 'The security token included in the request is expired'
 
 interface CacheEntry<P> {
   readonly accessKeyId: string
   readonly signingKey: Uint8Array
   readonly principal: P
   readonly expiresAt: number
+  readonly session?: { tokenHash: Uint8Array; expiresAt: number }
 }
 
 interface AuthorizationParts {
@@ -237,14 +244,21 @@ export class SigV4Verifier<P> {
     ]
     this.#checkScope(scopeDate, scopeRegion, scopeService, scopeTerminator, longDate)
 
-    // Trent issues no session credentials, so any session token is one we did not issue.
-    if (firstValue(headers, 'x-amz-security-token') !== undefined) {
-      throw new KmsError('UnrecognizedClientException', MSG_BAD_TOKEN)
-    }
     if (accessKeyId === '') throw new KmsError('UnrecognizedClientException', MSG_BAD_TOKEN)
 
     const entry = await this.#lookup(accessKeyId, scopeDate)
     if (entry === undefined) throw new KmsError('UnrecognizedClientException', MSG_BAD_TOKEN)
+    const token = firstValue(headers, 'x-amz-security-token')
+    if (entry.session === undefined) {
+      // Long-term credentials: a session token is one Trent did not issue for them.
+      if (token !== undefined) throw new KmsError('UnrecognizedClientException', MSG_BAD_TOKEN)
+    } else {
+      const tokenHash = createHash('sha256').update(token ?? '', 'utf8').digest()
+      if (token === undefined || !constantTimeEqual(tokenHash, entry.session.tokenHash)) {
+        throw new KmsError('UnrecognizedClientException', MSG_BAD_TOKEN)
+      }
+      if (this.#clock.now() >= entry.session.expiresAt) throw new KmsError('ExpiredTokenException', MSG_EXPIRED_TOKEN)
+    }
 
     // Everything from here to the compare is synchronous: evicted keys are zeroized only in a
     // later macrotask, so `entry.signingKey` cannot be wiped under us.
@@ -364,6 +378,7 @@ export class SigV4Verifier<P> {
       signingKey: grant.signingKey,
       principal: grant.principal,
       expiresAt: this.#clock.now() + this.#ttlMs,
+      ...(grant.session === undefined ? {} : { session: grant.session }),
     }
     // A forget() while the provider was answering means this key may just have been revoked:
     // let the waiting requests finish with it, but do not keep it.

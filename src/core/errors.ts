@@ -31,6 +31,7 @@ export type KmsErrorCode =
   | 'IncompleteSignatureException'
   | 'InvalidSignatureException'
   | 'UnrecognizedClientException'
+  | 'ExpiredTokenException'
   | 'RequestEntityTooLargeException'
 
 /** HTTP status for codes that are not 400 (AWS sends 400 for every KMS client error). */

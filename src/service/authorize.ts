@@ -44,6 +44,15 @@ export function requestAlias(keyIdInput: string): { requestAlias?: string } {
 
 /** The caller as the policy language sees it. */
 export function requestPrincipal(caller: Caller): RequestPrincipal {
+  if (caller.role) {
+    return {
+      arn: caller.principalArn,
+      account: caller.accountId,
+      type: 'assumed-role',
+      roleArn: caller.role.roleArn,
+      userId: `${caller.role.roleId}:${caller.role.sessionName}`,
+    }
+  }
   if (caller.user) {
     return { arn: caller.principalArn, account: caller.accountId, type: 'user', userId: caller.user.userId, username: caller.user.userName }
   }
@@ -63,8 +72,12 @@ export function parsedIdentityPolicy(policy: string): ParsedPolicy {
   return p
 }
 
-/** The caller's identity policies: an IAM user's inline policies; none for the account root. */
+/** The caller's identity policies: an IAM user's or assumed role's inline policies; none for the account root. */
 export async function identityPoliciesOf(deps: PolicyDeps, caller: Caller): Promise<readonly ParsedPolicy[] | undefined> {
+  if (caller.role) {
+    const stored = await deps.store.listRolePolicies(caller.accountId, caller.role.roleName)
+    return stored.map((p) => parsedIdentityPolicy(p.document))
+  }
   if (!caller.user) return undefined
   const stored = await deps.store.listUserPolicies(caller.accountId, caller.user.userName)
   return stored.map((p) => parsedIdentityPolicy(p.document))
@@ -86,7 +99,7 @@ function accountTrust(partition: string, accountId: string): ParsedPolicy {
  * Throws AccessDeniedException with AWS's message otherwise.
  */
 export async function authorizeByIdentity(deps: ServiceDeps, caller: Caller, action: string, resourceArn = '*'): Promise<void> {
-  if (!caller.user) return
+  if (!caller.user && !caller.role) return
   const identityPolicies = (await identityPoliciesOf(deps, caller)) ?? []
   const request = buildRequest({
     principal: requestPrincipal(caller),
@@ -140,7 +153,7 @@ export async function decide(
   }
   const principal = requestPrincipal(caller)
   // The account root has no identity policies: skip the await on the hot path.
-  const identityPolicies = caller.user ? await identityPoliciesOf(deps, caller) : undefined
+  const identityPolicies = caller.user || caller.role ? await identityPoliciesOf(deps, caller) : undefined
   const policies = identityPolicies ? { keyPolicy, identityPolicies } : { keyPolicy }
   const fullRequest = (): AuthzRequest =>
     buildRequest({

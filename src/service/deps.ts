@@ -18,6 +18,11 @@ export interface Caller {
   accessKeyId: string
   /** Set when the access key belongs to an IAM user rather than the account root. */
   user?: { userName: string; userId: string }
+  /**
+   * Set for temporary credentials from STS AssumeRole: `principalArn` is then the session's
+   * `arn:aws:sts::<acct>:assumed-role/<role>/<session>`.
+   */
+  role?: { roleName: string; roleId: string; roleArn: string; sessionName: string }
   /** The address the request came from (aws:SourceIp). */
   sourceIp?: string
 }

@@ -1,5 +1,6 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { zeroize } from '../core/secret.js'
+import type { IamRoleRecord } from '../store/store.js'
 import { authorizeByIdentity } from './authorize.js'
 import type { Caller, ServiceDeps } from './deps.js'
 import type { Operation } from './operation.js'
@@ -112,7 +113,13 @@ export class KmsService {
    * The SigV4 signing key of an access key for one day, region and service, derived inside the HSM,
    * with the caller it authenticates. Undefined for an unknown access key.
    */
-  async signingKey(accessKeyId: string, date: string, region: string, service: string): Promise<{ signingKey: Uint8Array; principal: Caller } | undefined> {
+  async signingKey(
+    accessKeyId: string,
+    date: string,
+    region: string,
+    service: string,
+  ): Promise<{ signingKey: Uint8Array; principal: Caller; session?: { tokenHash: Uint8Array; expiresAt: number } } | undefined> {
+    if (accessKeyId.startsWith('ASIA')) return this.#sessionSigningKey(accessKeyId, date, region, service)
     const credential = await this.deps.store.getCredential(accessKeyId)
     if (!credential) return undefined
     let user: Caller['user']
@@ -125,6 +132,57 @@ export class KmsService {
     return {
       signingKey,
       principal: { accountId: credential.accountId, principalArn: credential.principalArn, accessKeyId, ...(user ? { user } : {}) },
+    }
+  }
+
+  async #sessionSigningKey(accessKeyId: string, date: string, region: string, service: string) {
+    const session = await this.deps.store.getRoleSession(accessKeyId)
+    if (!session) return undefined
+    // A session outlives neither its role nor a role of the same name created anew.
+    const role = await this.deps.store.getRole(session.accountId, session.roleName)
+    if (!role || role.roleId !== session.roleId) return undefined
+    const signingKey = await this.deps.hsm.deriveSigningKey(accessKeyId, session.wrappedSecret, date, region, service)
+    return {
+      signingKey,
+      principal: {
+        accountId: session.accountId,
+        principalArn: assumedRoleArn(this.deps.partition, session.accountId, role.roleName, session.sessionName),
+        accessKeyId,
+        role: { roleName: role.roleName, roleId: role.roleId, roleArn: role.arn, sessionName: session.sessionName },
+      },
+      session: { tokenHash: session.tokenHash, expiresAt: session.expiresAt },
+    }
+  }
+
+  /**
+   * Issues temporary credentials for a session of `role` (STS AssumeRole): the secret is stored
+   * wrapped by the HSM and only the SHA-256 of the session token is kept. Undefined if the role
+   * was deleted meanwhile.
+   */
+  async issueRoleSession(role: IamRoleRecord, sessionName: string, durationSeconds: number): Promise<(AccessKeyPair & { sessionToken: string; expiresAt: number }) | undefined> {
+    const pair = generateAccessKeyPair()
+    const accessKeyId = `ASIA${pair.accessKeyId.slice(4)}`
+    const sessionToken = randomBytes(96).toString('base64')
+    const createdAt = this.deps.clock.now()
+    // AWS reports expirations to the second.
+    const expiresAt = Math.floor((createdAt + durationSeconds * 1000) / 1000) * 1000
+    const secret = new Uint8Array(Buffer.from(pair.secretAccessKey, 'utf8'))
+    try {
+      const wrappedSecret = await this.deps.hsm.wrapSecret(accessKeyId, secret)
+      const stored = await this.deps.store.putRoleSession({
+        accessKeyId,
+        accountId: role.accountId,
+        roleName: role.roleName,
+        roleId: role.roleId,
+        sessionName,
+        wrappedSecret,
+        tokenHash: new Uint8Array(createHash('sha256').update(sessionToken, 'utf8').digest()),
+        createdAt,
+        expiresAt,
+      })
+      return stored ? { accessKeyId, secretAccessKey: pair.secretAccessKey, sessionToken, expiresAt } : undefined
+    } finally {
+      zeroize(secret)
     }
   }
 
@@ -181,6 +239,11 @@ export class KmsService {
 }
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
+
+/** The ARN of a role session: `arn:aws:sts::<acct>:assumed-role/<role>/<session>`. */
+export function assumedRoleArn(partition: string, accountId: string, roleName: string, sessionName: string): string {
+  return `arn:${partition}:sts::${accountId}:assumed-role/${roleName}/${sessionName}`
+}
 
 /** A new access key id (`AKIA` + 16 base32 characters, as AWS's) and a 40-character secret. */
 export function generateAccessKeyPair(): AccessKeyPair {

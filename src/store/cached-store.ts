@@ -268,6 +268,17 @@ export class CachedStore implements Store {
   putUserPolicy: Store['putUserPolicy'] = (policy) => this.#store.putUserPolicy(policy)
   getUserPolicy: Store['getUserPolicy'] = (accountId, userName, policyName) => this.#store.getUserPolicy(accountId, userName, policyName)
   listUserPolicies: Store['listUserPolicies'] = (accountId, userName) => this.#store.listUserPolicies(accountId, userName)
+  // Roles, their policies and sessions pass through uncached too.
+  createRole: Store['createRole'] = (role) => this.#store.createRole(role)
+  getRole: Store['getRole'] = (accountId, roleName) => this.#store.getRole(accountId, roleName)
+  deleteRole: Store['deleteRole'] = (accountId, roleName) => this.#store.deleteRole(accountId, roleName)
+  putRolePolicy: Store['putRolePolicy'] = (policy) => this.#store.putRolePolicy(policy)
+  getRolePolicy: Store['getRolePolicy'] = (accountId, roleName, policyName) => this.#store.getRolePolicy(accountId, roleName, policyName)
+  listRolePolicies: Store['listRolePolicies'] = (accountId, roleName) => this.#store.listRolePolicies(accountId, roleName)
+  deleteRolePolicy: Store['deleteRolePolicy'] = (accountId, roleName, policyName) => this.#store.deleteRolePolicy(accountId, roleName, policyName)
+  putRoleSession: Store['putRoleSession'] = (session) => this.#store.putRoleSession(session)
+  getRoleSession: Store['getRoleSession'] = (accessKeyId) => this.#store.getRoleSession(accessKeyId)
+  listRoleSessionIds: Store['listRoleSessionIds'] = (accountId, roleName) => this.#store.listRoleSessionIds(accountId, roleName)
   deleteUserPolicy: Store['deleteUserPolicy'] = (accountId, userName, policyName) =>
     this.#store.deleteUserPolicy(accountId, userName, policyName)
   getGrant: Store['getGrant'] = (grantId) => this.#store.getGrant(grantId)

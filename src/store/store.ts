@@ -72,6 +72,43 @@ export interface UserPolicyRecord {
   document: string
 }
 
+/** An IAM role with its trust policy. Names are unique per account. */
+export interface IamRoleRecord {
+  accountId: string
+  roleName: string
+  /** `AROA` + 16 base32 characters. */
+  roleId: string
+  arn: string
+  path: string
+  /** The trust policy (AssumeRolePolicyDocument) as given. */
+  trustPolicy: string
+  createdAt: number
+}
+
+/** An inline policy of an IAM role. */
+export interface RolePolicyRecord {
+  accountId: string
+  roleName: string
+  policyName: string
+  document: string
+}
+
+/** Temporary credentials issued by STS AssumeRole: the secret wrapped by the HSM, only a hash of the token. */
+export interface RoleSessionRecord {
+  /** `ASIA` + 16 base32 characters. */
+  accessKeyId: string
+  accountId: string
+  roleName: string
+  roleId: string
+  sessionName: string
+  wrappedSecret: Uint8Array
+  /** SHA-256 of the session token. */
+  tokenHash: Uint8Array
+  createdAt: number
+  /** Milliseconds since the epoch. */
+  expiresAt: number
+}
+
 /** An alias: a friendly name of one key in one account and region. */
 export interface AliasRecord {
   accountId: string
@@ -261,6 +298,23 @@ export interface Store {
   /** Inline policies of a user ordered by name. */
   listUserPolicies(accountId: string, userName: string): Promise<UserPolicyRecord[]>
   deleteUserPolicy(accountId: string, userName: string, policyName: string): Promise<boolean>
+
+  /** Creates an IAM role; false (nothing stored) if the name or role id exists in the account. */
+  createRole(role: IamRoleRecord): Promise<boolean>
+  getRole(accountId: string, roleName: string): Promise<IamRoleRecord | undefined>
+  /** Deletes a role that has no inline policies left (its sessions go with it), in one transaction. */
+  deleteRole(accountId: string, roleName: string): Promise<'deleted' | 'missing' | 'conflict'>
+  /** Creates or replaces an inline policy of a role; false if the role does not exist. */
+  putRolePolicy(policy: RolePolicyRecord): Promise<boolean>
+  getRolePolicy(accountId: string, roleName: string, policyName: string): Promise<RolePolicyRecord | undefined>
+  /** Inline policies of a role ordered by name. */
+  listRolePolicies(accountId: string, roleName: string): Promise<RolePolicyRecord[]>
+  deleteRolePolicy(accountId: string, roleName: string, policyName: string): Promise<boolean>
+  /** Stores a role session; false if the access key id exists or the role does not. */
+  putRoleSession(session: RoleSessionRecord): Promise<boolean>
+  getRoleSession(accessKeyId: string): Promise<RoleSessionRecord | undefined>
+  /** Access key ids of a role's sessions (expired ones included). */
+  listRoleSessionIds(accountId: string, roleName: string): Promise<string[]>
   /**
    * Offered by stores that several nodes share (PostgreSQL; absent for SQLite, which has one node).
    * Calls `listener` after a key update or deletion, a grant creation or deletion (as a change of

@@ -1108,6 +1108,73 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
         }))
     })
 
+    describe('iam roles and role sessions', () => {
+      const role = (name: string, n = 1) => ({
+        accountId: ACCOUNT,
+        roleName: name,
+        roleId: `AROATRENTEXAMPLE000${n}`,
+        arn: `arn:aws:iam::${ACCOUNT}:role/${name}`,
+        path: '/',
+        trustPolicy: '{"Version":"2012-10-17","Statement":[]}',
+        createdAt: 1_700_000_000_000 + n,
+      })
+      const session = (id: string, roleName = 'app', n = 1) => ({
+        accessKeyId: id,
+        accountId: ACCOUNT,
+        roleName,
+        roleId: `AROATRENTEXAMPLE000${n}`,
+        sessionName: 'worker-1',
+        wrappedSecret: new Uint8Array([1, 2, 3, 250]),
+        tokenHash: new Uint8Array(32).fill(7),
+        createdAt: 1_700_000_000_000,
+        expiresAt: 1_700_000_900_000,
+      })
+
+      it('creates and reads roles, refusing duplicate names and ids', () =>
+        withStore(async (store) => {
+          assert.equal(await store.createRole(role('app', 1)), true)
+          assert.equal(await store.createRole(role('app', 2)), false)
+          assert.equal(await store.createRole(role('other', 1)), false, 'role id is unique')
+          assert.deepEqual(await store.getRole(ACCOUNT, 'app'), role('app', 1))
+          assert.equal(await store.getRole(OTHER_ACCOUNT, 'app'), undefined)
+        }))
+
+      it('keeps inline policies per role and deletes a role only once it has none', () =>
+        withStore(async (store) => {
+          const p = { accountId: ACCOUNT, roleName: 'app', policyName: 'p', document: '{"Version":"2012-10-17"}' }
+          assert.equal(await store.putRolePolicy(p), false, 'no such role')
+          await store.createRole(role('app'))
+          assert.equal(await store.putRolePolicy(p), true)
+          assert.equal(await store.putRolePolicy({ ...p, document: '{"a":1}' }), true)
+          await store.putRolePolicy({ ...p, policyName: 'a' })
+          assert.deepEqual(await store.getRolePolicy(ACCOUNT, 'app', 'p'), { ...p, document: '{"a":1}' })
+          assert.deepEqual((await store.listRolePolicies(ACCOUNT, 'app')).map((x) => x.policyName), ['a', 'p'])
+          assert.equal(await store.deleteRole(ACCOUNT, 'app'), 'conflict')
+          assert.equal(await store.deleteRolePolicy(ACCOUNT, 'app', 'p'), true)
+          assert.equal(await store.deleteRolePolicy(ACCOUNT, 'app', 'p'), false)
+          assert.equal(await store.getRolePolicy(ACCOUNT, 'app', 'p'), undefined)
+          await store.deleteRolePolicy(ACCOUNT, 'app', 'a')
+          assert.equal(await store.deleteRole(ACCOUNT, 'app'), 'deleted')
+          assert.equal(await store.deleteRole(ACCOUNT, 'app'), 'missing')
+          assert.equal(await store.getRole(ACCOUNT, 'app'), undefined)
+        }))
+
+      it('stores sessions of existing roles only, and drops them with their role', () =>
+        withStore(async (store) => {
+          assert.equal(await store.putRoleSession(session('ASIATRENTEXAMPLE0001')), false, 'no such role')
+          await store.createRole(role('app'))
+          assert.equal(await store.putRoleSession(session('ASIATRENTEXAMPLE0001')), true)
+          assert.equal(await store.putRoleSession(session('ASIATRENTEXAMPLE0001')), false, 'access key id is unique')
+          assert.deepEqual(await store.getRoleSession('ASIATRENTEXAMPLE0001'), session('ASIATRENTEXAMPLE0001'))
+          assert.equal(await store.getRoleSession('ASIATRENTEXAMPLE0002'), undefined)
+          assert.deepEqual(await store.listRoleSessionIds(ACCOUNT, 'app'), ['ASIATRENTEXAMPLE0001'])
+          assert.deepEqual(await store.listRoleSessionIds(OTHER_ACCOUNT, 'app'), [])
+          assert.equal(await store.deleteRole(ACCOUNT, 'app'), 'deleted')
+          assert.equal(await store.getRoleSession('ASIATRENTEXAMPLE0001'), undefined)
+          assert.deepEqual(await store.listRoleSessionIds(ACCOUNT, 'app'), [])
+        }))
+    })
+
     describe('persistence', () => {
       it('keeps everything across close and reopen', needsReopen, async () => {
         const store = await makeStore()

@@ -160,7 +160,7 @@ export function awsCliFor(
   endpoint: string,
   home: string,
   args: string[],
-  credentials: { accessKeyId: string; secretAccessKey: string } = CREDENTIALS,
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } = CREDENTIALS,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const env: NodeJS.ProcessEnv = {
     PATH: '/usr/bin:/bin',
@@ -170,6 +170,7 @@ export function awsCliFor(
     AWS_SHARED_CREDENTIALS_FILE: join(home, 'credentials'),
     AWS_ACCESS_KEY_ID: credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    ...(credentials.sessionToken === undefined ? {} : { AWS_SESSION_TOKEN: credentials.sessionToken }),
     AWS_DEFAULT_REGION: REGION,
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_PAGER: '',

@@ -6,6 +6,6 @@ export const getCallerIdentity: IamAction = {
   service: 'sts',
   async run(ctx) {
     const { caller } = ctx
-    return { Arn: caller.principalArn, UserId: caller.user ? caller.user.userId : caller.accountId, Account: caller.accountId }
+    return { Arn: caller.principalArn, UserId: caller.role ? `${caller.role.roleId}:${caller.role.sessionName}` : caller.user ? caller.user.userId : caller.accountId, Account: caller.accountId }
   },
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { isKmsError } from '../../core/errors.js'
-import type { IamUserRecord } from '../../store/store.js'
+import type { IamRoleRecord, IamUserRecord } from '../../store/store.js'
+import { parsePolicy, type ParsedPolicy } from '../../policy/index.js'
 import { authorizeByIdentity } from '../authorize.js'
 import type { Caller, ServiceDeps } from '../deps.js'
 import type { KmsService } from '../kms-service.js'
@@ -117,5 +118,59 @@ export async function authorizeIam(ctx: IamContext, action: string, resourceArn:
   } catch (e) {
     if (isKmsError(e) && e.code === 'AccessDeniedException') throw new IamError('AccessDenied', e.message, 403)
     throw e
+  }
+}
+
+export function roleArn(ctx: IamContext, roleName: string): string {
+  return `arn:${ctx.deps.partition}:iam::${ctx.caller.accountId}:role/${roleName}`
+}
+
+/** A new unique id of a role: `AROA` + 16 base32 characters. */
+export function newRoleId(): string {
+  return `AROA${[...randomBytes(16)].map((b) => BASE32[b & 31]).join('')}`
+}
+
+/** AWS's default (and, in Trent, only) MaxSessionDuration of a role, in seconds. */
+export const ROLE_MAX_SESSION_SECONDS = 3600
+
+export function roleXml(r: IamRoleRecord): XmlObject {
+  return {
+    Path: r.path,
+    RoleName: r.roleName,
+    RoleId: r.roleId,
+    Arn: r.arn,
+    CreateDate: isoDate(r.createdAt),
+    // AWS returns the document URL-encoded (RFC 3986); the CLI and SDKs decode it.
+    AssumeRolePolicyDocument: encodeURIComponent(r.trustPolicy),
+  }
+}
+
+export function noSuchRole(roleName: string): IamError {
+  return new IamError('NoSuchEntity', `The role with name ${roleName} cannot be found.`, 404)
+}
+
+/**
+ * A trust policy parsed so that the evaluator can treat it as the resource policy of the role:
+ * trust policy statements name no Resource (the role is the resource), so `"Resource": "*"` is
+ * supplied. Throws IamError MalformedPolicyDocument for a document that is not a valid policy.
+ */
+export function parseTrustPolicy(document: string): ParsedPolicy {
+  try {
+    const json = JSON.parse(document) as unknown
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('Syntax errors in policy.')
+    const doc = json as Record<string, unknown>
+    const list = Array.isArray(doc['Statement']) ? doc['Statement'] : [doc['Statement']]
+    for (const st of list) {
+      if (typeof st !== 'object' || st === null) continue
+      const statement = st as Record<string, unknown>
+      if (statement['Resource'] !== undefined || statement['NotResource'] !== undefined) {
+        throw new Error('Has prohibited field Resource.')
+      }
+      if (statement['Principal'] === undefined && statement['NotPrincipal'] === undefined) throw new Error('Missing required field Principal.')
+    }
+    const withResource = { ...doc, Statement: list.map((st) => (typeof st === 'object' && st !== null ? { ...st, Resource: '*' } : st)) }
+    return parsePolicy(JSON.stringify(withResource), { kind: 'key' })
+  } catch (e) {
+    throw new IamError('MalformedPolicyDocument', e instanceof Error ? e.message : 'Syntax errors in policy.')
   }
 }

@@ -1,4 +1,11 @@
+import { assumeRole } from './assume-role.js'
 import { createAccessKey } from './create-access-key.js'
+import { createRole } from './create-role.js'
+import { deleteRole } from './delete-role.js'
+import { deleteRolePolicy } from './delete-role-policy.js'
+import { getRole } from './get-role.js'
+import { getRolePolicy } from './get-role-policy.js'
+import { putRolePolicy } from './put-role-policy.js'
 import { createUser } from './create-user.js'
 import { deleteAccessKey } from './delete-access-key.js'
 import { deleteUser } from './delete-user.js'
@@ -15,7 +22,7 @@ export { IamError, Params, type IamAction, type IamContext, type XmlObject, type
 
 /** The IAM (Version 2010-05-08) and STS (Version 2011-06-15) actions Trent answers, by name. */
 export const IAM_ACTIONS: ReadonlyMap<string, IamAction> = new Map(
-  [createUser, getUser, deleteUser, listUsers, createAccessKey, deleteAccessKey, listAccessKeys, putUserPolicy, getUserPolicy, deleteUserPolicy, getCallerIdentity].map(
+  [createUser, getUser, deleteUser, listUsers, createAccessKey, deleteAccessKey, listAccessKeys, putUserPolicy, getUserPolicy, deleteUserPolicy, getCallerIdentity, createRole, getRole, deleteRole, putRolePolicy, getRolePolicy, deleteRolePolicy, assumeRole].map(
     (a) => [a.name, a],
   ),
 )

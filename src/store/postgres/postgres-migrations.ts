@@ -172,6 +172,44 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       CREATE INDEX credentials_by_user ON credentials (account_id, user_name, created_at) WHERE user_name IS NOT NULL;
     `,
   },
+  {
+    name: '0004-iam-roles',
+    sql: `
+      CREATE TABLE iam_roles (
+        account_id text NOT NULL,
+        role_name text COLLATE "C" NOT NULL,
+        role_id text NOT NULL UNIQUE,
+        arn text NOT NULL,
+        path text NOT NULL,
+        trust_policy text NOT NULL,
+        created_at bigint NOT NULL,
+        PRIMARY KEY (account_id, role_name)
+      );
+
+      CREATE TABLE iam_role_policies (
+        account_id text NOT NULL,
+        role_name text COLLATE "C" NOT NULL,
+        policy_name text COLLATE "C" NOT NULL,
+        document text NOT NULL,
+        PRIMARY KEY (account_id, role_name, policy_name),
+        FOREIGN KEY (account_id, role_name) REFERENCES iam_roles (account_id, role_name)
+      );
+
+      -- Temporary credentials from STS AssumeRole; the secret wrapped by the HSM, only a hash of the token.
+      CREATE TABLE role_sessions (
+        access_key_id text PRIMARY KEY,
+        account_id text NOT NULL,
+        role_name text COLLATE "C" NOT NULL,
+        role_id text NOT NULL,
+        session_name text NOT NULL,
+        wrapped_secret bytea NOT NULL,
+        token_hash bytea NOT NULL,
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL
+      );
+      CREATE INDEX role_sessions_by_role ON role_sessions (account_id, role_name);
+    `,
+  },
 ]
 
 /**

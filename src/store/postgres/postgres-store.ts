@@ -17,6 +17,9 @@ import {
   type CredentialRecord,
   type GrantPage,
   type IamUserRecord,
+  type IamRoleRecord,
+  type RolePolicyRecord,
+  type RoleSessionRecord,
   type UserPolicyRecord,
   type GrantRecord,
   type KeyMaterialRecord,
@@ -653,6 +656,104 @@ export class PostgresStore implements Store {
     return result.rowCount === 1
   }
 
+  async createRole(role: IamRoleRecord): Promise<boolean> {
+    const r = role
+    const result = await this.#query(`INSERT INTO iam_roles (${ROLE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`, [
+      r.accountId,
+      r.roleName,
+      r.roleId,
+      r.arn,
+      r.path,
+      r.trustPolicy,
+      r.createdAt,
+    ])
+    return result.rowCount === 1
+  }
+
+  async getRole(accountId: string, roleName: string): Promise<IamRoleRecord | undefined> {
+    const row = (await this.#query(`SELECT ${ROLE_COLUMNS} FROM iam_roles WHERE account_id = $1 AND role_name = $2`, [accountId, roleName])).rows[0] as
+      | RoleRow
+      | undefined
+    return row === undefined ? undefined : toRole(row)
+  }
+
+  async deleteRole(accountId: string, roleName: string): Promise<'deleted' | 'missing' | 'conflict'> {
+    return this.#transaction(async (tx) => {
+      // The row lock serialises this with a concurrent PutRolePolicy / AssumeRole.
+      const role = await tx.query('SELECT 1 FROM iam_roles WHERE account_id = $1 AND role_name = $2 FOR UPDATE', [accountId, roleName])
+      if (role.rows.length === 0) return 'missing'
+      const n = await tx.query('SELECT count(*) AS n FROM iam_role_policies WHERE account_id = $1 AND role_name = $2', [accountId, roleName])
+      if (Number((n.rows[0] as { n: PgInt }).n) > 0) return 'conflict'
+      await tx.query('DELETE FROM role_sessions WHERE account_id = $1 AND role_name = $2', [accountId, roleName])
+      await tx.query('DELETE FROM iam_roles WHERE account_id = $1 AND role_name = $2', [accountId, roleName])
+      return 'deleted'
+    })
+  }
+
+  async putRolePolicy(policy: RolePolicyRecord): Promise<boolean> {
+    const p = policy
+    const result = await this.#query(
+      `INSERT INTO iam_role_policies (account_id, role_name, policy_name, document)
+       SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM iam_roles WHERE account_id = $1 AND role_name = $2)
+       ON CONFLICT (account_id, role_name, policy_name) DO UPDATE SET document = excluded.document`,
+      [p.accountId, p.roleName, p.policyName, p.document],
+    )
+    return result.rowCount === 1
+  }
+
+  async getRolePolicy(accountId: string, roleName: string, policyName: string): Promise<RolePolicyRecord | undefined> {
+    const row = (
+      await this.#query(
+        'SELECT account_id, role_name, policy_name, document FROM iam_role_policies WHERE account_id = $1 AND role_name = $2 AND policy_name = $3',
+        [accountId, roleName, policyName],
+      )
+    ).rows[0] as RolePolicyRow | undefined
+    return row === undefined ? undefined : toRolePolicy(row)
+  }
+
+  async listRolePolicies(accountId: string, roleName: string): Promise<RolePolicyRecord[]> {
+    const rows = (
+      await this.#query(
+        'SELECT account_id, role_name, policy_name, document FROM iam_role_policies WHERE account_id = $1 AND role_name = $2 ORDER BY policy_name',
+        [accountId, roleName],
+      )
+    ).rows as RolePolicyRow[]
+    return rows.map(toRolePolicy)
+  }
+
+  async deleteRolePolicy(accountId: string, roleName: string, policyName: string): Promise<boolean> {
+    const result = await this.#query('DELETE FROM iam_role_policies WHERE account_id = $1 AND role_name = $2 AND policy_name = $3', [
+      accountId,
+      roleName,
+      policyName,
+    ])
+    return result.rowCount === 1
+  }
+
+  async putRoleSession(session: RoleSessionRecord): Promise<boolean> {
+    const x = session
+    const result = await this.#query(
+      `INSERT INTO role_sessions (${SESSION_COLUMNS})
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM iam_roles WHERE account_id = $2 AND role_name = $3)
+       ON CONFLICT DO NOTHING`,
+      [x.accessKeyId, x.accountId, x.roleName, x.roleId, x.sessionName, x.wrappedSecret, x.tokenHash, x.createdAt, x.expiresAt],
+    )
+    return result.rowCount === 1
+  }
+
+  async listRoleSessionIds(accountId: string, roleName: string): Promise<string[]> {
+    const rows = (await this.#query('SELECT access_key_id FROM role_sessions WHERE account_id = $1 AND role_name = $2 ORDER BY access_key_id', [accountId, roleName]))
+      .rows as Array<{ access_key_id: string }>
+    return rows.map((r) => r.access_key_id)
+  }
+
+  async getRoleSession(accessKeyId: string): Promise<RoleSessionRecord | undefined> {
+    const row = (await this.#query(`SELECT ${SESSION_COLUMNS} FROM role_sessions WHERE access_key_id = $1`, [accessKeyId])).rows[0] as
+      | SessionRow
+      | undefined
+    return row === undefined ? undefined : toSession(row)
+  }
+
 
   // Grants: see postgres-grants.ts.
   createGrant: Store['createGrant'] = (grant: GrantRecord, token: string) => this.#transaction((tx) => pgCreateGrant(tx, grant, token))
@@ -872,6 +973,60 @@ function toCredential(row: CredentialRow): CredentialRecord {
 
 function toUser(r: UserRow): IamUserRecord {
   return { accountId: r.account_id, userName: r.user_name, userId: r.user_id, arn: r.arn, path: r.path, createdAt: int(r.created_at) }
+}
+
+const ROLE_COLUMNS = 'account_id, role_name, role_id, arn, path, trust_policy, created_at'
+const SESSION_COLUMNS = 'access_key_id, account_id, role_name, role_id, session_name, wrapped_secret, token_hash, created_at, expires_at'
+
+interface RoleRow {
+  account_id: string
+  role_name: string
+  role_id: string
+  arn: string
+  path: string
+  trust_policy: string
+  created_at: PgInt
+}
+
+interface RolePolicyRow {
+  account_id: string
+  role_name: string
+  policy_name: string
+  document: string
+}
+
+interface SessionRow {
+  access_key_id: string
+  account_id: string
+  role_name: string
+  role_id: string
+  session_name: string
+  wrapped_secret: Uint8Array
+  token_hash: Uint8Array
+  created_at: PgInt
+  expires_at: PgInt
+}
+
+function toRole(r: RoleRow): IamRoleRecord {
+  return { accountId: r.account_id, roleName: r.role_name, roleId: r.role_id, arn: r.arn, path: r.path, trustPolicy: r.trust_policy, createdAt: int(r.created_at) }
+}
+
+function toRolePolicy(r: RolePolicyRow): RolePolicyRecord {
+  return { accountId: r.account_id, roleName: r.role_name, policyName: r.policy_name, document: r.document }
+}
+
+function toSession(r: SessionRow): RoleSessionRecord {
+  return {
+    accessKeyId: r.access_key_id,
+    accountId: r.account_id,
+    roleName: r.role_name,
+    roleId: r.role_id,
+    sessionName: r.session_name,
+    wrappedSecret: copy(r.wrapped_secret),
+    tokenHash: copy(r.token_hash),
+    createdAt: int(r.created_at),
+    expiresAt: int(r.expires_at),
+  }
 }
 
 function toUserPolicy(r: UserPolicyRow): UserPolicyRecord {

@@ -146,6 +146,44 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX credentials_by_user ON credentials (account_id, user_name, created_at) WHERE user_name IS NOT NULL;
     `,
   },
+  {
+    name: '0005-iam-roles',
+    sql: `
+      CREATE TABLE iam_roles (
+        account_id TEXT NOT NULL,
+        role_name TEXT NOT NULL,
+        role_id TEXT NOT NULL UNIQUE,
+        arn TEXT NOT NULL,
+        path TEXT NOT NULL,
+        trust_policy TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (account_id, role_name)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE iam_role_policies (
+        account_id TEXT NOT NULL,
+        role_name TEXT NOT NULL,
+        policy_name TEXT NOT NULL,
+        document TEXT NOT NULL,
+        PRIMARY KEY (account_id, role_name, policy_name),
+        FOREIGN KEY (account_id, role_name) REFERENCES iam_roles (account_id, role_name)
+      ) STRICT, WITHOUT ROWID;
+
+      -- Temporary credentials from STS AssumeRole; the secret wrapped by the HSM, only a hash of the token.
+      CREATE TABLE role_sessions (
+        access_key_id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        role_name TEXT NOT NULL,
+        role_id TEXT NOT NULL,
+        session_name TEXT NOT NULL,
+        wrapped_secret BLOB NOT NULL,
+        token_hash BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX role_sessions_by_role ON role_sessions (account_id, role_name);
+    `,
+  },
 ]
 
 /**

@@ -6,6 +6,9 @@ import {
   type CredentialRecord,
   type GrantPage,
   type IamUserRecord,
+  type IamRoleRecord,
+  type RolePolicyRecord,
+  type RoleSessionRecord,
   type UserPolicyRecord,
   type GrantRecord,
   type KeyMaterialRecord,
@@ -522,6 +525,78 @@ export class SqliteStore implements Store {
     return this.#sql().deleteUserPolicy.run(accountId, userName, policyName).changes === 1
   }
 
+  #prepare(sql: string): SqliteStatement {
+    this.#sql()
+    return this.#db.prepare(sql)
+  }
+
+  async createRole(role: IamRoleRecord): Promise<boolean> {
+    const r = role
+    return this.#prepare(`INSERT INTO iam_roles (${ROLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+      .run(r.accountId, r.roleName, r.roleId, r.arn, r.path, r.trustPolicy, r.createdAt).changes === 1
+  }
+
+  async getRole(accountId: string, roleName: string): Promise<IamRoleRecord | undefined> {
+    const row = this.#prepare(`SELECT ${ROLE_COLUMNS} FROM iam_roles WHERE account_id = ? AND role_name = ?`).get(accountId, roleName) as RoleRow | undefined
+    return row === undefined ? undefined : toRole(row)
+  }
+
+  async deleteRole(accountId: string, roleName: string): Promise<'deleted' | 'missing' | 'conflict'> {
+    const exists = this.#prepare('SELECT 1 FROM iam_roles WHERE account_id = ? AND role_name = ?')
+    const policies = this.#prepare('SELECT count(*) AS n FROM iam_role_policies WHERE account_id = ? AND role_name = ?')
+    const sessions = this.#prepare('DELETE FROM role_sessions WHERE account_id = ? AND role_name = ?')
+    const del = this.#prepare('DELETE FROM iam_roles WHERE account_id = ? AND role_name = ?')
+    return this.#transaction(() => {
+      if (exists.get(accountId, roleName) === undefined) return 'missing'
+      if ((policies.get(accountId, roleName) as { n: number }).n > 0) return 'conflict'
+      sessions.run(accountId, roleName)
+      del.run(accountId, roleName)
+      return 'deleted'
+    })
+  }
+
+  async putRolePolicy(policy: RolePolicyRecord): Promise<boolean> {
+    const p = policy
+    return this.#prepare(`INSERT INTO iam_role_policies (account_id, role_name, policy_name, document)
+      SELECT @a, @r, @p, @d WHERE EXISTS (SELECT 1 FROM iam_roles WHERE account_id = @a AND role_name = @r)
+      ON CONFLICT (account_id, role_name, policy_name) DO UPDATE SET document = excluded.document`)
+      .run({ a: p.accountId, r: p.roleName, p: p.policyName, d: p.document }).changes === 1
+  }
+
+  async getRolePolicy(accountId: string, roleName: string, policyName: string): Promise<RolePolicyRecord | undefined> {
+    const row = this.#prepare('SELECT account_id, role_name, policy_name, document FROM iam_role_policies WHERE account_id = ? AND role_name = ? AND policy_name = ?')
+      .get(accountId, roleName, policyName) as RolePolicyRow | undefined
+    return row === undefined ? undefined : toRolePolicy(row)
+  }
+
+  async listRolePolicies(accountId: string, roleName: string): Promise<RolePolicyRecord[]> {
+    return (this.#prepare('SELECT account_id, role_name, policy_name, document FROM iam_role_policies WHERE account_id = ? AND role_name = ? ORDER BY policy_name')
+      .all(accountId, roleName) as RolePolicyRow[]).map(toRolePolicy)
+  }
+
+  async deleteRolePolicy(accountId: string, roleName: string, policyName: string): Promise<boolean> {
+    return this.#prepare('DELETE FROM iam_role_policies WHERE account_id = ? AND role_name = ? AND policy_name = ?').run(accountId, roleName, policyName).changes === 1
+  }
+
+  async putRoleSession(session: RoleSessionRecord): Promise<boolean> {
+    const x = session
+    return this.#prepare(`INSERT INTO role_sessions (${SESSION_COLUMNS})
+      SELECT @id, @a, @r, @rid, @s, @secret, @hash, @at, @exp WHERE EXISTS (SELECT 1 FROM iam_roles WHERE account_id = @a AND role_name = @r)
+      ON CONFLICT DO NOTHING`)
+      .run({ id: x.accessKeyId, a: x.accountId, r: x.roleName, rid: x.roleId, s: x.sessionName, secret: x.wrappedSecret, hash: x.tokenHash, at: x.createdAt, exp: x.expiresAt })
+      .changes === 1
+  }
+
+  async listRoleSessionIds(accountId: string, roleName: string): Promise<string[]> {
+    const rows = this.#prepare('SELECT access_key_id FROM role_sessions WHERE account_id = ? AND role_name = ? ORDER BY access_key_id').all(accountId, roleName)
+    return (rows as Array<{ access_key_id: string }>).map((r) => r.access_key_id)
+  }
+
+  async getRoleSession(accessKeyId: string): Promise<RoleSessionRecord | undefined> {
+    const row = this.#prepare(`SELECT ${SESSION_COLUMNS} FROM role_sessions WHERE access_key_id = ?`).get(accessKeyId) as SessionRow | undefined
+    return row === undefined ? undefined : toSession(row)
+  }
+
   /** See {@link Store.createGrant}. */
   async createGrant(grant: GrantRecord, token: string): Promise<GrantRecord> {
     const sql = this.#sql()
@@ -722,6 +797,60 @@ function toCredential(row: CredentialRow): CredentialRecord {
 
 function toUser(r: UserRow): IamUserRecord {
   return { accountId: r.account_id, userName: r.user_name, userId: r.user_id, arn: r.arn, path: r.path, createdAt: r.created_at }
+}
+
+const ROLE_COLUMNS = 'account_id, role_name, role_id, arn, path, trust_policy, created_at'
+const SESSION_COLUMNS = 'access_key_id, account_id, role_name, role_id, session_name, wrapped_secret, token_hash, created_at, expires_at'
+
+interface RoleRow {
+  account_id: string
+  role_name: string
+  role_id: string
+  arn: string
+  path: string
+  trust_policy: string
+  created_at: number
+}
+
+interface RolePolicyRow {
+  account_id: string
+  role_name: string
+  policy_name: string
+  document: string
+}
+
+interface SessionRow {
+  access_key_id: string
+  account_id: string
+  role_name: string
+  role_id: string
+  session_name: string
+  wrapped_secret: Uint8Array
+  token_hash: Uint8Array
+  created_at: number
+  expires_at: number
+}
+
+function toRole(r: RoleRow): IamRoleRecord {
+  return { accountId: r.account_id, roleName: r.role_name, roleId: r.role_id, arn: r.arn, path: r.path, trustPolicy: r.trust_policy, createdAt: r.created_at }
+}
+
+function toRolePolicy(r: RolePolicyRow): RolePolicyRecord {
+  return { accountId: r.account_id, roleName: r.role_name, policyName: r.policy_name, document: r.document }
+}
+
+function toSession(r: SessionRow): RoleSessionRecord {
+  return {
+    accessKeyId: r.access_key_id,
+    accountId: r.account_id,
+    roleName: r.role_name,
+    roleId: r.role_id,
+    sessionName: r.session_name,
+    wrappedSecret: new Uint8Array(r.wrapped_secret),
+    tokenHash: new Uint8Array(r.token_hash),
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+  }
 }
 
 function toUserPolicy(r: UserPolicyRow): UserPolicyRecord {

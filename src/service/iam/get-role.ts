@@ -1,0 +1,13 @@
+import { authorizeIam, noSuchRole, ROLE_MAX_SESSION_SECONDS, roleArn, roleXml, type IamAction } from './iam-action.js'
+
+export const getRole: IamAction = {
+  name: 'GetRole',
+  service: 'iam',
+  async run(ctx, params) {
+    const roleName = params.name('RoleName', 64)
+    await authorizeIam(ctx, 'GetRole', roleArn(ctx, roleName))
+    const role = await ctx.deps.store.getRole(ctx.caller.accountId, roleName)
+    if (!role) throw noSuchRole(roleName)
+    return { Role: { ...roleXml(role), MaxSessionDuration: ROLE_MAX_SESSION_SECONDS } }
+  },
+}
