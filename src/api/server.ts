@@ -4,6 +4,7 @@ import type { Clock } from '../core/clock.js'
 import { KmsError } from '../core/errors.js'
 import { parseInput } from '../core/shape.js'
 import type { Caller } from '../service/deps.js'
+import { explainForCaller } from '../service/explain.js'
 import type { KmsService } from '../service/kms-service.js'
 import { handleQuery, isQueryRequest } from './query-protocol.js'
 import { SigV4Verifier } from './sigv4.js'
@@ -50,6 +51,15 @@ function toJson(body: object): string {
   return JSON.stringify(body, (_key, value: unknown) =>
     value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') : value,
   )
+}
+
+function parseJson(body: Uint8Array): unknown {
+  if (body.length === 0) return {}
+  try {
+    return JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'))
+  } catch {
+    throw new KmsError('SerializationException', 'Could not parse the request body as JSON')
+  }
 }
 
 /** Zeroises every byte array of a response once it has been written. */
@@ -122,19 +132,15 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
     const { principal } = await verifier.verify({ method: 'POST', path: req.url ?? '/', headers: req.headersDistinct, body })
 
     const target = req.headers['x-amz-target']
+    if (target === 'TrentAdmin.ExplainPolicy') {
+      send(res, 200, requestId, JSON.stringify(await explainForCaller(service.deps, principal, parseJson(body))))
+      return
+    }
     const name = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : undefined
     const operation = name === undefined ? undefined : service.operation(name)
     if (!operation) throw new KmsError('UnknownOperationException', '')
 
-    let json: unknown = {}
-    if (body.length > 0) {
-      try {
-        json = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'))
-      } catch {
-        throw new KmsError('SerializationException', 'Could not parse the request body as JSON')
-      }
-    }
-    const input = parseInput(operation.input, json)
+    const input = parseInput(operation.input, parseJson(body))
     const caller = req.socket.remoteAddress === undefined ? principal : { ...principal, sourceIp: req.socket.remoteAddress }
     const result = await operation.run(service.deps, caller, input)
     try {

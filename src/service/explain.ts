@@ -3,7 +3,8 @@ import { KmsError } from '../core/errors.js'
 import type { EncryptionContext } from '../core/types.js'
 import type { Decider } from '../policy/index.js'
 import { decide, type PolicyDeps } from './authorize.js'
-import type { Caller } from './deps.js'
+import type { Caller, ServiceDeps } from './deps.js'
+import { resolveKey } from './resolve-key.js'
 
 /** A question an administrator asks: may this principal do this to this key? */
 export interface ExplainQuestion {
@@ -46,4 +47,40 @@ export async function explainAccess(deps: PolicyDeps, question: ExplainQuestion)
   if (!key) throw new KmsError('NotFoundException', `Key '${question.keyId}' does not exist`)
   const { decision } = await decide(deps, caller, key, question.action, question.encryptionContext ? { encryptionContext: question.encryptionContext } : {})
   return { decision: decision.decision, decidedBy: decision.decidedBy, explanation: decision.explanation }
+}
+
+/**
+ * `TrentAdmin.ExplainPolicy` over HTTP, the twin of `trent policy explain`. Only the account root
+ * of the key's own account gets an answer: anyone else is refused before the input is looked at,
+ * and a key of another account answers as a key that does not exist, as management operations do.
+ */
+export async function explainForCaller(
+  deps: ServiceDeps,
+  caller: Caller,
+  input: unknown,
+): Promise<{ Decision: Explanation['decision']; DecidedBy: readonly Decider[]; Explanation: string }> {
+  if (caller.user || caller.role || caller.principalArn !== `arn:${deps.partition}:iam::${caller.accountId}:root`) {
+    throw new KmsError('AccessDeniedException', `User: ${caller.principalArn} is not authorized to perform: trent:ExplainPolicy`)
+  }
+  const o = (typeof input === 'object' && input !== null && !Array.isArray(input) ? input : {}) as Record<string, unknown>
+  const str = (name: string): string => {
+    const v = o[name]
+    if (typeof v !== 'string' || v === '') throw new KmsError('ValidationException', `${name} is required and must be a non-empty string`)
+    return v
+  }
+  const principalArn = str('PrincipalArn')
+  const action = str('Action')
+  const keyIdInput = str('KeyId')
+  const ctx = o['EncryptionContext']
+  if (ctx !== undefined && (typeof ctx !== 'object' || ctx === null || Array.isArray(ctx) || Object.values(ctx).some((v) => typeof v !== 'string'))) {
+    throw new KmsError('ValidationException', 'EncryptionContext must be a map of strings')
+  }
+  const key = await resolveKey(deps, caller, keyIdInput, { allowAlias: false })
+  const answer = await explainAccess(deps, {
+    principalArn,
+    action,
+    keyId: key.keyId,
+    ...(ctx === undefined ? {} : { encryptionContext: ctx as EncryptionContext }),
+  })
+  return { Decision: answer.decision, DecidedBy: answer.decidedBy, Explanation: answer.explanation }
 }
