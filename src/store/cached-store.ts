@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js'
-import type { AliasName, AliasRecord, GrantPage, GrantRecord, KeyMaterialRecord, KeyRecord, Store, StoreChange } from './store.js'
+import type { AliasName, AliasRecord, GrantPage, GrantRecord, KeyMaterialRecord, KeyRecord, Store, StoreChange, UserPolicyRecord } from './store.js'
 
 /** Options of {@link CachedStore}. */
 export interface CacheOptions {
@@ -76,6 +76,7 @@ export class CachedStore implements Store {
   readonly #keys: TtlMap<KeyRecord | undefined>
   readonly #materials: TtlMap<KeyMaterialRecord>
   readonly #aliases: TtlMap<string | undefined>
+  readonly #userPolicies: TtlMap<readonly UserPolicyRecord[]>
   /** Unfiltered first pages of a key's grants (what authorisation reads), by `keyId/limit`. */
   readonly #grants: TtlMap<{ keyId: string; page: GrantPage }>
   readonly #unsubscribe: (() => void) | undefined
@@ -91,6 +92,7 @@ export class CachedStore implements Store {
     this.#keys = new TtlMap(max)
     this.#materials = new TtlMap(max)
     this.#aliases = new TtlMap(max)
+    this.#userPolicies = new TtlMap(max)
     this.#grants = new TtlMap(max)
     this.#unsubscribe = store.subscribe?.((change) => this.#changed(change))
   }
@@ -103,6 +105,7 @@ export class CachedStore implements Store {
       this.#materials.clear()
       this.#aliases.clear()
       this.#grants.clear()
+      this.#userPolicies.clear()
     }
     if (change.keyId !== undefined) this.#forgetKey(change.keyId)
     if (change.alias !== undefined) this.#forgetAlias(change.alias)
@@ -264,10 +267,34 @@ export class CachedStore implements Store {
   createUser: Store['createUser'] = (user) => this.#store.createUser(user)
   getUser: Store['getUser'] = (accountId, userName) => this.#store.getUser(accountId, userName)
   listUsers: Store['listUsers'] = (accountId) => this.#store.listUsers(accountId)
-  deleteUser: Store['deleteUser'] = (accountId, userName) => this.#store.deleteUser(accountId, userName)
-  putUserPolicy: Store['putUserPolicy'] = (policy) => this.#store.putUserPolicy(policy)
+  deleteUser: Store['deleteUser'] = async (accountId, userName) => {
+    try {
+      return await this.#store.deleteUser(accountId, userName)
+    } finally {
+      this.#userPolicies.delete(`${accountId}/${userName}`)
+    }
+  }
+  putUserPolicy: Store['putUserPolicy'] = async (policy) => {
+    try {
+      return await this.#store.putUserPolicy(policy)
+    } finally {
+      this.#userPolicies.delete(`${policy.accountId}/${policy.userName}`)
+    }
+  }
   getUserPolicy: Store['getUserPolicy'] = (accountId, userName, policyName) => this.#store.getUserPolicy(accountId, userName, policyName)
-  listUserPolicies: Store['listUserPolicies'] = (accountId, userName) => this.#store.listUserPolicies(accountId, userName)
+  /**
+   * A user's inline policies are read on every request the user makes: they are cached like keys.
+   * A change through this node is seen at once; through another node within the TTL.
+   */
+  listUserPolicies: Store['listUserPolicies'] = async (accountId, userName) => {
+    const id = `${accountId}/${userName}`
+    const hit = this.#userPolicies.get(id, this.#clock.now())
+    if (hit) return hit.map((p) => ({ ...p }))
+    const generation = this.#generation
+    const policies = await this.#store.listUserPolicies(accountId, userName)
+    if (generation === this.#generation) this.#userPolicies.set(id, policies.map((p) => Object.freeze({ ...p })), this.#expiry())
+    return policies
+  }
   // Roles, their policies and sessions pass through uncached too.
   createRole: Store['createRole'] = (role) => this.#store.createRole(role)
   getRole: Store['getRole'] = (accountId, roleName) => this.#store.getRole(accountId, roleName)
@@ -279,8 +306,13 @@ export class CachedStore implements Store {
   putRoleSession: Store['putRoleSession'] = (session) => this.#store.putRoleSession(session)
   getRoleSession: Store['getRoleSession'] = (accessKeyId) => this.#store.getRoleSession(accessKeyId)
   listRoleSessionIds: Store['listRoleSessionIds'] = (accountId, roleName) => this.#store.listRoleSessionIds(accountId, roleName)
-  deleteUserPolicy: Store['deleteUserPolicy'] = (accountId, userName, policyName) =>
-    this.#store.deleteUserPolicy(accountId, userName, policyName)
+  deleteUserPolicy: Store['deleteUserPolicy'] = async (accountId, userName, policyName) => {
+    try {
+      return await this.#store.deleteUserPolicy(accountId, userName, policyName)
+    } finally {
+      this.#userPolicies.delete(`${accountId}/${userName}`)
+    }
+  }
   getGrant: Store['getGrant'] = (grantId) => this.#store.getGrant(grantId)
   listRetirableGrants: Store['listRetirableGrants'] = (accountId, region, retiringPrincipal, options) =>
     this.#store.listRetirableGrants(accountId, region, retiringPrincipal, options)
