@@ -174,3 +174,18 @@ export function parseTrustPolicy(document: string): ParsedPolicy {
     throw new IamError('MalformedPolicyDocument', e instanceof Error ? e.message : 'Syntax errors in policy.')
   }
 }
+
+/**
+ * Checks an inline identity policy for PutUserPolicy / PutRolePolicy: AWS's size limit for its
+ * owner (counted without whitespace, as AWS counts) and the policy grammar.
+ */
+export function checkInlinePolicy(document: string, policyName: string, maxChars: number, owner: string): void {
+  if (document.replace(/\s/g, '').length > maxChars) {
+    throw new IamError('LimitExceeded', `Maximum policy size of ${maxChars} bytes exceeded for ${owner}`, 409)
+  }
+  try {
+    parsePolicy(document, { kind: 'identity', name: policyName })
+  } catch (e) {
+    throw new IamError('MalformedPolicyDocument', e instanceof Error ? e.message : 'Syntax errors in policy.')
+  }
+}
