@@ -141,7 +141,8 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
     if (!operation) throw new KmsError('UnknownOperationException', '')
 
     const input = parseInput(operation.input, parseJson(body))
-    const caller = req.socket.remoteAddress === undefined ? principal : { ...principal, sourceIp: req.socket.remoteAddress }
+    const caller: Caller = { ...principal, trace: { keys: [] } }
+    if (req.socket.remoteAddress !== undefined) caller.sourceIp = req.socket.remoteAddress
     const result = await operation.run(service.deps, caller, input)
     try {
       send(res, 200, requestId, toJson(result))

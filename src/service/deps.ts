@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js'
 import type { Hsm } from '../hsm/hsm.js'
-import type { Store } from '../store/store.js'
+import type { KeyRecord, Store } from '../store/store.js'
 
 /** What every operation runs against. Built once by the composition root. */
 export interface ServiceDeps {
@@ -25,4 +25,18 @@ export interface Caller {
   role?: { roleName: string; roleId: string; roleArn: string; sessionName: string }
   /** The address the request came from (aws:SourceIp). */
   sourceIp?: string
+  /** Filled in while the request runs; read afterwards by the audit trail and canaries. */
+  trace?: RequestTrace
+}
+
+/** What one request touched, recorded as the service works. */
+export interface RequestTrace {
+  /** The KMS keys the request resolved, in order (ReEncrypt: source, then destination). */
+  keys: KeyRecord[]
+}
+
+/** Records that the request being served resolved `key`. */
+export function traceKey(caller: Caller, key: KeyRecord): KeyRecord {
+  caller.trace?.keys.push(key)
+  return key
 }

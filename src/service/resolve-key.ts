@@ -2,7 +2,7 @@ import { aliasArn, isKeyId, keyArn, parseArn } from '../core/arn.js'
 import { KmsError } from '../core/errors.js'
 import type { KeyMaterialRef } from '../hsm/hsm.js'
 import type { KeyRecord } from '../store/store.js'
-import type { Caller, ServiceDeps } from './deps.js'
+import { type Caller, type ServiceDeps, traceKey } from './deps.js'
 
 /** How an operation names keys: whether aliases count, and whether it is one AWS allows across accounts. */
 export interface ResolveOptions {
@@ -51,7 +51,7 @@ export async function resolveKey(
     const target = await deps.store.getAliasTarget(account, deps.region, resource)
     const key = target === undefined ? undefined : await deps.store.getKey(target)
     if (!key) throw new KmsError('NotFoundException', `Alias ${aliasArn(deps.partition, deps.region, account, resource)} is not found.`)
-    return key
+    return traceKey(caller, key)
   }
 
   if (!isKeyId(resource)) throw new KmsError('NotFoundException', `Invalid keyId '${keyIdInput}'`)
@@ -59,7 +59,7 @@ export async function resolveKey(
   if (!key || key.accountId !== account || key.region !== deps.region) {
     throw new KmsError('NotFoundException', `Key '${keyArn(deps.partition, deps.region, account, resource)}' does not exist`)
   }
-  return key
+  return traceKey(caller, key)
 }
 
 /** Loads one version of a key's material as the HSM takes it. Undefined when the key has no such version. */

@@ -4,7 +4,7 @@ import { parseBlobHeader } from '../hsm/blob.js'
 import type { KeyMaterialRef } from '../hsm/hsm.js'
 import type { KeyRecord } from '../store/store.js'
 import { authorize, requestAlias } from './authorize.js'
-import type { Caller, ServiceDeps } from './deps.js'
+import { type Caller, type ServiceDeps, traceKey } from './deps.js'
 import { assertKeyState, assertKeyUsage } from './key-state.js'
 import { loadMaterial, resolveKey } from './resolve-key.js'
 
@@ -60,6 +60,7 @@ export async function decryptionKey(
   // The blob may come from a key of another account (Decrypt is cross-account): the key policy decides.
   const key = requested ?? (await deps.store.getKey(header.keyId))
   if (!key || key.region !== deps.region) throw new KmsError('InvalidCiphertextException')
+  if (!requested) traceKey(caller, key)
   await authorize(deps, caller, key, request.action ?? `kms:${operation}`, {
     encryptionContext: request.context ?? {},
     ...(keyIdInput === undefined ? {} : requestAlias(keyIdInput)),

@@ -1,5 +1,6 @@
 import { aliasArn } from '../../core/arn.js'
 import { t } from '../../core/shape.js'
+import { traceKey } from '../deps.js'
 import { aliasNotFound, AliasNameType, checkAliasName } from '../alias-rules.js'
 import { authorize } from '../authorize.js'
 import { defineOperation } from '../operation.js'
@@ -14,6 +15,7 @@ export const deleteAlias = defineOperation({
     // DeleteAlias works whatever the state of the key, but the caller needs kms:DeleteAlias on it.
     const alias = await deps.store.getAlias(caller.accountId, deps.region, input.AliasName)
     const key = alias && (await deps.store.getKey(alias.targetKeyId))
+    if (key) traceKey(caller, key)
     if (key) await authorize(deps, caller, key, 'kms:DeleteAlias')
     const deleted = await deps.store.deleteAlias(caller.accountId, deps.region, input.AliasName)
     if (!deleted) throw aliasNotFound(aliasArn(deps.partition, deps.region, caller.accountId, input.AliasName))

@@ -1,6 +1,7 @@
 import { KmsError } from '../../core/errors.js'
 import { t } from '../../core/shape.js'
 import type { GrantRecord, KeyRecord } from '../../store/store.js'
+import { traceKey } from '../deps.js'
 import { authorize } from '../authorize.js'
 import { dryRunSucceeded } from '../dry-run.js'
 import { GrantIdType, GrantTokenType, invalidGrantId, isGrantId, isGrantTokenShaped, principalNamesCaller } from '../grants.js'
@@ -38,6 +39,7 @@ export const retireGrant = defineOperation({
       }
       key = await deps.store.getKey(grant.keyId)
       if (!key) throw invalidToken()
+      traceKey(caller, key)
     } else {
       if (input.KeyId === undefined || input.GrantId === undefined) {
         throw new KmsError('ValidationException', 'Specify either a GrantToken, or both KeyId and GrantId.')

@@ -2,6 +2,7 @@ import { aliasArn } from '../../core/arn.js'
 import { KmsError } from '../../core/errors.js'
 import { t } from '../../core/shape.js'
 import { StoreConflictError } from '../../store/store.js'
+import { traceKey } from '../deps.js'
 import { aliasNotFound, AliasNameType, checkAliasName, checkRetarget, resolveAliasTarget } from '../alias-rules.js'
 import { assertKeyState } from '../key-state.js'
 import { authorize } from '../authorize.js'
@@ -29,6 +30,7 @@ export const updateAlias = defineOperation({
     assertKeyState(next, 'management')
     const current = await store.getKey(alias.targetKeyId)
     if (current) {
+      traceKey(caller, current)
       // AWS asks for kms:UpdateAlias on the key the alias leaves as well as on the one it moves to.
       await authorize(deps, caller, current, 'kms:UpdateAlias')
       assertKeyState(current, 'any')
