@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import pg from 'pg'
+import { createServer } from 'node:http'
 import { createApiServer } from './api/server.js'
 import { systemClock, type Clock } from './core/clock.js'
 import { runHsmChild } from './hsm/hsm-child.js'
@@ -18,6 +19,10 @@ import { DeletionScheduler } from './service/deletion-scheduler.js'
 import { explainAccess, type ExplainQuestion, type Explanation } from './service/explain.js'
 import { createAccount } from './service/accounts.js'
 import { KmsService, type AccessKeyPair } from './service/kms-service.js'
+import type { CanaryContext } from './service/observe/canary.js'
+export { parseCanaryContext } from './service/observe/canary.js'
+import { METRICS_CONTENT_TYPE } from './service/observe/metrics.js'
+import { RequestObserver } from './service/observe/observer.js'
 import { CachedStore } from './store/cached-store.js'
 import { PostgresStore } from './store/postgres/postgres-store.js'
 import { SqliteStore } from './store/sqlite/sqlite-store.js'
@@ -45,12 +50,26 @@ export interface TrentConfig {
    */
   cacheTtlMs?: number
   clock?: Clock
+  /**
+   * Prometheus metrics, off by default: `'api'` serves `GET /metrics` on the API port; a port
+   * (and host, default the API host) serves it on a listener of its own, e.g. an internal address.
+   * Either way unauthenticated, as Prometheus scrapes.
+   */
+  metrics?: 'api' | { port: number; host?: string }
+  /** Encryption-context pairs whose presence in a request raises a canary alert. */
+  canaryContexts?: CanaryContext[]
+  /** URLs that receive every canary alert as a JSON POST. */
+  canaryWebhooks?: string[]
 }
 
 /** A running Trent front end. */
 export interface RunningTrent {
   url: string
   server: Server
+  /** Where `GET /metrics` answers, when metrics are on. */
+  metricsUrl?: string
+  /** Request metrics, canary detection and alert delivery of this node. */
+  observer: RequestObserver
   /** Set when first start generated admin credentials into this file. */
   credentialsFile?: string
   /**
@@ -90,6 +109,14 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
     },
   })
   const deletions = new DeletionScheduler({ store, clock, holder: `${hostname()}/${process.pid}/${randomUUID()}` })
+  const observer = new RequestObserver({
+    operationNames: KmsService.operationNames,
+    clock,
+    ...(config.canaryContexts ? { canaryContexts: config.canaryContexts } : {}),
+    ...(config.canaryWebhooks ? { webhooks: { urls: config.canaryWebhooks } } : {}),
+  })
+  observeHsm(observer, hsm)
+  let metricsServer: Server | undefined
   try {
     // With a shared database the HSM loads the domain that another node may have sealed (at
     // start, and again in initialize()): the usual cause of a failure there is a different seal key.
@@ -110,16 +137,23 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
     // Its first run, before serving, deletes the keys that fell due while the server was down.
     await deletions.start()
 
-    const server = createApiServer(service, { region: config.region, clock })
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(config.port, config.host, () => resolve())
-    })
-    const { port } = server.address() as AddressInfo
-    const host = config.host.includes(':') ? `[${config.host}]` : config.host
+    const server = createApiServer(service, { region: config.region, clock, observer, metricsEndpoint: config.metrics === 'api' })
+    const url = await listen(server, config.port, config.host)
+    if (typeof config.metrics === 'object') {
+      metricsServer = createServer((req, res) => {
+        const text = req.method === 'GET' && req.url === '/metrics' ? observer.metrics.render() : undefined
+        res.writeHead(text === undefined ? 404 : 200, { 'content-type': METRICS_CONTENT_TYPE })
+        res.end(text ?? 'not found\n')
+      })
+    }
+    const metricsUrl = metricsServer && typeof config.metrics === 'object'
+      ? `${await listen(metricsServer, config.metrics.port, config.metrics.host ?? config.host)}/metrics`
+      : config.metrics === 'api' ? `${url}/metrics` : undefined
     return {
-      url: `http://${host}:${port}`,
+      url,
       server,
+      observer,
+      ...(metricsUrl ? { metricsUrl } : {}),
       ...(credentialsFile ? { credentialsFile } : {}),
       runDueDeletions: () => deletions.runOnce(),
       async close() {
@@ -127,16 +161,50 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()))
         server.closeIdleConnections()
         await closed
+        await closeQuietly(metricsServer)
+        observer.close()
         await hsm.close()
         await store.close()
       },
     }
   } catch (e) {
+    await closeQuietly(metricsServer)
+    observer.close()
     await deletions.stop()
     await hsm.close()
     await store.close()
     throw e
   }
+}
+
+/** Listens and resolves to the server's base URL. */
+async function listen(server: Server, port: number, host: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => resolve())
+  })
+  const address = server.address() as AddressInfo
+  return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`
+}
+
+function closeQuietly(server: Server | undefined): Promise<void> {
+  if (!server?.listening) return Promise.resolve()
+  return new Promise((resolve) => {
+    server.close(() => resolve())
+    server.closeAllConnections()
+  })
+}
+
+/** HSM health on the metrics endpoint: whether a child serves now, and how often it was respawned. */
+function observeHsm(observer: RequestObserver, hsm: SupervisedHsm): void {
+  observer.metrics.gauge('trent_hsm_up', '1 while the HSM process is ready to serve, else 0.', () => (hsm.isReady ? 1 : 0))
+  const respawns = observer.metrics.counter('trent_hsm_respawns_total', 'HSM processes spawned after the first (crash recovery).').labels()
+  // Every spawn after an exit is a respawn (the first spawn happens inside the constructor).
+  let exited = false
+  hsm.on('exit', () => (exited = true))
+  hsm.on('spawn', () => {
+    if (exited) respawns.inc()
+  })
 }
 
 function openSqlite(dataDir: string): Store {

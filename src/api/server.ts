@@ -6,6 +6,8 @@ import { parseInput } from '../core/shape.js'
 import type { Caller } from '../service/deps.js'
 import { explainForCaller } from '../service/explain.js'
 import type { KmsService } from '../service/kms-service.js'
+import { METRICS_CONTENT_TYPE } from '../service/observe/metrics.js'
+import type { RequestObserver } from '../service/observe/observer.js'
 import { handleQuery, isQueryRequest } from './query-protocol.js'
 import { SigV4Verifier } from './sigv4.js'
 
@@ -17,6 +19,17 @@ export interface ApiOptions {
   clock?: Clock
   /** Where our own faults are reported (never key material). Default: stderr. */
   log?: (message: string) => void
+  /** Told about every request once its response is sent (metrics, canaries). */
+  observer?: RequestObserver
+  /** Serve the observer's metrics at `GET /metrics` on this server (unauthenticated). */
+  metricsEndpoint?: boolean
+}
+
+/** What one request revealed while it was handled, for the observer. */
+interface Exchange {
+  readonly requestId: string
+  caller?: Caller
+  input?: Record<string, unknown>
 }
 
 const TARGET_PREFIX = 'TrentService.'
@@ -116,9 +129,19 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
     },
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  const observer = options.observer
+  const metrics = options.metricsEndpoint ? observer?.metrics : undefined
+
+  async function handle(req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
+    const requestId = exchange.requestId
     if (req.method === 'GET' && (req.url === '/health' || req.url === '/health/')) {
       send(res, 200, requestId, '{"status":"ok"}')
+      return
+    }
+    if (metrics && req.method === 'GET' && req.url === '/metrics') {
+      const text = metrics.render()
+      res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) })
+      res.end(text)
       return
     }
     if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/') {
@@ -143,6 +166,8 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
     const input = parseInput(operation.input, parseJson(body))
     const caller: Caller = { ...principal, trace: { keys: [] } }
     if (req.socket.remoteAddress !== undefined) caller.sourceIp = req.socket.remoteAddress
+    exchange.caller = caller
+    exchange.input = input
     const result = await operation.run(service.deps, caller, input)
     try {
       send(res, 200, requestId, toJson(result))
@@ -152,18 +177,38 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
     }
   }
 
+  /** Answers a request that failed; returns the error code sent. */
+  function fail(req: IncomingMessage, res: ServerResponse, requestId: string, e: unknown): string | undefined {
+    if (e instanceof KmsError && e.code !== 'KMSInternalException') {
+      if (res.headersSent) return e.code
+      sendError(res, requestId, e)
+      if (e.code === 'RequestEntityTooLargeException') req.socket.destroySoon()
+      return e.code
+    }
+    if (res.headersSent) return undefined
+    // Our own fault: the details go to the operator's log, never to the caller.
+    log(`request ${requestId} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`)
+    sendError(res, requestId, new KmsError('KMSInternalException', ''))
+    return 'KMSInternalException'
+  }
+
   return createServer((req, res) => {
-    const requestId = randomUUID()
-    handle(req, res, requestId).catch((e: unknown) => {
-      if (res.headersSent) return
-      if (e instanceof KmsError && e.code !== 'KMSInternalException') {
-        sendError(res, requestId, e)
-        if (e.code === 'RequestEntityTooLargeException') req.socket.destroySoon()
-        return
-      }
-      // Our own fault: the details go to the operator's log, never to the caller.
-      log(`request ${requestId} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`)
-      sendError(res, requestId, new KmsError('KMSInternalException', ''))
-    })
+    const exchange: Exchange = { requestId: randomUUID() }
+    const started = observer ? performance.now() : 0
+    const ended = (errorCode: string | undefined): void =>
+      observer?.requestEnded({
+        requestId: exchange.requestId,
+        method: req.method,
+        target: req.headers['x-amz-target'] as string | undefined,
+        caller: exchange.caller,
+        input: exchange.input,
+        errorCode,
+        status: res.statusCode,
+        seconds: (performance.now() - started) / 1000,
+      })
+    handle(req, res, exchange).then(
+      () => ended(undefined),
+      (e: unknown) => ended(fail(req, res, exchange.requestId, e)),
+    )
   })
 }

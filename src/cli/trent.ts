@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
-import { createAccountAdmin, explainPolicy, isPostgresUrl, redactUrl, runHsm, startServer, type TrentConfig } from '../main.js'
+import { createAccountAdmin, explainPolicy, isPostgresUrl, parseCanaryContext, redactUrl, runHsm, startServer, type TrentConfig } from '../main.js'
 
 const USAGE = `usage: trent <command> [options]
 
@@ -25,6 +25,14 @@ options (serve):
   --cache-ttl-ms <n>  TRENT_CACHE_TTL_MS  default 1000; how long key metadata may be served from memory
                                           (0: not cached); bounds how late a change made through another
                                           node is seen when its PostgreSQL notification is lost
+  --metrics           TRENT_METRICS=1     serve Prometheus metrics at GET /metrics on the API port
+                                          (unauthenticated; off by default)
+  --metrics-port <n>  TRENT_METRICS_PORT  serve them on a listener of their own instead
+  --metrics-host <a>  TRENT_METRICS_HOST  its address (default: --host)
+  --canary-context k=v  TRENT_CANARY_CONTEXT (comma-separated)  repeatable; a request whose encryption
+                                          context holds this pair raises a canary alert
+  --canary-webhook <url>  TRENT_CANARY_WEBHOOKS (comma-separated)  repeatable; receives each canary
+                                          alert as a JSON POST (asynchronous, retried, bounded queue)
   admin credentials at first start: TRENT_ADMIN_ACCESS_KEY_ID, TRENT_ADMIN_SECRET_ACCESS_KEY
 `
 
@@ -44,6 +52,11 @@ async function serve(argv: string[]): Promise<void> {
       region: { type: 'string' },
       'account-id': { type: 'string' },
       'cache-ttl-ms': { type: 'string' },
+      metrics: { type: 'boolean' },
+      'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
+      'canary-context': { type: 'string', multiple: true },
+      'canary-webhook': { type: 'string', multiple: true },
     },
     strict: true,
   })
@@ -66,6 +79,14 @@ async function serve(argv: string[]): Promise<void> {
   // An empty TRENT_STORE_URL means the default, as an unset one does.
   const storeUrl = values.store ?? (env['TRENT_STORE_URL'] || undefined)
   if (storeUrl !== undefined && !isPostgresUrl(storeUrl)) fail(`invalid store ${redactUrl(storeUrl)}: expected a postgres:// URL`)
+  const metrics = metricsOption(values.metrics, values['metrics-port'] ?? (env['TRENT_METRICS_PORT'] || undefined), values['metrics-host'] ?? (env['TRENT_METRICS_HOST'] || undefined))
+  const canaryContexts = [...splitList(env['TRENT_CANARY_CONTEXT']), ...(values['canary-context'] ?? [])].map((text) => {
+    const c = parseCanaryContext(text)
+    if (!c) fail(`invalid canary context ${text}: expected key=value`)
+    return c
+  })
+  const canaryWebhooks = [...splitList(env['TRENT_CANARY_WEBHOOKS']), ...(values['canary-webhook'] ?? [])]
+  for (const url of canaryWebhooks) if (!/^https?:\/\/[^\s]+$/i.test(url) || !URL.canParse(url)) fail(`invalid canary webhook ${url}: expected an http(s) URL`)
   const config: TrentConfig = {
     port,
     host: values.host ?? env['TRENT_HOST'] ?? '127.0.0.1',
@@ -74,10 +95,15 @@ async function serve(argv: string[]): Promise<void> {
     region,
     accountId,
     ...(cacheTtlMs !== undefined ? { cacheTtlMs } : {}),
+    ...(metrics ? { metrics } : {}),
+    ...(canaryContexts.length > 0 ? { canaryContexts } : {}),
+    ...(canaryWebhooks.length > 0 ? { canaryWebhooks } : {}),
     ...(adminId && adminSecret ? { admin: { accessKeyId: adminId, secretAccessKey: adminSecret } } : {}),
   }
   const trent = await startServer(config)
   const where = storeUrl === undefined ? `data ${config.dataDir}` : `data ${config.dataDir}, store ${redactUrl(storeUrl)}`
+  // Before the serving line, which tells scripts (and tests) that the node is up.
+  if (trent.metricsUrl) process.stdout.write(`trent: Prometheus metrics on ${trent.metricsUrl}\n`)
   process.stdout.write(`trent: serving the AWS KMS API on ${trent.url} (region ${region}, account ${accountId}, ${where})\n`)
   if (trent.credentialsFile) process.stdout.write(`trent: admin credentials written to ${trent.credentialsFile}\n`)
   let stopping = false
@@ -94,6 +120,22 @@ async function serve(argv: string[]): Promise<void> {
   }
   process.on('SIGTERM', stop)
   process.on('SIGINT', stop)
+}
+
+/** `--metrics` (or TRENT_METRICS=1) serves /metrics on the API port; a metrics port gives it a listener of its own. */
+function metricsOption(flag: boolean | undefined, portText: string | undefined, host: string | undefined): TrentConfig['metrics'] {
+  if (portText !== undefined) {
+    const port = Number(portText)
+    if (!/^\d+$/.test(portText) || port > 65535) fail(`invalid metrics port ${portText}`)
+    return { port, ...(host !== undefined ? { host } : {}) }
+  }
+  if (host !== undefined) fail('--metrics-host needs --metrics-port')
+  return flag || process.env['TRENT_METRICS'] === '1' ? 'api' : undefined
+}
+
+/** A comma-separated environment list; empty entries ignored. */
+function splitList(text: string | undefined): string[] {
+  return (text ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0)
 }
 
 async function hsm(argv: string[]): Promise<void> {

@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { CreateKeyCommand, DecryptCommand, EncryptCommand, type KMSClient } from '@aws-sdk/client-kms'
+import { kmsClient, rawRequest, rejectsWithKmsError, startTestServer, tempDataDir, type TestServer } from './harness.js'
+
+/** One sample line: name, labels (unescaped), value. */
+interface Sample {
+  name: string
+  labels: Record<string, string>
+  value: number
+}
+
+/**
+ * Parses the Prometheus text format line by line, strictly: every line is a HELP, a TYPE, or a
+ * sample of the family the last TYPE announced; label values are unescaped.
+ */
+function parseExposition(text: string): { samples: Sample[]; types: Map<string, string> } {
+  assert.ok(text.endsWith('\n'), 'exposition ends with a newline')
+  const types = new Map<string, string>()
+  const samples: Sample[] = []
+  let family = ''
+  for (const line of text.slice(0, -1).split('\n')) {
+    const meta = /^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$/.exec(line)
+    if (meta) {
+      if (meta[1] === 'TYPE') {
+        assert.match(meta[3]!, /^(counter|gauge|histogram)$/, line)
+        assert.ok(!types.has(meta[2]!), `${meta[2]} declared twice`)
+        types.set(meta[2]!, meta[3]!)
+        family = meta[2]!
+      }
+      continue
+    }
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
+    assert.ok(m, `not a sample line: ${JSON.stringify(line)}`)
+    const name = m[1]!
+    assert.ok(name === family || (types.get(family) === 'histogram' && [`${family}_bucket`, `${family}_sum`, `${family}_count`].includes(name)), `${name} outside its family ${family}`)
+    const labels: Record<string, string> = {}
+    let rest = m[2] ?? ''
+    while (rest.length > 0) {
+      const l = /^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"(,|$)/.exec(rest)
+      assert.ok(l, `bad labels in ${line}`)
+      labels[l[1]!] = l[2]!.replace(/\\([\\"n])/g, (_s, c: string) => (c === 'n' ? '\n' : c))
+      rest = rest.slice(l[0].length)
+    }
+    const value = m[3] === '+Inf' ? Infinity : Number(m[3])
+    assert.ok(!Number.isNaN(value) || m[3] === 'NaN', `bad value in ${line}`)
+    samples.push({ name, labels, value })
+  }
+  return { samples, types }
+}
+
+/** Fetches and parses /metrics. */
+export async function scrape(url: string): Promise<{ samples: Sample[]; types: Map<string, string>; value(name: string, labels?: Record<string, string>): number }> {
+  const res = await fetch(url)
+  assert.equal(res.status, 200)
+  assert.equal(res.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8')
+  const parsed = parseExposition(await res.text())
+  return {
+    ...parsed,
+    value(name, labels = {}) {
+      const hits = parsed.samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v) && Object.keys(s.labels).length === Object.keys(labels).length)
+      assert.ok(hits.length <= 1, `${name} ${JSON.stringify(labels)} is ambiguous`)
+      return hits[0]?.value ?? 0
+    },
+  }
+}
+
+describe('GET /metrics (--metrics)', () => {
+  const data = tempDataDir()
+  let server: TestServer
+  let kms: KMSClient
+
+  before(async () => {
+    server = await startTestServer(data.dir, {}, ['--metrics'])
+    kms = kmsClient(server.url)
+  })
+  after(async () => {
+    kms?.destroy()
+    await server?.stop()
+    data.cleanup()
+  })
+
+  it('counts requests per operation and outcome exactly, with latency histograms', async () => {
+    const before = await scrape(`${server.url}/metrics`)
+    assert.equal(before.types.get('trent_requests_total'), 'counter')
+    assert.equal(before.types.get('trent_request_duration_seconds'), 'histogram')
+    assert.equal(before.value('trent_hsm_up'), 1)
+    assert.equal(before.types.get('trent_hsm_respawns_total'), 'counter')
+    assert.equal(before.types.has('trent_audit_queue_depth'), false, 'shown only once the audit trail registers it')
+
+    const { KeyMetadata } = await kms.send(new CreateKeyCommand({}))
+    const keyId = KeyMetadata!.KeyId!
+    for (let i = 0; i < 3; i++) await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: new Uint8Array([i]) }))
+    await rejectsWithKmsError(kms.send(new DecryptCommand({ CiphertextBlob: new Uint8Array(40) })), 'InvalidCiphertextException')
+    await rejectsWithKmsError(kms.send(new EncryptCommand({ KeyId: 'alias/missing', Plaintext: new Uint8Array([1]) })), 'NotFoundException')
+    const unsigned = await rawRequest(server.url, { target: 'Encrypt', sign: false, body: '{}' })
+    assert.equal(unsigned.status, 400)
+    const bogus = await rawRequest(server.url, { target: 'NoSuchOperation', body: '{}' })
+    assert.equal(bogus.body.__type, 'UnknownOperationException')
+
+    const after = await scrape(`${server.url}/metrics`)
+    const delta = (labels: Record<string, string>): number => after.value('trent_requests_total', labels) - before.value('trent_requests_total', labels)
+    assert.equal(delta({ operation: 'CreateKey', outcome: 'ok', error_code: '' }), 1)
+    assert.equal(delta({ operation: 'Encrypt', outcome: 'ok', error_code: '' }), 3)
+    assert.equal(delta({ operation: 'Decrypt', outcome: 'error', error_code: 'InvalidCiphertextException' }), 1)
+    assert.equal(delta({ operation: 'Encrypt', outcome: 'error', error_code: 'NotFoundException' }), 1)
+    assert.equal(delta({ operation: 'Encrypt', outcome: 'error', error_code: unsigned.body.__type }), 1)
+    assert.equal(delta({ operation: 'Unknown', outcome: 'error', error_code: 'UnknownOperationException' }), 1)
+    // Scrapes and health checks are not API requests.
+    assert.equal(after.samples.filter((s) => s.name === 'trent_requests_total').reduce((n, s) => n + s.value, 0) - before.samples.filter((s) => s.name === 'trent_requests_total').reduce((n, s) => n + s.value, 0), 8)
+
+    // Histogram: one series per operation, buckets cumulative and ending in +Inf = count.
+    const buckets = after.samples.filter((s) => s.name === 'trent_request_duration_seconds_bucket' && s.labels['operation'] === 'Encrypt')
+    assert.ok(buckets.length > 5)
+    for (let i = 1; i < buckets.length; i++) {
+      assert.ok(buckets[i]!.value >= buckets[i - 1]!.value, 'cumulative')
+      assert.ok(Number(buckets[i]!.labels['le']) > Number(buckets[i - 1]!.labels['le']) || buckets[i]!.labels['le'] === '+Inf')
+    }
+    assert.equal(buckets.at(-1)!.labels['le'], '+Inf')
+    const count = after.value('trent_request_duration_seconds_count', { operation: 'Encrypt' })
+    assert.equal(buckets.at(-1)!.value, count)
+    assert.equal(count - before.value('trent_request_duration_seconds_count', { operation: 'Encrypt' }), 5)
+    assert.ok(after.value('trent_request_duration_seconds_sum', { operation: 'Encrypt' }) > 0)
+
+    // No key id appears in any label (only canary alerts could name keys, and they do not either).
+    assert.ok(!after.samples.some((s) => Object.values(s.labels).some((v) => v.includes(keyId))))
+  })
+})
+
+describe('metrics off by default, or on a listener of their own (--metrics-port)', () => {
+  const data = tempDataDir()
+  let server: TestServer
+
+  after(async () => {
+    await server?.stop()
+    data.cleanup()
+  })
+
+  it('serves /metrics only on the metrics port', async () => {
+    server = await startTestServer(data.dir, {}, ['--metrics-port', '0'])
+    const line = server.output.find((l) => l.includes('Prometheus metrics on'))
+    const metricsUrl = /on (http:\/\/\S+)/.exec(line ?? '')?.[1]
+    assert.ok(metricsUrl, server.output.join('\n'))
+    assert.notEqual(new URL(metricsUrl).port, new URL(server.url).port)
+    const m = await scrape(metricsUrl)
+    assert.equal(m.value('trent_hsm_up'), 1)
+    const onApi = await fetch(`${server.url}/metrics`)
+    assert.equal(onApi.status, 400)
+    assert.equal(((await onApi.json()) as { __type: string }).__type, 'UnknownOperationException')
+  })
+})
