@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { after, before, describe, it } from 'node:test'
+import { promisify } from 'node:util'
+import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyCommand, TagResourceCommand, type KMSClient } from '@aws-sdk/client-kms'
+import { ACCOUNT, CLI, kmsClient, rejectsWithKmsError, startTestServer, tempDataDir, type TestServer } from './harness.js'
+import { scrape } from './metrics-scrape.js'
+
+const run = promisify(execFile)
+const OTHER_ACCOUNT = '444455556666'
+
+/** A webhook receiver that records alerts; `hang` makes it accept and never answer. */
+async function webhookReceiver(options: { hang?: boolean } = {}): Promise<{ url: string; alerts: any[]; close(): void; waitFor(n: number): Promise<void> }> {
+  const alerts: any[] = []
+  const waiters: Array<() => void> = []
+  const server: Server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (c: Buffer) => (body += c.toString()))
+    req.on('end', () => {
+      alerts.push(JSON.parse(body))
+      for (const w of waiters.splice(0)) w()
+      if (!options.hang) res.writeHead(204).end()
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/alerts`,
+    alerts,
+    close: () => {
+      server.closeAllConnections()
+      server.close()
+    },
+    async waitFor(n) {
+      const deadline = Date.now() + 10_000
+      while (alerts.length < n) {
+        assert.ok(Date.now() < deadline, `expected ${n} webhook alerts, got ${alerts.length}: ${JSON.stringify(alerts)}`)
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve)
+          setTimeout(resolve, 200)
+        })
+      }
+    },
+  }
+}
+
+/** The JSON alert lines the server logged. */
+function loggedAlerts(server: TestServer): any[] {
+  return server.output.filter((l) => l.startsWith('{') && l.includes('"canary alert"')).map((l) => JSON.parse(l))
+}
+
+describe('canaries: tagged keys and canary context values raise alerts (log, metric, webhook)', () => {
+  const data = tempDataDir()
+  let server: TestServer
+  let hook: Awaited<ReturnType<typeof webhookReceiver>>
+  let admin: KMSClient
+  let other: KMSClient
+
+  before(async () => {
+    hook = await webhookReceiver()
+    server = await startTestServer(data.dir, { TRENT_CANARY_CONTEXT: 'purpose=tripwire' }, ['--metrics', '--canary-webhook', hook.url, '--canary-context', 'app=honeypot'])
+    admin = kmsClient(server.url)
+    const { stdout } = await run(process.execPath, [CLI, 'admin', 'create-account', '--account-id', OTHER_ACCOUNT, '--data-dir', data.dir])
+    other = kmsClient(server.url, {
+      accessKeyId: /aws_access_key_id = (\S+)/.exec(stdout)![1]!,
+      secretAccessKey: /aws_secret_access_key = (\S+)/.exec(stdout)![1]!,
+    })
+  })
+  after(async () => {
+    admin?.destroy()
+    other?.destroy()
+    await server?.stop()
+    hook?.close()
+    data.cleanup()
+  })
+
+  it('an allowed Encrypt and a denied Decrypt by another principal both alert, without plaintext or ciphertext', async () => {
+    const { KeyMetadata } = await admin.send(new CreateKeyCommand({ Tags: [{ TagKey: 'trent:canary', TagValue: 'payroll-decoy' }] }))
+    const keyArn = KeyMetadata!.Arn!
+    const plaintext = Buffer.from('canary plaintext 4f1c')
+    const enc = await admin.send(new EncryptCommand({ KeyId: keyArn, Plaintext: plaintext }))
+    await hook.waitFor(1)
+    assert.deepEqual({ ...hook.alerts[0], time: undefined }, {
+      source: 'trent',
+      type: 'canary-key',
+      keyArn,
+      time: undefined,
+      operation: 'Encrypt',
+      principalArn: `arn:aws:iam::${ACCOUNT}:root`,
+      sourceIp: hook.alerts[0].sourceIp,
+      requestId: enc.$metadata.requestId,
+      outcome: 'allowed',
+    })
+    assert.match(hook.alerts[0].sourceIp, /127\.0\.0\.1/)
+    assert.ok(!Number.isNaN(Date.parse(hook.alerts[0].time)))
+
+    await rejectsWithKmsError(other.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob! })), 'AccessDeniedException')
+    await hook.waitFor(2)
+    assert.equal(hook.alerts[1].type, 'canary-key')
+    assert.equal(hook.alerts[1].operation, 'Decrypt')
+    assert.equal(hook.alerts[1].outcome, 'denied')
+    assert.equal(hook.alerts[1].errorCode, 'AccessDeniedException')
+    assert.equal(hook.alerts[1].principalArn, `arn:aws:iam::${OTHER_ACCOUNT}:root`)
+    assert.equal(hook.alerts[1].keyArn, keyArn)
+
+    const logged = loggedAlerts(server)
+    assert.equal(logged.length, 2)
+    assert.equal(logged[0].level, 'error')
+    assert.equal(logged[1].requestId, hook.alerts[1].requestId)
+    const everything = server.output.join('\n') + JSON.stringify(hook.alerts)
+    assert.ok(!everything.includes(plaintext.toString('base64')) && !everything.includes(plaintext.toString()), 'no plaintext')
+    assert.ok(!everything.includes(Buffer.from(enc.CiphertextBlob!).toString('base64')), 'no ciphertext')
+
+    const m = await scrape(`${server.url}/metrics`)
+    assert.equal(m.value('trent_canary_alerts_total', { type: 'canary-key', operation: 'Encrypt', outcome: 'allowed' }), 1)
+    assert.equal(m.value('trent_canary_alerts_total', { type: 'canary-key', operation: 'Decrypt', outcome: 'denied' }), 1)
+    assert.equal(m.value('trent_canary_webhook_deliveries_total'), 2)
+    assert.ok(!m.samples.some((s) => Object.values(s.labels).some((v) => v.includes(KeyMetadata!.KeyId!))), 'canary key ids stay out of the unauthenticated metrics')
+  })
+
+  it('a key becomes a canary when tagged later; ordinary keys and management calls raise nothing', async () => {
+    const before = hook.alerts.length
+    const { KeyMetadata } = await admin.send(new CreateKeyCommand({}))
+    await admin.send(new GenerateDataKeyCommand({ KeyId: KeyMetadata!.KeyId!, KeySpec: 'AES_256' }))
+    await admin.send(new TagResourceCommand({ KeyId: KeyMetadata!.KeyId!, Tags: [{ TagKey: 'trent:canary', TagValue: '' }] }))
+    assert.equal(hook.alerts.length, before)
+    // TagResource through this node refreshes its metadata cache, so the next use alerts.
+    const gdk = await admin.send(new GenerateDataKeyCommand({ KeyId: KeyMetadata!.KeyId!, KeySpec: 'AES_256' }))
+    await hook.waitFor(before + 1)
+    assert.equal(hook.alerts[before].operation, 'GenerateDataKey')
+    assert.equal(hook.alerts[before].requestId, gdk.$metadata.requestId)
+    assert.ok(!JSON.stringify(hook.alerts).includes(Buffer.from(gdk.Plaintext!).toString('base64')), 'no data key')
+  })
+
+  it('a canary context value (flag or TRENT_CANARY_CONTEXT) alerts on an ordinary key', async () => {
+    const before = hook.alerts.length
+    const { KeyMetadata } = await admin.send(new CreateKeyCommand({}))
+    await admin.send(new EncryptCommand({ KeyId: KeyMetadata!.KeyId!, Plaintext: Buffer.from('x'), EncryptionContext: { app: 'not-the-canary' } }))
+    const enc = await admin.send(new EncryptCommand({ KeyId: KeyMetadata!.KeyId!, Plaintext: Buffer.from('x'), EncryptionContext: { app: 'honeypot', team: 'a' } }))
+    await rejectsWithKmsError(admin.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob!, EncryptionContext: { purpose: 'tripwire' } })), 'InvalidCiphertextException')
+    await hook.waitFor(before + 2)
+    const [first, second] = hook.alerts.slice(before)
+    assert.equal(first.type, 'canary-context')
+    assert.equal(first.operation, 'Encrypt')
+    assert.equal(first.contextKey, 'app')
+    assert.equal(first.contextValue, 'honeypot')
+    assert.equal(first.keyArn, KeyMetadata!.Arn)
+    assert.equal(second.type, 'canary-context')
+    assert.equal(second.operation, 'Decrypt')
+    assert.equal(second.outcome, 'failed')
+    assert.equal(second.contextKey, 'purpose')
+    const m = await scrape(`${server.url}/metrics`)
+    assert.equal(m.value('trent_canary_alerts_total', { type: 'canary-context', operation: 'Encrypt', outcome: 'allowed' }), 1)
+  })
+})
+
+describe('a hanging canary webhook does not slow requests', () => {
+  const data = tempDataDir()
+  let server: TestServer
+  let hook: Awaited<ReturnType<typeof webhookReceiver>>
+  let admin: KMSClient
+
+  before(async () => {
+    hook = await webhookReceiver({ hang: true })
+    server = await startTestServer(data.dir, { TRENT_CANARY_WEBHOOKS: hook.url }, ['--metrics'])
+    admin = kmsClient(server.url)
+  })
+  after(async () => {
+    admin?.destroy()
+    const code = await server?.stop()
+    assert.equal(code, 0, 'shuts down cleanly with deliveries pending')
+    hook?.close()
+    data.cleanup()
+  })
+
+  it('requests on a canary key complete while every delivery hangs', async () => {
+    const { KeyMetadata } = await admin.send(new CreateKeyCommand({ Tags: [{ TagKey: 'trent:canary', TagValue: 'x' }] }))
+    const started = performance.now()
+    for (let i = 0; i < 20; i++) await admin.send(new EncryptCommand({ KeyId: KeyMetadata!.KeyId!, Plaintext: Buffer.from([i]) }))
+    const elapsed = performance.now() - started
+    // The webhook's 2 s timeout would cost 40 s if a request waited for it.
+    assert.ok(elapsed < 1500, `20 requests took ${elapsed} ms`)
+    await hook.waitFor(4)
+    const m = await scrape(`${server.url}/metrics`)
+    assert.equal(m.value('trent_canary_alerts_total', { type: 'canary-key', operation: 'Encrypt', outcome: 'allowed' }), 20)
+    assert.equal(m.value('trent_canary_webhook_deliveries_total'), 0)
+    assert.ok(m.value('trent_canary_webhook_queue_depth') > 0)
+    assert.equal(loggedAlerts(server).length, 20)
+  })
+})
