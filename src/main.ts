@@ -20,6 +20,7 @@ import { explainAccess, type ExplainQuestion, type Explanation } from './service
 import { createAccount } from './service/accounts.js'
 import { KmsService, type AccessKeyPair } from './service/kms-service.js'
 import type { CanaryContext } from './service/observe/canary.js'
+import { listCanaryKeys, markCanary } from './service/observe/canary-admin.js'
 export { parseCanaryContext } from './service/observe/canary.js'
 import { METRICS_CONTENT_TYPE } from './service/observe/metrics.js'
 import { RequestObserver } from './service/observe/observer.js'
@@ -262,15 +263,46 @@ function writeCredentials(dataDir: string, pair: AccessKeyPair): string {
  * `trent policy explain`: opens the store of a data dir (or a PostgreSQL URL) read-only in spirit
  * — it writes nothing — and explains one decision. Safe to run next to a serving node.
  */
-export async function explainPolicy(where: { dataDir: string; storeUrl?: string }, question: ExplainQuestion): Promise<Explanation> {
+export async function explainPolicy(where: StoreLocation, question: ExplainQuestion): Promise<Explanation> {
+  return withStore(where, (store) => explainAccess({ store, clock: systemClock, partition: 'aws' }, question))
+}
+
+/** Where an administrator command finds the store: a data dir's SQLite, or a PostgreSQL URL. */
+export interface StoreLocation {
+  dataDir: string
+  storeUrl?: string
+}
+
+/** Runs `work` against the (initialised) store at `where`, and closes it. */
+async function withStore<T>(where: StoreLocation, work: (store: Store) => Promise<T>): Promise<T> {
   if (where.storeUrl === undefined && !existsSync(join(where.dataDir, 'trent.db'))) throw new Error(`no Trent data in ${where.dataDir}`)
   const store = where.storeUrl === undefined ? openSqlite(where.dataDir) : openPostgres(where.storeUrl)
   try {
     await store.migrate()
-    return await explainAccess({ store, clock: systemClock, partition: 'aws' }, question)
+    return await work(store)
   } finally {
     await store.close()
   }
+}
+
+/** What `trent admin canary` does. */
+export type CanaryCommand =
+  | { action: 'add'; key: string; value: string }
+  | { action: 'remove'; key: string }
+  | { action: 'list'; accountId: string; region: string }
+
+/**
+ * `trent admin canary add|remove|list`: marks a key as a canary by its `trent:canary` tag (or
+ * removes the mark), straight in the store; or lists the canary keys of an account and region.
+ * Returns the lines to print. Safe to run next to serving nodes.
+ */
+export async function canaryAdmin(where: StoreLocation, command: CanaryCommand): Promise<string[]> {
+  return withStore(where, async (store) => {
+    if (command.action === 'list') return (await listCanaryKeys(store, command.accountId, command.region)).map((k) => k.arn)
+    const { key, changed } = await markCanary(store, command.key, command.action === 'add' ? { canary: true, value: command.value } : { canary: false })
+    const what = command.action === 'add' ? 'is a canary' : 'is not a canary'
+    return [`${key.arn} ${what}${changed ? '' : ' already'}`]
+  })
 }
 
 /** Options of `trent admin create-account`. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
-import { createAccountAdmin, explainPolicy, isPostgresUrl, parseCanaryContext, redactUrl, runHsm, startServer, type TrentConfig } from '../main.js'
+import { canaryAdmin, createAccountAdmin, explainPolicy, isPostgresUrl, parseCanaryContext, redactUrl, runHsm, startServer, type TrentConfig } from '../main.js'
 
 const USAGE = `usage: trent <command> [options]
 
@@ -13,6 +13,10 @@ commands:
           create a further account and its root access key (administrators only); prints the
           credentials in AWS shared-credentials format, or writes them to F (mode 0600, never over
           an existing file). Needs a store that trent serve has initialised; may run next to it.
+  admin canary add|remove --key <key id or ARN> [--value V] [--data-dir D | --store URL]
+          mark a key as a canary (sets its trent:canary tag, value V, default true) or unmark it
+  admin canary list [--account-id A] [--region R] [--data-dir D | --store URL]
+          print the ARNs of the canary keys of an account and region
 
 options (serve):
   --port <n>          TRENT_PORT          default 7300
@@ -186,8 +190,42 @@ async function policy(argv: string[]): Promise<void> {
   process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`)
 }
 
+const CANARY_USAGE = 'usage: trent admin canary add|remove --key <key id or ARN> [--value V] | list [--account-id A] [--region R]  [--data-dir D | --store URL]'
+
+async function canary(argv: string[]): Promise<void> {
+  const [action, ...args] = argv
+  if (action !== 'add' && action !== 'remove' && action !== 'list') fail(CANARY_USAGE)
+  const { values } = parseArgs({
+    args,
+    options: {
+      key: { type: 'string' },
+      value: { type: 'string' },
+      'account-id': { type: 'string' },
+      region: { type: 'string' },
+      'data-dir': { type: 'string' },
+      store: { type: 'string' },
+    },
+    strict: true,
+  })
+  const env = process.env
+  const storeUrl = values.store ?? (env['TRENT_STORE_URL'] || undefined)
+  if (storeUrl !== undefined && !isPostgresUrl(storeUrl)) fail(`invalid store ${redactUrl(storeUrl)}: expected a postgres:// URL`)
+  const where = { dataDir: values['data-dir'] ?? env['TRENT_DATA_DIR'] ?? '.trent-data', ...(storeUrl !== undefined ? { storeUrl } : {}) }
+  if (action !== 'list' && !values.key) fail(`trent admin canary ${action} needs --key`)
+  const lines = await canaryAdmin(
+    where,
+    action === 'list'
+      ? { action, accountId: values['account-id'] ?? env['TRENT_ACCOUNT_ID'] ?? '111122223333', region: values.region ?? env['TRENT_REGION'] ?? 'us-east-1' }
+      : action === 'add'
+        ? { action, key: values.key!, value: values.value ?? 'true' }
+        : { action, key: values.key! },
+  )
+  for (const line of lines) process.stdout.write(`${line}\n`)
+}
+
 async function admin(argv: string[]): Promise<void> {
   const [sub, ...args] = argv
+  if (sub === 'canary') return canary(args)
   if (sub !== 'create-account') fail('usage: trent admin create-account --account-id <12 digits> [--data-dir D | --store URL] [--credentials-file F]')
   const { values } = parseArgs({
     args,

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
-import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyCommand, TagResourceCommand, type KMSClient } from '@aws-sdk/client-kms'
+import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyCommand, ListResourceTagsCommand, TagResourceCommand, type KMSClient } from '@aws-sdk/client-kms'
 import { ACCOUNT, CLI, kmsClient, rejectsWithKmsError, startTestServer, tempDataDir, type TestServer } from './harness.js'
 import { scrape } from './metrics-scrape.js'
 
@@ -152,6 +152,60 @@ describe('canaries: tagged keys and canary context values raise alerts (log, met
     assert.equal(second.contextKey, 'purpose')
     const m = await scrape(`${server.url}/metrics`)
     assert.equal(m.value('trent_canary_alerts_total', { type: 'canary-context', operation: 'Encrypt', outcome: 'allowed' }), 1)
+  })
+})
+
+describe('trent admin canary add|remove|list', () => {
+  const data = tempDataDir()
+  let server: TestServer
+  let hook: Awaited<ReturnType<typeof webhookReceiver>>
+  let admin: KMSClient
+  const trentAdmin = (...args: string[]) => run(process.execPath, [CLI, 'admin', 'canary', ...args, '--data-dir', data.dir])
+
+  before(async () => {
+    hook = await webhookReceiver()
+    // No metadata cache: the command's change is seen by the next request (else within the TTL).
+    server = await startTestServer(data.dir, {}, ['--canary-webhook', hook.url, '--cache-ttl-ms', '0'])
+    admin = kmsClient(server.url)
+  })
+  after(async () => {
+    admin?.destroy()
+    await server?.stop()
+    hook?.close()
+    data.cleanup()
+  })
+
+  it('marks a key by its tag, next to the serving node, and unmarks it', async () => {
+    const { KeyMetadata } = await admin.send(new CreateKeyCommand({ Tags: [{ TagKey: 'owner', TagValue: 'ops' }] }))
+    const keyId = KeyMetadata!.KeyId!
+    const arn = KeyMetadata!.Arn!
+    await admin.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('a') }))
+    assert.deepEqual((await trentAdmin('list')).stdout, '')
+
+    assert.equal((await trentAdmin('add', '--key', keyId, '--value', 'decoy-2026')).stdout, `${arn} is a canary\n`)
+    assert.equal((await trentAdmin('add', '--key', arn, '--value', 'decoy-2026')).stdout, `${arn} is a canary already\n`)
+    assert.equal((await trentAdmin('list')).stdout, `${arn}\n`)
+    const { Tags } = await admin.send(new ListResourceTagsCommand({ KeyId: keyId }))
+    assert.deepEqual(Tags, [{ TagKey: 'owner', TagValue: 'ops' }, { TagKey: 'trent:canary', TagValue: 'decoy-2026' }])
+
+    const enc = await admin.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('b') }))
+    await hook.waitFor(1)
+    assert.equal(hook.alerts[0].keyArn, arn)
+    assert.equal(hook.alerts[0].requestId, enc.$metadata.requestId)
+
+    assert.equal((await trentAdmin('remove', '--key', arn)).stdout, `${arn} is not a canary\n`)
+    assert.equal((await trentAdmin('list')).stdout, '')
+    await admin.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('c') }))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    assert.equal(hook.alerts.length, 1)
+    assert.equal(loggedAlerts(server).length, 1)
+    assert.deepEqual((await admin.send(new ListResourceTagsCommand({ KeyId: keyId }))).Tags, [{ TagKey: 'owner', TagValue: 'ops' }])
+  })
+
+  it('refuses an unknown key, an alias and a missing --key', async () => {
+    await assert.rejects(trentAdmin('add', '--key', '1234abcd-12ab-34cd-56ef-1234567890ab'), /no key 1234abcd-12ab-34cd-56ef-1234567890ab/)
+    await assert.rejects(trentAdmin('add', '--key', 'alias/foo'), /no key alias\/foo \(give a key id or key ARN\)/)
+    await assert.rejects(trentAdmin('remove'), /needs --key/)
   })
 })
 
