@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
-import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyCommand, ListResourceTagsCommand, TagResourceCommand, type KMSClient } from '@aws-sdk/client-kms'
+import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyCommand, GetKeyPolicyCommand, ListResourceTagsCommand, PutKeyPolicyCommand, TagResourceCommand, UntagResourceCommand, type KMSClient } from '@aws-sdk/client-kms'
 import { ACCOUNT, CLI, kmsClient, rejectsWithKmsError, startTestServer, tempDataDir, type TestServer } from './harness.js'
 import { scrape } from './metrics-scrape.js'
 
@@ -200,6 +200,27 @@ describe('trent admin canary add|remove|list', () => {
     assert.equal(hook.alerts.length, 1)
     assert.equal(loggedAlerts(server).length, 1)
     assert.deepEqual((await admin.send(new ListResourceTagsCommand({ KeyId: keyId }))).Tags, [{ TagKey: 'owner', TagValue: 'ops' }])
+  })
+
+  it('a key policy can keep the canary tag from being removed or changed through the API (docs/observability.md)', async () => {
+    const { KeyMetadata } = await admin.send(new CreateKeyCommand({ Tags: [{ TagKey: 'trent:canary', TagValue: 'x' }, { TagKey: 'team', TagValue: 'a' }] }))
+    const keyId = KeyMetadata!.KeyId!
+    const policy = JSON.parse((await admin.send(new GetKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default' }))).Policy!)
+    policy.Statement.push({
+      Sid: 'KeepCanary',
+      Effect: 'Deny',
+      Principal: '*',
+      Action: ['kms:UntagResource', 'kms:TagResource'],
+      Resource: '*',
+      Condition: { 'ForAnyValue:StringEquals': { 'aws:TagKeys': 'trent:canary' } },
+    })
+    await admin.send(new PutKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default', Policy: JSON.stringify(policy) }))
+    await rejectsWithKmsError(admin.send(new UntagResourceCommand({ KeyId: keyId, TagKeys: ['trent:canary'] })), 'AccessDeniedException')
+    await rejectsWithKmsError(admin.send(new TagResourceCommand({ KeyId: keyId, Tags: [{ TagKey: 'trent:canary', TagValue: 'y' }] })), 'AccessDeniedException')
+    await admin.send(new UntagResourceCommand({ KeyId: keyId, TagKeys: ['team'] }))
+    assert.deepEqual((await admin.send(new ListResourceTagsCommand({ KeyId: keyId }))).Tags, [{ TagKey: 'trent:canary', TagValue: 'x' }])
+    // The administrator's command is not subject to key policies.
+    assert.equal((await trentAdmin('remove', '--key', keyId)).stdout, `${KeyMetadata!.Arn} is not a canary\n`)
   })
 
   it('refuses an unknown key, an alias and a missing --key', async () => {
