@@ -60,34 +60,48 @@ class CounterChild implements CounterSeries {
   }
 }
 
-/** A counter family; {@link labels} returns (and keeps) the series of one label combination. */
-export class Counter implements Family {
+/** A family of series told apart by label values; each series is created on first use and kept. */
+abstract class Labelled<S> implements Family {
   readonly name: string
-  readonly #help: string
-  readonly #labelNames: readonly string[]
-  readonly #series = new Map<string, CounterChild>()
+  protected readonly help: string
+  protected readonly labelNames: readonly string[]
+  protected readonly series = new Map<string, S>()
 
   constructor(name: string, help: string, labelNames: readonly string[]) {
     this.name = name
-    this.#help = help
-    this.#labelNames = labelNames
+    this.help = help
+    this.labelNames = labelNames
   }
 
-  /** The series for these label values (in the order of the family's label names), created on first use. */
-  labels(...values: string[]): CounterSeries {
+  protected abstract create(values: readonly string[]): S
+  abstract render(out: string[]): void
+
+  protected seriesOf(values: readonly string[]): S {
     const id = values.join('\u0000')
-    let s = this.#series.get(id)
+    let s = this.series.get(id)
     if (!s) {
-      if (values.length !== this.#labelNames.length) throw new TypeError(`${this.name} takes ${this.#labelNames.length} label values`)
-      s = new CounterChild(labelText(this.#labelNames, values))
-      this.#series.set(id, s)
+      if (values.length !== this.labelNames.length) throw new TypeError(`${this.name} takes ${this.labelNames.length} label values`)
+      s = this.create(values)
+      this.series.set(id, s)
     }
     return s
   }
+}
+
+/** A counter family; {@link labels} returns (and keeps) the series of one label combination. */
+export class Counter extends Labelled<CounterChild> {
+  /** The series for these label values (in the order of the family's label names). Hold on to it. */
+  labels(...values: string[]): CounterSeries {
+    return this.seriesOf(values)
+  }
+
+  protected create(values: readonly string[]): CounterChild {
+    return new CounterChild(labelText(this.labelNames, values))
+  }
 
   render(out: string[]): void {
-    out.push(`# HELP ${this.name} ${escapeHelp(this.#help)}`, `# TYPE ${this.name} counter`)
-    for (const s of this.#series.values()) out.push(`${this.name}${s.labels} ${formatValue(s.value)}`)
+    out.push(`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} counter`)
+    for (const s of this.series.values()) out.push(`${this.name}${s.labels} ${formatValue(s.value)}`)
   }
 }
 
@@ -117,44 +131,35 @@ class HistogramChild implements HistogramSeries {
 export const LATENCY_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
 /** A histogram family with fixed upper bounds; rendered with cumulative buckets as Prometheus wants. */
-export class Histogram implements Family {
-  readonly name: string
-  readonly #help: string
-  readonly #labelNames: readonly string[]
+export class Histogram extends Labelled<HistogramChild> {
   readonly #bounds: readonly number[]
-  readonly #series = new Map<string, HistogramChild>()
 
   constructor(name: string, help: string, labelNames: readonly string[], bounds: readonly number[]) {
+    super(name, help, labelNames)
     if (bounds.some((b, i) => i > 0 && b <= bounds[i - 1]!)) throw new TypeError(`${name}: buckets must increase`)
-    this.name = name
-    this.#help = help
-    this.#labelNames = labelNames
     this.#bounds = bounds
   }
 
-  /** The series for these label values, created on first use. */
+  /** The series for these label values. Hold on to it. */
   labels(...values: string[]): HistogramSeries {
-    const id = values.join('\u0000')
-    let s = this.#series.get(id)
-    if (!s) {
-      if (values.length !== this.#labelNames.length) throw new TypeError(`${this.name} takes ${this.#labelNames.length} label values`)
-      s = new HistogramChild(this.#bounds, values)
-      this.#series.set(id, s)
-    }
-    return s
+    return this.seriesOf(values)
+  }
+
+  protected create(values: readonly string[]): HistogramChild {
+    return new HistogramChild(this.#bounds, values)
   }
 
   render(out: string[]): void {
-    out.push(`# HELP ${this.name} ${escapeHelp(this.#help)}`, `# TYPE ${this.name} histogram`)
-    const names = [...this.#labelNames, 'le']
-    for (const s of this.#series.values()) {
+    out.push(`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} histogram`)
+    const names = [...this.labelNames, 'le']
+    for (const s of this.series.values()) {
       let cumulative = 0
       for (let i = 0; i <= this.#bounds.length; i++) {
         cumulative += s.counts[i]!
         const le = i < this.#bounds.length ? formatValue(this.#bounds[i]!) : '+Inf'
         out.push(`${this.name}_bucket${labelText(names, [...s.labels, le])} ${cumulative}`)
       }
-      const plain = labelText(this.#labelNames, s.labels)
+      const plain = labelText(this.labelNames, s.labels)
       out.push(`${this.name}_sum${plain} ${formatValue(s.sum)}`, `${this.name}_count${plain} ${s.count}`)
     }
   }
