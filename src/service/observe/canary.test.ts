@@ -12,7 +12,7 @@ function caller(...keys: KeyRecord[]): Caller {
   return { accountId: '111122223333', principalArn: 'arn:aws:iam::111122223333:user/mallory', accessKeyId: 'AKIA', sourceIp: '10.0.0.9', trace: { keys } }
 }
 
-const NOW = new Date('2026-11-23T12:00:00Z')
+const NOW = (): Date => new Date('2026-11-23T12:00:00Z')
 const NONE = new Map<string, Set<string>>()
 
 describe('canary detection', () => {

@@ -85,14 +85,14 @@ export interface CanaryRequest {
  * The alerts one request raises: one per canary key it resolved in a cryptographic operation, and
  * one per configured canary context pair it carried. `contexts` maps context key → canary values.
  */
-export function detectCanaries(request: CanaryRequest, contexts: ReadonlyMap<string, ReadonlySet<string>>, now: Date): CanaryAlert[] {
+export function detectCanaries(request: CanaryRequest, contexts: ReadonlyMap<string, ReadonlySet<string>>, now: () => Date): CanaryAlert[] {
   const { caller, input } = request
   const keys = caller.trace?.keys ?? []
   let alerts: CanaryAlert[] | undefined
   const raise = (alert: Omit<CanaryAlert, 'time' | 'operation' | 'principalArn' | 'sourceIp' | 'requestId' | 'outcome' | 'errorCode'>): void => {
     ;(alerts ??= []).push({
       ...alert,
-      time: now.toISOString(),
+      time: now().toISOString(),
       operation: request.operation,
       principalArn: caller.principalArn,
       ...(caller.sourceIp !== undefined ? { sourceIp: caller.sourceIp } : {}),
@@ -102,12 +102,10 @@ export function detectCanaries(request: CanaryRequest, contexts: ReadonlyMap<str
     })
   }
   if (CRYPTO_OPERATIONS.has(request.operation)) {
-    const seen = new Set<string>()
-    for (const key of keys) {
-      if (isCanaryKey(key) && !seen.has(key.arn)) {
-        seen.add(key.arn)
-        raise({ type: 'canary-key', keyArn: key.arn })
-      }
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!
+      // A key resolved twice (ReEncrypt within one key) is one use.
+      if (isCanaryKey(key) && keys.findIndex((k) => k.arn === key.arn) === i) raise({ type: 'canary-key', keyArn: key.arn })
     }
   }
   if (contexts.size > 0 && input !== undefined) {

@@ -132,7 +132,7 @@ export class RequestObserver {
   }
 
   #canaries(operation: string, outcome: RequestOutcome, caller: Caller): void {
-    const alerts = detectCanaries({ operation, requestId: outcome.requestId, caller, input: outcome.input, errorCode: outcome.errorCode }, this.#contexts, new Date(this.#clock.now()))
+    const alerts = detectCanaries({ operation, requestId: outcome.requestId, caller, input: outcome.input, errorCode: outcome.errorCode }, this.#contexts, () => new Date(this.#clock.now()))
     for (const alert of alerts) this.#raise(alert)
   }
 
