@@ -226,7 +226,7 @@ async function canary(argv: string[]): Promise<void> {
 async function admin(argv: string[]): Promise<void> {
   const [sub, ...args] = argv
   if (sub === 'canary') return canary(args)
-  if (sub !== 'create-account') fail('usage: trent admin create-account --account-id <12 digits> [--data-dir D | --store URL] [--credentials-file F]')
+  if (sub !== 'create-account') fail(`usage: trent admin create-account --account-id <12 digits> [--data-dir D | --store URL] [--credentials-file F]\n       ${CANARY_USAGE.slice('usage: '.length)}`)
   const { values } = parseArgs({
     args,
     options: {
