@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { after, before, describe, it } from 'node:test'
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, type KMSClient } from '@aws-sdk/client-kms'
 import { kmsClient, rawRequest, rejectsWithKmsError, startTestServer, tempDataDir, type TestServer } from './harness.js'
@@ -66,6 +67,40 @@ describe('GET /metrics (--metrics)', () => {
   })
 })
 
+describe('HSM health on /metrics', () => {
+  const data = tempDataDir()
+  let server: TestServer
+
+  after(async () => {
+    await server?.stop()
+    data.cleanup()
+  })
+
+  it('counts a respawn after the HSM process is killed, and reports it up again', async () => {
+    server = await startTestServer(data.dir, {}, ['--metrics'])
+    const before = await scrape(`${server.url}/metrics`)
+    assert.equal(before.value('trent_hsm_up'), 1)
+    assert.equal(before.value('trent_hsm_respawns_total'), 0)
+    // The serve process's own HSM child, by its pid.
+    const hsm = execFileSync('pgrep', ['-P', String(server.process.pid), '-f', 'hsm --stdio'], { encoding: 'utf8' }).trim()
+    assert.match(hsm, /^\d+$/)
+    process.kill(Number(hsm), 'SIGKILL')
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      const m = await scrape(`${server.url}/metrics`)
+      if (m.value('trent_hsm_respawns_total') === 1 && m.value('trent_hsm_up') === 1) break
+      assert.ok(Date.now() < deadline, 'the HSM was not respawned within 10 s')
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  })
+})
+
+async function assertNoMetrics(url: string): Promise<void> {
+  const res = await fetch(`${url}/metrics`)
+  assert.equal(res.status, 400)
+  assert.equal(((await res.json()) as { __type: string }).__type, 'UnknownOperationException')
+}
+
 describe('metrics off by default, or on a listener of their own (--metrics-port)', () => {
   const data = tempDataDir()
   let server: TestServer
@@ -83,8 +118,18 @@ describe('metrics off by default, or on a listener of their own (--metrics-port)
     assert.notEqual(new URL(metricsUrl).port, new URL(server.url).port)
     const m = await scrape(metricsUrl)
     assert.equal(m.value('trent_hsm_up'), 1)
-    const onApi = await fetch(`${server.url}/metrics`)
-    assert.equal(onApi.status, 400)
-    assert.equal(((await onApi.json()) as { __type: string }).__type, 'UnknownOperationException')
+    await assertNoMetrics(server.url)
+  })
+
+  it('answers GET /metrics like any unknown request without --metrics', async () => {
+    const plain = tempDataDir()
+    const other = await startTestServer(plain.dir)
+    try {
+      await assertNoMetrics(other.url)
+      assert.ok(!other.output.some((l) => l.includes('Prometheus metrics')))
+    } finally {
+      await other.stop()
+      plain.cleanup()
+    }
   })
 })
