@@ -230,6 +230,20 @@ describe('trent admin canary add|remove|list', () => {
   })
 })
 
+describe('trent serve refuses bad canary options', () => {
+  it('a context without key=value, a webhook that is not http(s), --metrics-host without a port', async () => {
+    const data = tempDataDir()
+    try {
+      const serve = (...args: string[]) => run(process.execPath, [CLI, 'serve', '--port', '0', '--data-dir', data.dir, ...args])
+      await assert.rejects(serve('--canary-context', 'novalue'), (e: any) => e.code === 2 && /invalid canary context novalue: expected key=value/.test(e.stderr))
+      await assert.rejects(serve('--canary-webhook', 'ftp://example.com/x'), (e: any) => e.code === 2 && /invalid canary webhook ftp:\/\/example.com\/x/.test(e.stderr))
+      await assert.rejects(serve('--metrics-host', '0.0.0.0'), (e: any) => e.code === 2 && /--metrics-host needs --metrics-port/.test(e.stderr))
+    } finally {
+      data.cleanup()
+    }
+  })
+})
+
 describe('a hanging canary webhook does not slow requests', () => {
   const data = tempDataDir()
   let server: TestServer
