@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs'
-import type { Server } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import pg from 'pg'
-import { createServer } from 'node:http'
 import { createApiServer } from './api/server.js'
 import { systemClock, type Clock } from './core/clock.js'
 import { runHsmChild } from './hsm/hsm-child.js'
@@ -21,13 +20,14 @@ import { createAccount } from './service/accounts.js'
 import { KmsService, type AccessKeyPair } from './service/kms-service.js'
 import type { CanaryContext } from './service/observe/canary.js'
 import { listCanaryKeys, markCanary } from './service/observe/canary-admin.js'
-export { parseCanaryContext } from './service/observe/canary.js'
 import { METRICS_CONTENT_TYPE } from './service/observe/metrics.js'
 import { RequestObserver } from './service/observe/observer.js'
 import { CachedStore } from './store/cached-store.js'
 import { PostgresStore } from './store/postgres/postgres-store.js'
 import { SqliteStore } from './store/sqlite/sqlite-store.js'
 import type { Store } from './store/store.js'
+
+export { parseCanaryContext } from './service/observe/canary.js'
 
 /** Everything `trent serve` needs to know. */
 export interface TrentConfig {
@@ -139,17 +139,18 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
     await deletions.start()
 
     const server = createApiServer(service, { region: config.region, clock, observer, metricsEndpoint: config.metrics === 'api' })
-    const url = await listen(server, config.port, config.host)
+    let metricsUrl: string | undefined
+    // The metrics listener first: if the API port then fails, the catch below closes it.
     if (typeof config.metrics === 'object') {
       metricsServer = createServer((req, res) => {
         const text = req.method === 'GET' && req.url === '/metrics' ? observer.metrics.render() : undefined
         res.writeHead(text === undefined ? 404 : 200, { 'content-type': METRICS_CONTENT_TYPE })
         res.end(text ?? 'not found\n')
       })
+      metricsUrl = `${await listen(metricsServer, config.metrics.port, config.metrics.host ?? config.host)}/metrics`
     }
-    const metricsUrl = metricsServer && typeof config.metrics === 'object'
-      ? `${await listen(metricsServer, config.metrics.port, config.metrics.host ?? config.host)}/metrics`
-      : config.metrics === 'api' ? `${url}/metrics` : undefined
+    const url = await listen(server, config.port, config.host)
+    if (config.metrics === 'api') metricsUrl = `${url}/metrics`
     return {
       url,
       server,
