@@ -77,6 +77,18 @@ describe('WebhookSender', () => {
     await sender.drained()
   })
 
+  it('does not follow redirects', async () => {
+    const target = await receiver((_n, _req, res) => res.writeHead(204).end())
+    const r = await receiver((_n, _req, res) => res.writeHead(307, { location: target.url }).end())
+    servers.push(r.server, target.server)
+    const results: string[] = []
+    const sender = new WebhookSender({ urls: [r.url], attempts: 1, onResult: (x) => results.push(x) })
+    sender.send({})
+    await sender.drained()
+    assert.deepEqual(results, ['failed'])
+    assert.equal(target.bodies.length, 0)
+  })
+
   it('never throws for an unreachable receiver', async () => {
     const results: string[] = []
     const sender = new WebhookSender({ urls: ['http://127.0.0.1:1/'], attempts: 2, backoffMs: 5, onResult: (x) => results.push(x) })

@@ -121,6 +121,8 @@ export class WebhookSender {
         headers: { 'content-type': 'application/json', 'user-agent': 'trent-canary' },
         body: d.body,
         signal: abort.signal,
+        // An alert goes where the operator said, not where a redirect points.
+        redirect: 'manual',
       })
       // The body is not needed; reading it frees the connection for reuse.
       await res.arrayBuffer().catch(() => undefined)
