@@ -265,11 +265,14 @@ describe('a hanging canary webhook does not slow requests', () => {
 
   it('requests on a canary key complete while every delivery hangs', async () => {
     const { KeyMetadata } = await admin.send(new CreateKeyCommand({ Tags: [{ TagKey: 'trent:canary', TagValue: 'x' }] }))
-    const started = performance.now()
-    for (let i = 0; i < 20; i++) await admin.send(new EncryptCommand({ KeyId: KeyMetadata!.KeyId!, Plaintext: Buffer.from([i]) }))
-    const elapsed = performance.now() - started
-    // The webhook's 2 s timeout would cost 40 s if a request waited for it.
-    assert.ok(elapsed < 1500, `20 requests took ${elapsed} ms`)
+    let slowest = 0
+    for (let i = 0; i < 20; i++) {
+      const started = performance.now()
+      await admin.send(new EncryptCommand({ KeyId: KeyMetadata!.KeyId!, Plaintext: Buffer.from([i]) }))
+      slowest = Math.max(slowest, performance.now() - started)
+    }
+    // A request that waited for the hanging webhook would take at least its 2 s timeout.
+    assert.ok(slowest < 1500, `slowest request took ${slowest} ms`)
     await hook.waitFor(4)
     const m = await scrape(`${server.url}/metrics`)
     assert.equal(m.value('trent_canary_alerts_total', { type: 'canary-key', operation: 'Encrypt', outcome: 'allowed' }), 20)
