@@ -15,6 +15,8 @@ import { SupervisedHsm } from './hsm/hsm-supervisor.js'
 import { loadOrCreateSealKey } from './hsm/seal.js'
 import { SoftwareHsm } from './hsm/software-hsm.js'
 import { DeletionScheduler } from './service/deletion-scheduler.js'
+import type { SystemEventSink } from './service/key-material.js'
+import { KeyMaterialScheduler, type KeyMaterialRun } from './service/key-material-scheduler.js'
 import { explainAccess, type ExplainQuestion, type Explanation } from './service/explain.js'
 import { createAccount } from './service/accounts.js'
 import { KmsService, type AccessKeyPair } from './service/kms-service.js'
@@ -45,6 +47,8 @@ export interface TrentConfig {
    */
   cacheTtlMs?: number
   clock?: Clock
+  /** Receives the automatic rotations and material expiries the server performs (for the audit trail). */
+  onSystemEvent?: SystemEventSink
 }
 
 /** A running Trent front end. */
@@ -58,6 +62,11 @@ export interface RunningTrent {
    * as the periodic deletion job does; resolves to how many this node deleted.
    */
   runDueDeletions(): Promise<number>
+  /**
+   * Admin/test hook: performs now the automatic rotations and imported-material expiries that are
+   * due (by the configured clock), as the periodic key material job does.
+   */
+  runKeyMaterialJobs(): Promise<KeyMaterialRun>
   /** Stops the deletion job, stops accepting, finishes requests in flight, stops the HSM and closes the store. */
   close(): Promise<void>
 }
@@ -89,7 +98,9 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
       if (sealed) await h.loadDomain(sealed)
     },
   })
-  const deletions = new DeletionScheduler({ store, clock, holder: `${hostname()}/${process.pid}/${randomUUID()}` })
+  const holder = `${hostname()}/${process.pid}/${randomUUID()}`
+  const deletions = new DeletionScheduler({ store, clock, holder })
+  const keyMaterial = new KeyMaterialScheduler({ store, hsm, clock, holder, ...(config.onSystemEvent ? { onSystemEvent: config.onSystemEvent } : {}) })
   try {
     // With a shared database the HSM loads the domain that another node may have sealed (at
     // start, and again in initialize()): the usual cause of a failure there is a different seal key.
@@ -109,6 +120,7 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
     const credentialsFile = init.created ? writeCredentials(config.dataDir, init.created) : undefined
     // Its first run, before serving, deletes the keys that fell due while the server was down.
     await deletions.start()
+    await keyMaterial.start()
 
     const server = createApiServer(service, { region: config.region, clock })
     await new Promise<void>((resolve, reject) => {
@@ -122,8 +134,10 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
       server,
       ...(credentialsFile ? { credentialsFile } : {}),
       runDueDeletions: () => deletions.runOnce(),
+      runKeyMaterialJobs: () => keyMaterial.runOnce(),
       async close() {
         await deletions.stop()
+        await keyMaterial.stop()
         const closed = new Promise<void>((resolve) => server.close(() => resolve()))
         server.closeIdleConnections()
         await closed
@@ -133,6 +147,7 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
     }
   } catch (e) {
     await deletions.stop()
+    await keyMaterial.stop()
     await hsm.close()
     await store.close()
     throw e
