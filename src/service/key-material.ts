@@ -95,3 +95,8 @@ export async function reread(deps: ServiceDeps, key: KeyRecord, e: unknown): Pro
   if (!(e instanceof StoreConflictError)) throw e
   return deps.store.getKey(key.keyId)
 }
+
+/** Refuses import operations on keys whose material is not imported, as AWS words it. */
+export function assertExternal(key: KeyRecord): void {
+  if (key.origin !== 'EXTERNAL') throw new KmsError('UnsupportedOperationException', `${key.arn} origin is ${key.origin} which is not valid for this operation.`)
+}

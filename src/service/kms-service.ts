@@ -37,6 +37,9 @@ import { enableKeyRotation } from './operations/enable-key-rotation.js'
 import { getKeyRotationStatus } from './operations/get-key-rotation-status.js'
 import { listKeyRotations } from './operations/list-key-rotations.js'
 import { rotateKeyOnDemand } from './operations/rotate-key-on-demand.js'
+import { deleteImportedKeyMaterial } from './operations/delete-imported-key-material.js'
+import { getParametersForImport } from './operations/get-parameters-for-import.js'
+import { importKeyMaterial } from './operations/import-key-material.js'
 import { updateKeyDescription } from './operations/update-key-description.js'
 
 const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
@@ -47,6 +50,7 @@ const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
     createKey,
     decrypt,
     deleteAlias,
+    deleteImportedKeyMaterial,
     describeKey,
     disableKey,
     disableKeyRotation,
@@ -58,6 +62,8 @@ const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
     generateRandom,
     getKeyPolicy,
     getKeyRotationStatus,
+    getParametersForImport,
+    importKeyMaterial,
     listAliases,
     listGrants,
     listKeyPolicies,
