@@ -33,7 +33,8 @@ export interface KeyMaterialRun {
 
 /**
  * The system side of the key material lifecycle: automatic rotation of keys whose
- * NextRotationDate has come, and deletion of imported material whose ValidTo has passed. Runs at
+ * NextRotationDate has come, deletion of imported material whose ValidTo has passed, and of
+ * import tokens (with their wrapped private keys) that expired unused. Runs at
  * start (catching up on everything that fell due while the server was down: a key overdue by
  * several periods rotates once, and its next date counts from now) and every `intervalMs`.
  *
@@ -99,6 +100,8 @@ export class KeyMaterialScheduler {
   async #run(): Promise<KeyMaterialRun> {
     const rotated = await this.#batches((now, limit) => this.#o.store.keysDueForRotation(now, limit), (key, now) => this.#rotate(key, now))
     const expired = await this.#batches((now, limit) => this.#o.store.materialsDueForExpiry(now, limit), (m, now) => this.#expire(m, now))
+    // Unused import parameters hold wrapped private keys: they go once they can no longer be used.
+    await this.#o.store.deleteExpiredImportTokens(Math.floor(this.#o.clock.now()))
     return { rotated, expired }
   }
 

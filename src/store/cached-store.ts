@@ -271,6 +271,7 @@ export class CachedStore implements Store {
   putImportToken: Store['putImportToken'] = (token) => this.#store.putImportToken(token)
   getImportToken: Store['getImportToken'] = (tokenHash) => this.#store.getImportToken(tokenHash)
   deleteImportToken: Store['deleteImportToken'] = (tokenHash) => this.#store.deleteImportToken(tokenHash)
+  deleteExpiredImportTokens: Store['deleteExpiredImportTokens'] = (now) => this.#store.deleteExpiredImportTokens(now)
   acquireLease: Store['acquireLease'] = (name, holder, now, ttlMs) => this.#store.acquireLease(name, holder, now, ttlMs)
   releaseLease: Store['releaseLease'] = (name, holder) => this.#store.releaseLease(name, holder)
   getAlias: Store['getAlias'] = (accountId, region, aliasName) => this.#store.getAlias(accountId, region, aliasName)

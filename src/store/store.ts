@@ -290,6 +290,8 @@ export interface Store {
   getImportToken(tokenHash: Uint8Array): Promise<ImportTokenRecord | undefined>
   /** Deletes an import token; false if it did not exist (so of two users of one token only one gets true). */
   deleteImportToken(tokenHash: Uint8Array): Promise<boolean>
+  /** Deletes the import tokens whose validTo is at or before `now` (with their wrapped private keys); returns how many. */
+  deleteExpiredImportTokens(now: number): Promise<number>
   /** Keys of every account and region in PendingDeletion whose deletionDate is at or before `now`, by deletionDate then creation order. */
   keysDueForDeletion(now: number, limit: number): Promise<KeyRecord[]>
   /**

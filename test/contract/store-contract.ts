@@ -603,6 +603,18 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
           assert.equal(await store.deleteKey(key), true)
           assert.equal(await store.getImportToken(other.tokenHash), undefined)
         }))
+
+      it('deleteExpiredImportTokens deletes the tokens whose validTo has come, and no others', () =>
+        withStore(async (store) => {
+          const key = sampleKey({ origin: 'EXTERNAL' })
+          await store.createKey(key)
+          const token = (seed: number, validTo: number) => ({ tokenHash: bytes(32, seed), keyId: key.keyId, wrappingKeySpec: 'RSA_2048', wrappingAlgorithm: 'RSAES_OAEP_SHA_1', wrappedPrivateKey: bytes(100, seed), validTo })
+          for (const t of [token(1, 1_000), token(2, 2_000), token(3, 3_000)]) await store.putImportToken(t)
+          assert.equal(await store.deleteExpiredImportTokens(2_000), 2)
+          assert.equal(await store.deleteExpiredImportTokens(2_000), 0)
+          assert.equal(await store.getImportToken(bytes(32, 2)), undefined)
+          assert.deepEqual(await store.getImportToken(bytes(32, 3)), token(3, 3_000))
+        }))
     })
 
     describe('deleteKey', () => {

@@ -126,14 +126,17 @@ describe('imported key material (BYOK): GetParametersForImport, ImportKeyMateria
   async function decrypt(blob: Uint8Array): Promise<string> {
     return Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob: blob, EncryptionContext: context }))).Plaintext!).toString()
   }
-  function storedEkt(keyId: string, keyMaterialId: string): Buffer | undefined {
+  /** Reads the data dir's database straight (a second, read-only connection). */
+  function query<T>(sql: string, ...params: unknown[]): T | undefined {
     const db = new Database(join(data.dir, 'trent.db'), { readonly: true, fileMustExist: true })
     try {
-      return (db.prepare('SELECT ekt FROM key_materials WHERE key_id = ? AND key_material_id = ?').get(keyId, keyMaterialId) as { ekt: Buffer } | undefined)?.ekt
+      return db.prepare(sql).get(...params) as T | undefined
     } finally {
       db.close()
     }
   }
+  const storedEkt = (keyId: string, keyMaterialId: string) => query<{ ekt: Buffer }>('SELECT ekt FROM key_materials WHERE key_id = ? AND key_material_id = ?', keyId, keyMaterialId)?.ekt
+  const storedTokens = (keyId: string) => query<{ n: number }>('SELECT count(*) AS n FROM import_tokens WHERE key_id = ?', keyId)!.n
 
   let key: { id: string; arn: string }
   let material: Buffer
@@ -230,6 +233,10 @@ describe('imported key material (BYOK): GetParametersForImport, ImportKeyMateria
       kms.send(new ImportKeyMaterialCommand({ KeyId: key.id, ImportToken: p.ImportToken, EncryptedKeyMaterial: customer.wrap(p.PublicKey!, 'RSAES_OAEP_SHA_256', material), ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' })),
       'ExpiredImportTokenException',
     )
+    // The job deletes expired tokens with their wrapped private keys.
+    assert.ok(storedTokens(key.id) > 0)
+    await trent!.runKeyMaterialJobs()
+    assert.equal(storedTokens(key.id), 0)
   })
 
   it('a key accepts only its own material again; the same material into another key gets another id', async () => {

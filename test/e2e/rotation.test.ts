@@ -38,10 +38,8 @@ describe('key rotation: EnableKeyRotation, RotateKeyOnDemand, ListKeyRotations a
   let trent: RunningTrent | undefined
   let kms: KMSClient
 
-  async function start(): Promise<RunningTrent> {
-    const node = await startServer({ host: '127.0.0.1', port: 0, dataDir: data.dir, region: REGION, accountId: ACCOUNT, admin: CREDENTIALS, clock, onSystemEvent: (e) => events.push(e) })
-    return node
-  }
+  const start = (): Promise<RunningTrent> =>
+    startServer({ host: '127.0.0.1', port: 0, dataDir: data.dir, region: REGION, accountId: ACCOUNT, admin: CREDENTIALS, clock, onSystemEvent: (e) => events.push(e) })
 
   async function stop(): Promise<void> {
     kms?.destroy()

@@ -393,6 +393,10 @@ export class PostgresStore implements Store {
     return (await this.#query('DELETE FROM import_tokens WHERE token_hash = $1', [bytea(tokenHash)])).rowCount === 1
   }
 
+  async deleteExpiredImportTokens(now: number): Promise<number> {
+    return (await this.#query('DELETE FROM import_tokens WHERE valid_to <= $1', [now])).rowCount ?? 0
+  }
+
   /**
    * See {@link Store.listKeys}: keys in the order they were created (committed) in their account and
    * region. A marker holds the last key's list position, which is never reused, so a listing picks

@@ -176,6 +176,7 @@ function prepareAll(db: SqliteDatabase) {
       FROM import_tokens WHERE token_hash = ?`),
     deleteImportToken: p('DELETE FROM import_tokens WHERE token_hash = ?'),
     deleteImportTokensOfKey: p('DELETE FROM import_tokens WHERE key_id = ?'),
+    deleteExpiredImportTokens: p('DELETE FROM import_tokens WHERE valid_to <= ?'),
     // The literal state (not a parameter) lets SQLite use the partial index keys_due_for_deletion.
     keysDue: p(`SELECT ${KEY_COLUMNS} FROM keys
       WHERE key_state = 'PendingDeletion' AND deletion_date <= ? ORDER BY deletion_date, seq LIMIT ?`),
@@ -423,6 +424,10 @@ export class SqliteStore implements Store {
 
   async deleteImportToken(tokenHash: Uint8Array): Promise<boolean> {
     return this.#sql().deleteImportToken.run(tokenHash).changes === 1
+  }
+
+  async deleteExpiredImportTokens(now: number): Promise<number> {
+    return this.#sql().deleteExpiredImportTokens.run(now).changes
   }
 
   async getAliasTarget(accountId: string, region: string, aliasName: string): Promise<string | undefined> {
