@@ -15,6 +15,8 @@ import { SupervisedHsm } from './hsm/hsm-supervisor.js'
 import { loadOrCreateSealKey } from './hsm/seal.js'
 import { SoftwareHsm } from './hsm/software-hsm.js'
 import { DeletionScheduler } from './service/deletion-scheduler.js'
+import type { SystemEventSink } from './service/key-material.js'
+import { KeyMaterialScheduler, type KeyMaterialRun } from './service/key-material-scheduler.js'
 import { explainAccess, type ExplainQuestion, type Explanation } from './service/explain.js'
 import { createAccount } from './service/accounts.js'
 import { KmsService, type AccessKeyPair } from './service/kms-service.js'
@@ -61,6 +63,8 @@ export interface TrentConfig {
   canaryContexts?: CanaryContext[]
   /** URLs that receive every canary alert as a JSON POST. */
   canaryWebhooks?: string[]
+  /** Receives the automatic rotations and material expiries the server performs (for the audit trail). */
+  onSystemEvent?: SystemEventSink
 }
 
 /** A running Trent front end. */
@@ -78,6 +82,11 @@ export interface RunningTrent {
    * as the periodic deletion job does; resolves to how many this node deleted.
    */
   runDueDeletions(): Promise<number>
+  /**
+   * Admin/test hook: performs now the automatic rotations and imported-material expiries that are
+   * due (by the configured clock), as the periodic key material job does.
+   */
+  runKeyMaterialJobs(): Promise<KeyMaterialRun>
   /** Stops the deletion job, stops accepting, finishes requests in flight, stops the HSM and closes the store. */
   close(): Promise<void>
 }
@@ -109,7 +118,9 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
       if (sealed) await h.loadDomain(sealed)
     },
   })
-  const deletions = new DeletionScheduler({ store, clock, holder: `${hostname()}/${process.pid}/${randomUUID()}` })
+  const holder = `${hostname()}/${process.pid}/${randomUUID()}`
+  const deletions = new DeletionScheduler({ store, clock, holder })
+  const keyMaterial = new KeyMaterialScheduler({ store, hsm, clock, holder, ...(config.onSystemEvent ? { onSystemEvent: config.onSystemEvent } : {}) })
   const observer = new RequestObserver({
     operationNames: KmsService.operationNames,
     clock,
@@ -137,6 +148,7 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
     const credentialsFile = init.created ? writeCredentials(config.dataDir, init.created) : undefined
     // Its first run, before serving, deletes the keys that fell due while the server was down.
     await deletions.start()
+    await keyMaterial.start()
 
     const server = createApiServer(service, { region: config.region, clock, observer, metricsEndpoint: config.metrics === 'api' })
     let metricsUrl: string | undefined
@@ -158,8 +170,10 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
       ...(metricsUrl ? { metricsUrl } : {}),
       ...(credentialsFile ? { credentialsFile } : {}),
       runDueDeletions: () => deletions.runOnce(),
+      runKeyMaterialJobs: () => keyMaterial.runOnce(),
       async close() {
         await deletions.stop()
+        await keyMaterial.stop()
         const closed = new Promise<void>((resolve) => server.close(() => resolve()))
         server.closeIdleConnections()
         await closed
@@ -173,6 +187,7 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
     await closeQuietly(metricsServer)
     observer.close()
     await deletions.stop()
+    await keyMaterial.stop()
     await hsm.close()
     await store.close()
     throw e

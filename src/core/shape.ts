@@ -10,6 +10,7 @@ export type Shape =
   | IntegerShape
   | BooleanShape
   | BlobShape
+  | TimestampShape
   | ListShape<Shape>
   | MapShape
   | StructureShape<Members>
@@ -34,6 +35,10 @@ export interface BlobShape {
   readonly type: 'blob'
   readonly min?: number
   readonly max?: number
+}
+/** Epoch seconds (possibly fractional) on the wire, as the SDKs send timestamps in JSON 1.1; milliseconds in the parsed input. */
+export interface TimestampShape {
+  readonly type: 'timestamp'
 }
 export interface ListShape<M extends Shape> {
   readonly type: 'list'
@@ -65,6 +70,8 @@ export type Infer<S> = S extends StringShape<infer E>
       ? boolean
       : S extends BlobShape
         ? Uint8Array
+        : S extends TimestampShape
+        ? number
         : S extends ListShape<infer M>
           ? Array<Infer<M>>
           : S extends MapShape
@@ -86,6 +93,7 @@ export const t = {
   integer: (o: Omit<IntegerShape, 'type'> = {}): IntegerShape => ({ type: 'integer', ...o }),
   boolean: (): BooleanShape => ({ type: 'boolean' }),
   blob: (o: Omit<BlobShape, 'type'> = {}): BlobShape => ({ type: 'blob', ...o }),
+  timestamp: (): TimestampShape => ({ type: 'timestamp' }),
   list: <M extends Shape>(member: M, o: Omit<ListShape<M>, 'type' | 'member'> = {}): ListShape<M> => ({ type: 'list', member, ...o }),
   map: (key: StringShape = { type: 'string' }, value: StringShape = { type: 'string' }): MapShape => ({ type: 'map', key, value }),
   structure: <const M extends Members>(members: M): StructureShape<M> => ({ type: 'structure', members }),
@@ -152,6 +160,9 @@ class Parser {
       case 'boolean':
         if (typeof value !== 'boolean') throw serialization(value, 'Boolean')
         return value
+      case 'timestamp':
+        if (typeof value !== 'number' || !Number.isFinite(value)) throw serialization(value, 'Timestamp')
+        return Math.round(value * 1000)
       case 'blob': {
         const bytes = typeof value === 'string' ? decodeBase64(value) : undefined
         if (!bytes) throw new KmsError('SerializationException', `Could not parse '${path}' as a base64-encoded blob`)

@@ -17,6 +17,7 @@ const utf8 = new TextEncoder()
 // Both formats are AES-GCM under the same domain keys; distinct labels keep one from passing as the other.
 const EKT_LABEL = utf8.encode('trent-ekt-v1')
 const CREDENTIAL_LABEL = utf8.encode('trent-credential-v1')
+const IMPORT_KEY_LABEL = utf8.encode('trent-import-wrapping-key-v1')
 
 /** A domain key as the HSM holds it in memory. */
 export interface DomainKeyHandle {
@@ -137,6 +138,24 @@ export function unwrapCredential(
   accessKeyId: string,
 ): Uint8Array | undefined {
   return unwrapV1(wrapped, lookup, (id) => credentialAad(id, accessKeyId))
+}
+
+/** The additional authenticated data of a v1 wrapped import key: label, domain key id, key ARN, wrapping key spec. */
+export function importKeyAad(domainKeyId: Uint8Array, keyArn: string, wrappingKeySpec: string): Uint8Array {
+  return lengthPrefixed([IMPORT_KEY_LABEL, domainKeyId, utf8.encode(keyArn), utf8.encode(wrappingKeySpec)])
+}
+
+/**
+ * Wraps the private half (PKCS#8 DER) of an import wrapping key under a domain key, bound to the
+ * KMS key it is for and its spec. Same layout as an EKT with {@link importKeyAad} as AAD.
+ */
+export function wrapImportKey(domainKey: DomainKeyHandle, keyArn: string, wrappingKeySpec: string, pkcs8: Uint8Array, iv: Uint8Array): Uint8Array {
+  return wrapV1(domainKey, pkcs8, importKeyAad(domainKey.id, keyArn, wrappingKeySpec), iv)
+}
+
+/** Unwraps a key wrapped by {@link wrapImportKey} for `keyArn` and `wrappingKeySpec`; undefined on any failure. */
+export function unwrapImportKey(wrapped: Uint8Array, lookup: DomainKeyLookup, keyArn: string, wrappingKeySpec: string): Uint8Array | undefined {
+  return unwrapV1(wrapped, lookup, (id) => importKeyAad(id, keyArn, wrappingKeySpec))
 }
 
 function wrapV1(domainKey: DomainKeyHandle, secret: Uint8Array, aad: Uint8Array, iv: Uint8Array): Uint8Array {

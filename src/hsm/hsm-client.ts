@@ -2,7 +2,7 @@ import { connect } from 'node:net'
 import { KmsError } from '../core/errors.js'
 import type { EncryptionContext } from '../core/types.js'
 import { openChannel, type ChannelOptions, type ChannelStream, type SecureChannel } from './channel.js'
-import type { DataKey, Hsm, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
+import type { DataKey, Hsm, ImportWrapping, ImportWrappingKey, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
 import type { HsmListenAddress } from './hsm-server.js'
 import {
   decodeResponse,
@@ -104,6 +104,14 @@ export class RemoteHsm implements Hsm {
 
   generateKeyMaterial(binding: KeyBinding): Promise<NewKeyMaterial> {
     return this.#call('generateKeyMaterial', [binding])
+  }
+
+  generateWrappingKey(binding: KeyBinding, wrappingKeySpec: string): Promise<ImportWrappingKey> {
+    return this.#call('generateWrappingKey', [binding, wrappingKeySpec])
+  }
+
+  importKeyMaterial(binding: KeyBinding, wrapping: ImportWrapping, encryptedKeyMaterial: Uint8Array): Promise<NewKeyMaterial> {
+    return this.#call('importKeyMaterial', [binding, wrapping, encryptedKeyMaterial])
   }
 
   encrypt(key: KeyMaterialRef, plaintext: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {

@@ -5,7 +5,7 @@ import { KmsError } from '../core/errors.js'
 import { zeroize } from '../core/secret.js'
 import type { EncryptionContext } from '../core/types.js'
 import { PSK_BYTES, openChannel } from './channel.js'
-import type { DataKey, Hsm, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
+import type { DataKey, Hsm, ImportWrapping, ImportWrappingKey, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
 import { RemoteHsm } from './hsm-client.js'
 
 /** Options of {@link SupervisedHsm}. */
@@ -142,6 +142,14 @@ export class SupervisedHsm extends EventEmitter<SupervisedHsmEvents> implements 
 
   generateKeyMaterial(binding: KeyBinding): Promise<NewKeyMaterial> {
     return this.#with((h) => h.generateKeyMaterial(binding))
+  }
+
+  generateWrappingKey(binding: KeyBinding, wrappingKeySpec: string): Promise<ImportWrappingKey> {
+    return this.#with((h) => h.generateWrappingKey(binding, wrappingKeySpec))
+  }
+
+  importKeyMaterial(binding: KeyBinding, wrapping: ImportWrapping, encryptedKeyMaterial: Uint8Array): Promise<NewKeyMaterial> {
+    return this.#with((h) => h.importKeyMaterial(binding, wrapping, encryptedKeyMaterial))
   }
 
   encrypt(key: KeyMaterialRef, plaintext: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {

@@ -27,6 +27,23 @@ export interface NewKeyMaterial {
   ekt: Uint8Array
 }
 
+/** GetParametersForImport's wrapping key as it leaves the HSM: only the private half wrapped. */
+export interface ImportWrappingKey {
+  /** DER SubjectPublicKeyInfo of the RSA wrapping key. */
+  publicKey: Uint8Array
+  /** The RSA private key (PKCS#8) wrapped under a domain key, bound to the KMS key ARN and the wrapping key spec. */
+  wrappedPrivateKey: Uint8Array
+}
+
+/** How key material to import was wrapped: the wrapping key GetParametersForImport made, and the algorithm. */
+export interface ImportWrapping {
+  /** RSA_2048, RSA_3072 or RSA_4096. */
+  wrappingKeySpec: string
+  /** RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, RSA_AES_KEY_WRAP_SHA_1 or RSA_AES_KEY_WRAP_SHA_256. */
+  wrappingAlgorithm: string
+  wrappedPrivateKey: Uint8Array
+}
+
 /** Result of GenerateDataKey inside the HSM. */
 export interface DataKey {
   ciphertextBlob: Uint8Array
@@ -48,6 +65,19 @@ export interface Hsm {
   loadDomain(sealedDomain: Uint8Array): Promise<void>
   /** Generates a 256-bit HBK for a key and returns its id and EKT. */
   generateKeyMaterial(binding: KeyBinding): Promise<NewKeyMaterial>
+  /**
+   * Generates an RSA wrapping key for importing material into the key `binding` names. The private
+   * key leaves the HSM only wrapped under a domain key and bound to that key and spec.
+   */
+  generateWrappingKey(binding: KeyBinding, wrappingKeySpec: string): Promise<ImportWrappingKey>
+  /**
+   * Unwraps imported key material with the wrapping key and returns it as new key material of
+   * `binding`: its EKT, and an HBK id derived from the material and the key (HMAC under a domain
+   * secret), so that importing the same material again gives the same id. What the material must
+   * be depends on `binding.keySpec` (32 bytes for SYMMETRIC_DEFAULT). A wrap that does not open is
+   * InvalidCiphertextException; material of the wrong form IncorrectKeyMaterialException.
+   */
+  importKeyMaterial(binding: KeyBinding, wrapping: ImportWrapping, encryptedKeyMaterial: Uint8Array): Promise<NewKeyMaterial>
   /** Encrypts up to 4096 bytes under a per-request key derived from the HBK; returns a ciphertext blob. */
   encrypt(key: KeyMaterialRef, plaintext: Uint8Array, context: EncryptionContext): Promise<Uint8Array>
   /** Decrypts a ciphertext blob made under `key`. */

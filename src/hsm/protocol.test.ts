@@ -54,7 +54,13 @@ describe('protocol', () => {
     roundTripRequest('generateRandom', [-1])
     roundTripRequest('wrapSecret', ['AKIAEXAMPLE', bytes(1, 2)])
     roundTripRequest('deriveSigningKey', ['AKIAEXAMPLE', bytes(3), '20260101', 'us-east-1', 'kms'])
-    assert.equal(Object.keys(OPCODES).length, 10)
+    roundTripRequest('generateWrappingKey', [{ keyArn: key.keyArn, keyId: key.keyId, keySpec: 'SYMMETRIC_DEFAULT', origin: 'EXTERNAL' }, 'RSA_3072'])
+    roundTripRequest('importKeyMaterial', [
+      { keyArn: key.keyArn, keyId: key.keyId, keySpec: 'SYMMETRIC_DEFAULT', origin: 'EXTERNAL' },
+      { wrappingKeySpec: 'RSA_2048', wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256', wrappedPrivateKey: bytes(9, 8) },
+      bytes(1, 2, 3),
+    ])
+    assert.equal(Object.keys(OPCODES).length, 12)
   })
 
   it('round-trips the results of every method', () => {
@@ -69,6 +75,8 @@ describe('protocol', () => {
     roundTripResult('generateRandom', new Uint8Array(1024).fill(3))
     roundTripResult('wrapSecret', bytes(7))
     roundTripResult('deriveSigningKey', new Uint8Array(32))
+    roundTripResult('generateWrappingKey', { publicKey: bytes(1, 2), wrappedPrivateKey: bytes(3) })
+    roundTripResult('importKeyMaterial', { hbkId: bytes(4), ekt: bytes(5, 6) })
   })
 
   it('keeps "__proto__" and other awkward context keys as plain own properties', () => {

@@ -1,7 +1,7 @@
 import { KmsError, type KmsErrorCode } from '../core/errors.js'
 import { zeroize } from '../core/secret.js'
 import type { EncryptionContext } from '../core/types.js'
-import type { Hsm, KeyBinding, KeyMaterialRef } from './hsm.js'
+import type { Hsm, ImportWrapping, KeyBinding, KeyMaterialRef } from './hsm.js'
 
 /**
  * Binary encoding of {@link Hsm} calls over the HSM channel.
@@ -39,6 +39,9 @@ export const OPCODES: Readonly<Record<HsmMethod, number>> = Object.freeze({
   generateRandom: 8,
   wrapSecret: 9,
   deriveSigningKey: 10,
+  // Numbered apart from the others so that methods added on other branches meanwhile keep theirs.
+  generateWrappingKey: 32,
+  importKeyMaterial: 33,
 })
 
 const METHODS: ReadonlyMap<number, HsmMethod> = new Map(
@@ -138,6 +141,10 @@ export class Writer {
     return this.binding(k).bytes(k.hbkId).bytes(k.ekt)
   }
 
+  wrapping(w: ImportWrapping): this {
+    return this.string(w.wrappingKeySpec).string(w.wrappingAlgorithm).bytes(w.wrappedPrivateKey)
+  }
+
   /** The message so far. Shares the buffer: the writer must not be used afterwards. */
   finish(): Uint8Array {
     return this.#buf.subarray(0, this.#length)
@@ -220,6 +227,10 @@ export class Reader {
     return { ...this.binding(), hbkId: this.bytes(), ekt: this.bytes() }
   }
 
+  wrapping(): ImportWrapping {
+    return { wrappingKeySpec: this.string(), wrappingAlgorithm: this.string(), wrappedPrivateKey: this.bytes() }
+  }
+
   /** Throws unless the whole message was consumed. */
   end(): void {
     if (this.#offset !== this.#buf.length) throw new ProtocolError('trailing bytes in message')
@@ -300,6 +311,18 @@ const CODECS: { readonly [M in HsmMethod]: MethodCodec<M> } = {
       void w.string(accessKeyId).bytes(wrapped).string(date).string(region).string(service),
     decodeArgs: (r) => [r.string(), r.bytes(), r.string(), r.string(), r.string()],
     ...bytesResult,
+  },
+  generateWrappingKey: {
+    encodeArgs: (w, [binding, spec]) => void w.binding(binding).string(spec),
+    decodeArgs: (r) => [r.binding(), r.string()],
+    encodeResult: (w, k) => void w.bytes(k.publicKey).bytes(k.wrappedPrivateKey),
+    decodeResult: (r) => ({ publicKey: r.bytes(), wrappedPrivateKey: r.bytes() }),
+  },
+  importKeyMaterial: {
+    encodeArgs: (w, [binding, wrapping, encrypted]) => void w.binding(binding).wrapping(wrapping).bytes(encrypted),
+    decodeArgs: (r) => [r.binding(), r.wrapping(), r.bytes()],
+    encodeResult: (w, m) => void w.bytes(m.hbkId).bytes(m.ekt),
+    decodeResult: (r) => ({ hbkId: r.bytes(), ekt: r.bytes() }),
   },
 }
 

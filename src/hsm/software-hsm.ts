@@ -1,7 +1,7 @@
 import { RandomPool } from './random-pool.js'
 import type { Clock } from '../core/clock.js'
 import type { EncryptionContext } from '../core/types.js'
-import type { DataKey, Hsm, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
+import type { DataKey, Hsm, ImportWrapping, ImportWrappingKey, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
 import type { SelfTestPrimitives } from './self-test.js'
 import type { DomainState } from './seal.js'
 import { systemClock } from '../core/clock.js'
@@ -16,11 +16,14 @@ import {
   HBK_BYTES,
   unwrapCredential,
   unwrapEkt,
+  unwrapImportKey,
   wrapCredential,
   wrapEkt,
+  wrapImportKey,
   wrappedDomainKeyId,
 } from './ekt.js'
 import { HbkCache } from './hbk-cache.js'
+import { generateWrappingKeyPair, importedHbk, importedHbkId, unwrapMaterial } from './key-import.js'
 import { hmacSha256, kdfCtrHmacSha256 } from './kdf.js'
 import { runSelfTests } from './self-test.js'
 import {
@@ -192,6 +195,42 @@ export class SoftwareHsm implements Hsm {
       return { hbkId, ekt }
     } finally {
       zeroize(hbk)
+    }
+  }
+
+  async generateWrappingKey(binding: KeyBinding, wrappingKeySpec: string): Promise<ImportWrappingKey> {
+    this.#ready()
+    checkBinding(binding)
+    const { publicKey, pkcs8 } = await generateWrappingKeyPair(wrappingKeySpec)
+    try {
+      // Generating took a while: the domain may have been dropped meanwhile.
+      const wrappedPrivateKey = wrapImportKey(activeDomainKey(this.#ready()), binding.keyArn, wrappingKeySpec, pkcs8, this.#random(GCM_IV_BYTES))
+      return { publicKey, wrappedPrivateKey }
+    } finally {
+      zeroize(pkcs8)
+    }
+  }
+
+  async importKeyMaterial(binding: KeyBinding, wrapping: ImportWrapping, encryptedKeyMaterial: Uint8Array): Promise<NewKeyMaterial> {
+    const domain = this.#ready()
+    checkBinding(binding)
+    const pkcs8 = unwrapImportKey(wrapping.wrappedPrivateKey, domainKeyLookup(domain), binding.keyArn, wrapping.wrappingKeySpec)
+    // A wrapping key made for another key (or tampered with) does not unwrap for this one.
+    if (pkcs8 === undefined) throw new KmsError('InvalidImportTokenException', 'The import token is not valid for this key.') // Guessed wording
+    let material: Uint8Array
+    try {
+      material = unwrapMaterial(pkcs8, wrapping.wrappingKeySpec, wrapping.wrappingAlgorithm, encryptedKeyMaterial)
+    } finally {
+      zeroize(pkcs8)
+    }
+    try {
+      const hbk = importedHbk(binding.keySpec, material)
+      // The domain's first key is its founding secret: ids must stay the same across domain key rotation.
+      const hbkId = importedHbkId(domain.keys[0]!.key, domain.domainId, binding.keyArn, hbk)
+      const ekt = wrapEkt(activeDomainKey(domain), hbk, { ...binding, hbkId }, this.#random(GCM_IV_BYTES))
+      return { hbkId, ekt }
+    } finally {
+      zeroize(material)
     }
   }
 

@@ -21,5 +21,7 @@ export function keyMetadata(key: KeyRecord): Record<string, unknown> {
   if (key.pendingWindowInDays !== undefined) m['PendingDeletionWindowInDays'] = key.pendingWindowInDays
   if (key.keyUsage === 'ENCRYPT_DECRYPT' && key.keySpec === 'SYMMETRIC_DEFAULT') m['EncryptionAlgorithms'] = ['SYMMETRIC_DEFAULT']
   if (key.currentKeyMaterialId !== undefined) m['CurrentKeyMaterialId'] = key.currentKeyMaterialId
+  if (key.expirationModel !== undefined) m['ExpirationModel'] = key.expirationModel
+  if (key.validTo !== undefined) m['ValidTo'] = key.validTo / 1000
   return m
 }

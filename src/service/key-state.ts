@@ -23,6 +23,8 @@ const rules = {
   enablement: { allowed: ['Enabled', 'Disabled', 'Unavailable'], disabledException: false },
   /** EnableKeyRotation, DisableKeyRotation, RotateKeyOnDemand. */
   rotation: { allowed: ['Enabled', 'Updating'], disabledException: true },
+  /** GetParametersForImport, ImportKeyMaterial, DeleteImportedKeyMaterial. */
+  importMaterial: { allowed: ['Enabled', 'Disabled', 'PendingImport'], disabledException: false },
   /** ScheduleKeyDeletion. */
   scheduleDeletion: { allowed: ['Enabled', 'Disabled', 'PendingImport', 'Unavailable', 'Creating'], disabledException: false },
   /** CancelKeyDeletion. */

@@ -32,6 +32,14 @@ import { scheduleKeyDeletion } from './operations/schedule-key-deletion.js'
 import { tagResource } from './operations/tag-resource.js'
 import { untagResource } from './operations/untag-resource.js'
 import { updateAlias } from './operations/update-alias.js'
+import { disableKeyRotation } from './operations/disable-key-rotation.js'
+import { enableKeyRotation } from './operations/enable-key-rotation.js'
+import { getKeyRotationStatus } from './operations/get-key-rotation-status.js'
+import { listKeyRotations } from './operations/list-key-rotations.js'
+import { rotateKeyOnDemand } from './operations/rotate-key-on-demand.js'
+import { deleteImportedKeyMaterial } from './operations/delete-imported-key-material.js'
+import { getParametersForImport } from './operations/get-parameters-for-import.js'
+import { importKeyMaterial } from './operations/import-key-material.js'
 import { updateKeyDescription } from './operations/update-key-description.js'
 
 const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
@@ -42,17 +50,24 @@ const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
     createKey,
     decrypt,
     deleteAlias,
+    deleteImportedKeyMaterial,
     describeKey,
     disableKey,
+    disableKeyRotation,
     enableKey,
+    enableKeyRotation,
     encrypt,
     generateDataKey,
     generateDataKeyWithoutPlaintext,
     generateRandom,
     getKeyPolicy,
+    getKeyRotationStatus,
+    getParametersForImport,
+    importKeyMaterial,
     listAliases,
     listGrants,
     listKeyPolicies,
+    listKeyRotations,
     listKeys,
     listResourceTags,
     listRetirableGrants,
@@ -60,6 +75,7 @@ const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
     reEncrypt,
     retireGrant,
     revokeGrant,
+    rotateKeyOnDemand,
     scheduleKeyDeletion,
     tagResource,
     untagResource,

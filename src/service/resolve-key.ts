@@ -65,7 +65,8 @@ export async function resolveKey(
 /** Loads one version of a key's material as the HSM takes it. Undefined when the key has no such version. */
 export async function loadMaterial(deps: ServiceDeps, key: KeyRecord, keyMaterialId: string): Promise<KeyMaterialRef | undefined> {
   const m = await deps.store.getKeyMaterial(key.keyId, keyMaterialId)
-  if (!m) return undefined
+  // Imported material that expired or was deleted keeps its record but no EKT.
+  if (!m || m.ekt.length === 0) return undefined
   return {
     keyArn: key.arn,
     keyId: key.keyId,

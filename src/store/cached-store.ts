@@ -156,6 +156,16 @@ export class CachedStore implements Store {
     }
   }
 
+  /** Drops the key and all its material from the cache: an imported material's EKT may have been deleted. */
+  async putKeyMaterials(key: KeyRecord, materials: readonly KeyMaterialRecord[]): Promise<void> {
+    this.#forgetKey(key.keyId)
+    try {
+      await this.#store.putKeyMaterials(key, materials)
+    } finally {
+      this.#forgetKey(key.keyId)
+    }
+  }
+
   async deleteKey(key: KeyRecord): Promise<boolean> {
     try {
       return await this.#store.deleteKey(key)
@@ -255,6 +265,13 @@ export class CachedStore implements Store {
   createKey: Store['createKey'] = (key, material) => this.#store.createKey(key, material)
   listKeys: Store['listKeys'] = (accountId, region, limit, after) => this.#store.listKeys(accountId, region, limit, after)
   keysDueForDeletion: Store['keysDueForDeletion'] = (now, limit) => this.#store.keysDueForDeletion(now, limit)
+  listKeyMaterials: Store['listKeyMaterials'] = (keyId) => this.#store.listKeyMaterials(keyId)
+  keysDueForRotation: Store['keysDueForRotation'] = (now, limit) => this.#store.keysDueForRotation(now, limit)
+  materialsDueForExpiry: Store['materialsDueForExpiry'] = (now, limit) => this.#store.materialsDueForExpiry(now, limit)
+  putImportToken: Store['putImportToken'] = (token) => this.#store.putImportToken(token)
+  getImportToken: Store['getImportToken'] = (tokenHash) => this.#store.getImportToken(tokenHash)
+  deleteImportToken: Store['deleteImportToken'] = (tokenHash) => this.#store.deleteImportToken(tokenHash)
+  deleteExpiredImportTokens: Store['deleteExpiredImportTokens'] = (now) => this.#store.deleteExpiredImportTokens(now)
   acquireLease: Store['acquireLease'] = (name, holder, now, ttlMs) => this.#store.acquireLease(name, holder, now, ttlMs)
   releaseLease: Store['releaseLease'] = (name, holder) => this.#store.releaseLease(name, holder)
   getAlias: Store['getAlias'] = (accountId, region, aliasName) => this.#store.getAlias(accountId, region, aliasName)

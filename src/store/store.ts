@@ -26,6 +26,18 @@ export interface KeyRecord {
   /** Milliseconds since the epoch; present while PendingDeletion. */
   deletionDate?: number
   pendingWindowInDays?: number
+  /** Days between automatic rotations; present exactly while automatic rotation is enabled. */
+  rotationPeriodInDays?: number
+  /** Milliseconds since the epoch; when automatic rotation next falls due (present while it is enabled). */
+  nextRotationDate?: number
+  /** Milliseconds since the epoch; set while a RotateKeyOnDemand runs. */
+  onDemandRotationStartDate?: number
+  /** Imported material that RotateKeyOnDemand will make current (state PENDING_ROTATION). */
+  pendingKeyMaterialId?: string
+  /** Of the current imported material while it is imported (DescribeKey shows them). */
+  expirationModel?: ExpirationModel
+  /** Milliseconds since the epoch; with expirationModel KEY_MATERIAL_EXPIRES. */
+  validTo?: number
   policy: string
   tags: Tag[]
   /** Incremented by every update; {@link Store.updateKey} refuses a stale one. */
@@ -40,6 +52,39 @@ export interface KeyMaterialRecord {
   ekt: Uint8Array
   /** Milliseconds since the epoch. */
   createdAt: number
+  /** How this material became current; absent for a key's first material and for imported material not yet rotated to. */
+  rotationType?: RotationType
+  /** Milliseconds since the epoch; when it became current by rotation. */
+  rotationDate?: number
+  /**
+   * Imported material only: IMPORTED while its EKT is held; PENDING_IMPORT after it expired or was
+   * deleted (the EKT is then empty) until the same material is imported again.
+   */
+  importState?: 'IMPORTED' | 'PENDING_IMPORT'
+  expirationModel?: ExpirationModel
+  /** Milliseconds since the epoch; with expirationModel KEY_MATERIAL_EXPIRES. */
+  validTo?: number
+  /** ImportKeyMaterial's KeyMaterialDescription. */
+  description?: string
+}
+
+/** Why a key's material changed: by the automatic schedule or by RotateKeyOnDemand. */
+export type RotationType = 'AUTOMATIC' | 'ON_DEMAND'
+
+/** Whether imported key material expires. */
+export type ExpirationModel = 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE'
+
+/** GetParametersForImport's answer as stored: the wrapping key (only HSM-wrapped) behind one import token. */
+export interface ImportTokenRecord {
+  /** SHA-256 of the import token; the token itself is never stored. */
+  tokenHash: Uint8Array
+  keyId: string
+  wrappingKeySpec: string
+  wrappingAlgorithm: string
+  /** The RSA private key wrapped by the HSM, bound to the key. */
+  wrappedPrivateKey: Uint8Array
+  /** Milliseconds since the epoch; the token is refused from then on. */
+  validTo: number
 }
 
 /** An access key: the secret is stored only wrapped by the HSM. */
@@ -229,6 +274,24 @@ export interface Store {
    * so a deletion cancelled meanwhile, or already done by another node, is not repeated.
    */
   deleteKey(key: KeyRecord): Promise<boolean>
+  /**
+   * Writes `key` like {@link Store.updateKey} and, in the same transaction, inserts or replaces
+   * `materials` (all of that key). On a version conflict nothing is written (StoreConflictError).
+   */
+  putKeyMaterials(key: KeyRecord, materials: readonly KeyMaterialRecord[]): Promise<void>
+  /** Every material of a key, oldest first (by createdAt, then id). */
+  listKeyMaterials(keyId: string): Promise<KeyMaterialRecord[]>
+  /** Enabled keys of every account and region whose nextRotationDate is at or before `now`, by that date then creation order. */
+  keysDueForRotation(now: number, limit: number): Promise<KeyRecord[]>
+  /** Imported materials (importState IMPORTED) whose validTo is at or before `now`, by validTo. */
+  materialsDueForExpiry(now: number, limit: number): Promise<KeyMaterialRecord[]>
+  /** Stores an import token; StoreConflictError if its key does not exist. */
+  putImportToken(token: ImportTokenRecord): Promise<void>
+  getImportToken(tokenHash: Uint8Array): Promise<ImportTokenRecord | undefined>
+  /** Deletes an import token; false if it did not exist (so of two users of one token only one gets true). */
+  deleteImportToken(tokenHash: Uint8Array): Promise<boolean>
+  /** Deletes the import tokens whose validTo is at or before `now` (with their wrapped private keys); returns how many. */
+  deleteExpiredImportTokens(now: number): Promise<number>
   /** Keys of every account and region in PendingDeletion whose deletionDate is at or before `now`, by deletionDate then creation order. */
   keysDueForDeletion(now: number, limit: number): Promise<KeyRecord[]>
   /**

@@ -148,7 +148,7 @@ describe('SqliteStore', () => {
         () => db.prepare("INSERT INTO aliases VALUES ('1', 'r', 'alias/x', 'no-such-key', 0, 0)").run(),
         /FOREIGN KEY/,
       )
-      assert.throws(() => db.prepare("INSERT INTO key_materials VALUES ('no-such-key', 'm', x'00', 0)").run(), /FOREIGN KEY/)
+      assert.throws(() => db.prepare("INSERT INTO key_materials (key_id, key_material_id, ekt, created_at) VALUES ('no-such-key', 'm', x'00', 0)").run(), /FOREIGN KEY/)
     } finally {
       await store.close()
     }
@@ -266,7 +266,7 @@ describe('SqliteStore', () => {
     }
     const store = new SqliteStore(new Database(file))
     try {
-      assert.deepEqual(store.migrateWithReport(), { applied: ['0002-lifecycle', '0003-grants', '0004-iam-users', '0005-iam-roles'] })
+      assert.deepEqual(store.migrateWithReport(), { applied: ['0002-lifecycle', '0003-grants', '0004-iam-users', '0005-iam-roles', '0006-key-material-lifecycle'] })
       assert.deepEqual(await store.getKey(key.keyId), key)
       assert.deepEqual(await store.getAlias(key.accountId, key.region, 'alias/old'), {
         accountId: key.accountId,

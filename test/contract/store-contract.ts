@@ -510,6 +510,113 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
         }))
     })
 
+    describe('key material lifecycle', () => {
+      it('round-trips the rotation and import fields of keys and materials', () =>
+        withStore(async (store) => {
+          const key = sampleKey({
+            origin: 'EXTERNAL',
+            currentKeyMaterialId: hex64(1),
+            rotationPeriodInDays: 90,
+            nextRotationDate: 1_750_000_000_000,
+            onDemandRotationStartDate: 1_700_000_005_000,
+            pendingKeyMaterialId: hex64(2),
+            expirationModel: 'KEY_MATERIAL_EXPIRES',
+            validTo: 1_760_000_000_000,
+          })
+          const first: KeyMaterialRecord = {
+            ...sampleMaterial(key.keyId, 1),
+            importState: 'IMPORTED',
+            expirationModel: 'KEY_MATERIAL_EXPIRES',
+            validTo: 1_760_000_000_000,
+            description: 'first import',
+          }
+          await store.createKey(key, first)
+          assert.deepEqual(await store.getKey(key.keyId), key)
+          assert.deepEqual(await store.getKeyMaterial(key.keyId, hex64(1)), first)
+          const rotated: KeyMaterialRecord = { ...sampleMaterial(key.keyId, 2), createdAt: 1_700_000_009_000, rotationType: 'ON_DEMAND', rotationDate: 1_700_000_009_000 }
+          const next = { ...key, currentKeyMaterialId: hex64(2), version: 2 }
+          delete next.pendingKeyMaterialId
+          await store.putKeyMaterials(next, [rotated])
+          assert.deepEqual(await store.getKey(key.keyId), next)
+          assert.deepEqual(await store.listKeyMaterials(key.keyId), [first, rotated])
+        }))
+
+      it('putKeyMaterials replaces a material and clears fields it leaves out; a stale version writes nothing', () =>
+        withStore(async (store) => {
+          const key = sampleKey({ origin: 'EXTERNAL', currentKeyMaterialId: hex64(1), expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' })
+          const imported: KeyMaterialRecord = { ...sampleMaterial(key.keyId, 1), importState: 'IMPORTED', expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }
+          await store.createKey(key, imported)
+          const deleted: KeyMaterialRecord = { keyId: key.keyId, keyMaterialId: hex64(1), ekt: new Uint8Array(0), createdAt: imported.createdAt, importState: 'PENDING_IMPORT' }
+          const pendingImport = { ...key, keyState: 'PendingImport' as const, version: 2 }
+          delete pendingImport.expirationModel
+          await store.putKeyMaterials(pendingImport, [deleted])
+          assert.deepEqual(await store.getKeyMaterial(key.keyId, hex64(1)), deleted)
+          assert.deepEqual(await store.getKey(key.keyId), pendingImport)
+          await assert.rejects(store.putKeyMaterials({ ...key, version: 2 }, [imported]), StoreConflictError)
+          assert.deepEqual(await store.getKeyMaterial(key.keyId, hex64(1)), deleted, 'unchanged')
+          await assert.rejects(store.putKeyMaterials(sampleKey({ version: 2 }), []), StoreConflictError)
+        }))
+
+      it('keysDueForRotation returns enabled keys whose rotation date has come, by date', () =>
+        withStore(async (store) => {
+          const later = sampleKey({ rotationPeriodInDays: 365, nextRotationDate: 2_000 })
+          const earlier = sampleKey({ region: OTHER_REGION, rotationPeriodInDays: 365, nextRotationDate: 1_000 })
+          const disabled = sampleKey({ keyState: 'Disabled', rotationPeriodInDays: 365, nextRotationDate: 500 })
+          const notYet = sampleKey({ rotationPeriodInDays: 365, nextRotationDate: 5_000 })
+          const off = sampleKey()
+          for (const k of [later, earlier, disabled, notYet, off]) await store.createKey(k)
+          assert.deepEqual((await store.keysDueForRotation(2_000, 10)).map((k) => k.keyId), [earlier.keyId, later.keyId])
+          assert.deepEqual((await store.keysDueForRotation(2_000, 1)).map((k) => k.keyId), [earlier.keyId])
+          assert.deepEqual(await store.keysDueForRotation(999, 10), [])
+        }))
+
+      it('materialsDueForExpiry returns imported materials whose validTo has come, by validTo', () =>
+        withStore(async (store) => {
+          const a = sampleKey({ origin: 'EXTERNAL' })
+          const b = sampleKey({ origin: 'EXTERNAL' })
+          const m = (keyId: string, seed: number, extra: Partial<KeyMaterialRecord>): KeyMaterialRecord => ({ ...sampleMaterial(keyId, seed), ...extra })
+          await store.createKey(a, m(a.keyId, 1, { importState: 'IMPORTED', expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: 3_000 }))
+          await store.createKey(b, m(b.keyId, 1, { importState: 'IMPORTED', expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: 1_000 }))
+          await store.putKeyMaterials({ ...b, version: 2 }, [
+            m(b.keyId, 2, { importState: 'PENDING_IMPORT', validTo: 500 }),
+            m(b.keyId, 3, { importState: 'IMPORTED', expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }),
+          ])
+          const due = await store.materialsDueForExpiry(3_000, 10)
+          assert.deepEqual(due.map((x) => [x.keyId, x.keyMaterialId]), [[b.keyId, hex64(1)], [a.keyId, hex64(1)]])
+          assert.deepEqual(await store.materialsDueForExpiry(999, 10), [])
+        }))
+
+      it('stores import tokens by hash, deletes each once, and drops them with their key', () =>
+        withStore(async (store) => {
+          const key = pendingKey({ origin: 'EXTERNAL', keyState: 'PendingDeletion' })
+          await store.createKey(key)
+          const token = { tokenHash: bytes(32, 5), keyId: key.keyId, wrappingKeySpec: 'RSA_2048', wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappedPrivateKey: bytes(1300, 6), validTo: 1_700_086_400_000 }
+          const other = { ...token, tokenHash: bytes(32, 8) }
+          await store.putImportToken(token)
+          await store.putImportToken(other)
+          assert.deepEqual(await store.getImportToken(token.tokenHash), token)
+          assert.equal(await store.getImportToken(bytes(32, 9)), undefined)
+          assert.equal(await store.deleteImportToken(token.tokenHash), true)
+          assert.equal(await store.deleteImportToken(token.tokenHash), false)
+          assert.equal(await store.getImportToken(token.tokenHash), undefined)
+          await assert.rejects(store.putImportToken({ ...token, keyId: randomUUID() }), StoreConflictError)
+          assert.equal(await store.deleteKey(key), true)
+          assert.equal(await store.getImportToken(other.tokenHash), undefined)
+        }))
+
+      it('deleteExpiredImportTokens deletes the tokens whose validTo has come, and no others', () =>
+        withStore(async (store) => {
+          const key = sampleKey({ origin: 'EXTERNAL' })
+          await store.createKey(key)
+          const token = (seed: number, validTo: number) => ({ tokenHash: bytes(32, seed), keyId: key.keyId, wrappingKeySpec: 'RSA_2048', wrappingAlgorithm: 'RSAES_OAEP_SHA_1', wrappedPrivateKey: bytes(100, seed), validTo })
+          for (const t of [token(1, 1_000), token(2, 2_000), token(3, 3_000)]) await store.putImportToken(t)
+          assert.equal(await store.deleteExpiredImportTokens(2_000), 2)
+          assert.equal(await store.deleteExpiredImportTokens(2_000), 0)
+          assert.equal(await store.getImportToken(bytes(32, 2)), undefined)
+          assert.deepEqual(await store.getImportToken(bytes(32, 3)), token(3, 3_000))
+        }))
+    })
+
     describe('deleteKey', () => {
       it('deletes the key, its material and its aliases, and nothing of other keys', () =>
         withStore(async (store) => {

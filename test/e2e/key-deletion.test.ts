@@ -16,41 +16,13 @@ import {
   type KMSClient,
 } from '@aws-sdk/client-kms'
 import Database from 'better-sqlite3'
-import type { Clock } from '../../src/core/clock.js'
 import { startServer, type RunningTrent } from '../../src/main.js'
-import { ACCOUNT, CREDENTIALS, REGION, kmsClient, tempDataDir, rejectsWithKmsError } from './harness.js'
+import { ACCOUNT, CREDENTIALS, REGION, tempDataDir, rejectsWithKmsError } from './harness.js'
+import { ShiftedClock, clockedClient } from './shifted-clock.js'
 
 const DAY = 24 * 60 * 60 * 1000
 
-/**
- * The server's clock: real time plus an offset the test moves. It stays a running clock (not a
- * frozen one) so that SigV4 stays real: the verifier refuses requests dated more than 15 minutes
- * from the server's now, so the SDK signs at the same offset (see {@link client}). Jumping the
- * offset 8 days ahead is "8 days later" for both sides.
- */
-class ShiftedClock implements Clock {
-  offsetMs = 0
-  now(): number {
-    return Date.now() + this.offsetMs
-  }
-}
-
-/**
- * An SDK client that signs by the server's clock. The SDK signs at Date.now() + systemClockOffset,
- * and re-samples that offset from every response's Date header — which node:http writes from the
- * real clock, not Trent's — so the offset is pinned again before every request.
- */
-function client(url: string, clock: ShiftedClock): KMSClient {
-  const kms = kmsClient(url)
-  kms.middlewareStack.add(
-    (next) => async (args) => {
-      kms.config.systemClockOffset = clock.offsetMs
-      return next(args)
-    },
-    { step: 'initialize', name: 'signByTrentClock' },
-  )
-  return kms
-}
+const client = clockedClient
 
 const rejects = rejectsWithKmsError
 

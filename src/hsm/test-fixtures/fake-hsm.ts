@@ -1,6 +1,6 @@
 import { KmsError } from '../../core/errors.js'
 import type { EncryptionContext } from '../../core/types.js'
-import type { DataKey, Hsm, KeyBinding, KeyMaterialRef, NewKeyMaterial } from '../hsm.js'
+import type { DataKey, Hsm, ImportWrapping, ImportWrappingKey, KeyBinding, KeyMaterialRef, NewKeyMaterial } from '../hsm.js'
 
 /**
  * TEST DOUBLE ONLY: an Hsm with fake, insecure "crypto" (byte reversal and tagging) for exercising
@@ -29,6 +29,14 @@ export class FakeHsm implements Hsm {
   async generateKeyMaterial(binding: KeyBinding): Promise<NewKeyMaterial> {
     const id = new TextEncoder().encode(`${binding.keyArn}|${binding.keyId}|${binding.keySpec}|${binding.origin}`)
     return { hbkId: id.slice(0, 32), ekt: id }
+  }
+
+  async generateWrappingKey(binding: KeyBinding, wrappingKeySpec: string): Promise<ImportWrappingKey> {
+    return { publicKey: new TextEncoder().encode(wrappingKeySpec), wrappedPrivateKey: new TextEncoder().encode(binding.keyArn) }
+  }
+
+  async importKeyMaterial(binding: KeyBinding, _wrapping: ImportWrapping, encryptedKeyMaterial: Uint8Array): Promise<NewKeyMaterial> {
+    return { hbkId: Uint8Array.from(encryptedKeyMaterial).reverse().slice(0, 32), ekt: new TextEncoder().encode(binding.keyId) }
   }
 
   async encrypt(key: KeyMaterialRef, plaintext: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {

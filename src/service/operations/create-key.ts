@@ -38,7 +38,7 @@ export const createKey = defineOperation({
     const keyUsage = input.KeyUsage ?? 'ENCRYPT_DECRYPT'
     if (keyUsage !== 'ENCRYPT_DECRYPT') throw new KmsError('ValidationException', `KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}`)
     const origin = input.Origin ?? 'AWS_KMS'
-    if (origin !== 'AWS_KMS') throw new KmsError('UnsupportedOperationException', `Origin ${origin} is not supported by this Trent version.`)
+    if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') throw new KmsError('UnsupportedOperationException', `Origin ${origin} is not supported by this Trent version.`)
     if (input.CustomKeyStoreId !== undefined || input.XksKeyId !== undefined) {
       throw new KmsError('UnsupportedOperationException', 'Custom key stores are not supported by this Trent version.')
     }
@@ -57,9 +57,10 @@ export const createKey = defineOperation({
       identityPolicies: (await identityPoliciesOf(deps, caller)) ?? [],
       bypass: input.BypassPolicyLockoutSafetyCheck ?? false,
     })
-    const material = await deps.hsm.generateKeyMaterial({ keyArn: arn, keyId, keySpec, origin })
+    // A key for imported material (BYOK) has none until ImportKeyMaterial.
+    const material = origin === 'EXTERNAL' ? undefined : await deps.hsm.generateKeyMaterial({ keyArn: arn, keyId, keySpec, origin })
     const now = deps.clock.now()
-    const keyMaterialId = Buffer.from(material.hbkId).toString('hex')
+    const keyMaterialId = material && Buffer.from(material.hbkId).toString('hex')
     const key: KeyRecord = {
       keyId,
       arn,
@@ -70,15 +71,15 @@ export const createKey = defineOperation({
       keyUsage,
       keySpec,
       origin,
-      keyState: 'Enabled',
+      keyState: material ? 'Enabled' : 'PendingImport',
       keyManager: 'CUSTOMER',
       multiRegion: false,
-      currentKeyMaterialId: keyMaterialId,
+      ...(keyMaterialId === undefined ? {} : { currentKeyMaterialId: keyMaterialId }),
       policy,
       tags,
       version: 1,
     }
-    await deps.store.createKey(key, { keyId, keyMaterialId, ekt: material.ekt, createdAt: now })
+    await deps.store.createKey(key, material && keyMaterialId !== undefined ? { keyId, keyMaterialId, ekt: material.ekt, createdAt: now } : undefined)
     return { KeyMetadata: keyMetadata(key) }
   },
 })

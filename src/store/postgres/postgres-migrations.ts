@@ -210,6 +210,40 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       CREATE INDEX role_sessions_by_role ON role_sessions (account_id, role_name);
     `,
   },
+  {
+    name: '0006-key-material-lifecycle',
+    sql: `
+      -- Rotation settings and the imported material's expiry (see KeyRecord).
+      ALTER TABLE keys ADD COLUMN rotation_period_in_days bigint;
+      ALTER TABLE keys ADD COLUMN next_rotation_date bigint;
+      ALTER TABLE keys ADD COLUMN on_demand_rotation_start_date bigint;
+      ALTER TABLE keys ADD COLUMN pending_key_material_id text;
+      ALTER TABLE keys ADD COLUMN expiration_model text;
+      ALTER TABLE keys ADD COLUMN valid_to bigint;
+      CREATE INDEX keys_due_for_rotation ON keys (next_rotation_date, seq)
+        WHERE key_state = 'Enabled' AND next_rotation_date IS NOT NULL;
+
+      ALTER TABLE key_materials ADD COLUMN rotation_type text;
+      ALTER TABLE key_materials ADD COLUMN rotation_date bigint;
+      ALTER TABLE key_materials ADD COLUMN import_state text;
+      ALTER TABLE key_materials ADD COLUMN expiration_model text;
+      ALTER TABLE key_materials ADD COLUMN valid_to bigint;
+      ALTER TABLE key_materials ADD COLUMN description text;
+      CREATE INDEX key_materials_due_for_expiry ON key_materials (valid_to)
+        WHERE import_state = 'IMPORTED' AND valid_to IS NOT NULL;
+
+      -- Only the SHA-256 of each import token; the wrapping private key only as the HSM wrapped it.
+      CREATE TABLE import_tokens (
+        token_hash bytea PRIMARY KEY,
+        key_id text NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+        wrapping_key_spec text NOT NULL,
+        wrapping_algorithm text NOT NULL,
+        wrapped_private_key bytea NOT NULL,
+        valid_to bigint NOT NULL
+      );
+      CREATE INDEX import_tokens_by_key ON import_tokens (key_id);
+    `,
+  },
 ]
 
 /**

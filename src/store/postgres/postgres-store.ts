@@ -22,6 +22,7 @@ import {
   type RoleSessionRecord,
   type UserPolicyRecord,
   type GrantRecord,
+  type ImportTokenRecord,
   type KeyMaterialRecord,
   type KeyPage,
   type KeyRecord,
@@ -33,6 +34,16 @@ import type { PgListenClient, PgPool, PgQueryable, PgQueryResult } from './postg
 import { migratePostgres, type PostgresMigrationReport } from './postgres-migrations.js'
 import { pgCountGrants, pgCreateGrant, pgDeleteGrant, pgGetGrant, pgGrantByToken, pgListGrants, pgListRetirableGrants } from './postgres-grants.js'
 import { PostgresChangeFeed, notifyAliasSql, notifyKeySql } from './postgres-notifications.js'
+import {
+  KEY_LIFECYCLE_COLUMNS,
+  MATERIAL_COLUMNS,
+  keyLifecycleFields,
+  keyLifecycleValues,
+  materialValues,
+  toMaterial,
+  type KeyLifecycleRow,
+  type MaterialRow,
+} from '../lifecycle-columns.js'
 
 /** Options of {@link PostgresStore}. */
 export interface PostgresStoreOptions {
@@ -52,7 +63,7 @@ export interface PostgresStoreOptions {
 /** Column values as pg returns them: bigint columns come as strings, integer as numbers. */
 type PgInt = string | number
 
-interface KeyRow {
+interface KeyRow extends KeyLifecycleRow {
   key_id: string
   list_position: PgInt
   arn: string
@@ -72,13 +83,6 @@ interface KeyRow {
   policy: string
   tags: string
   version: PgInt
-}
-
-interface KeyMaterialRow {
-  key_id: string
-  key_material_id: string
-  ekt: Uint8Array
-  created_at: PgInt
 }
 
 interface AliasRow {
@@ -120,7 +124,13 @@ interface CredentialRow {
 
 const KEY_COLUMNS =
   'key_id, list_position, arn, account_id, region, creation_date, description_json, key_usage, key_spec, origin, key_state, ' +
-  'key_manager, multi_region, current_key_material_id, deletion_date, pending_window_in_days, policy, tags, version'
+  'key_manager, multi_region, current_key_material_id, deletion_date, pending_window_in_days, policy, tags, version, ' +
+  KEY_LIFECYCLE_COLUMNS.join(', ')
+const MATERIAL_SELECT = MATERIAL_COLUMNS.join(', ')
+const MATERIAL_PLACEHOLDERS = MATERIAL_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')
+/** `$19, $20, …` for the lifecycle columns, after keyParams' first 18. */
+const LIFECYCLE_PLACEHOLDERS = KEY_LIFECYCLE_COLUMNS.map((_, i) => `$${19 + i}`)
+const KEY_PARAM_COUNT = 18 + KEY_LIFECYCLE_COLUMNS.length
 
 const ALIAS_COLUMNS = 'account_id, region, alias_name, key_id, creation_date, last_updated_date'
 
@@ -268,8 +278,9 @@ export class PostgresStore implements Store {
           `INSERT INTO keys (
              key_id, arn, account_id, region, creation_date, description_json, key_usage, key_spec, origin, key_state,
              key_manager, multi_region, current_key_material_id, deletion_date, pending_window_in_days, policy, tags,
-             version, list_position
-           ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+             version, ${KEY_LIFECYCLE_COLUMNS.join(', ')}, list_position
+           ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+             ${LIFECYCLE_PLACEHOLDERS.join(', ')}, $${KEY_PARAM_COUNT + 1})`,
           [...keyParams(key), position],
         )
       } catch (e) {
@@ -277,12 +288,7 @@ export class PostgresStore implements Store {
         throw e
       }
       if (material !== undefined) {
-        await tx.query('INSERT INTO key_materials (key_id, key_material_id, ekt, created_at) VALUES ($1, $2, $3, $4)', [
-          material.keyId,
-          material.keyMaterialId,
-          bytea(material.ekt),
-          material.createdAt,
-        ])
+        await tx.query(`INSERT INTO key_materials (${MATERIAL_SELECT}) VALUES (${MATERIAL_PLACEHOLDERS})`, materialValues(material, bytea))
       }
     })
   }
@@ -296,28 +302,99 @@ export class PostgresStore implements Store {
     // One statement: a concurrent writer's row lock makes this wait, and PostgreSQL then re-checks
     // the version on the row as that writer left it (READ COMMITTED), so one of them fails. The
     // change report goes out with the statement's (autocommit) transaction, only if a row changed.
-    const result = await this.#query(
-      `WITH updated AS (
-         UPDATE keys SET
-           arn = $2, account_id = $3, region = $4, creation_date = $5, description_json = $6, key_usage = $7,
-           key_spec = $8, origin = $9, key_state = $10, key_manager = $11, multi_region = $12,
-           current_key_material_id = $13, deletion_date = $14, pending_window_in_days = $15, policy = $16,
-           tags = $17, version = $18
-         WHERE key_id = $1 AND version = $19
-         RETURNING key_id
-       )
-       SELECT ${notifyKeySql('key_id')} FROM updated`,
-      [...keyParams(key), key.version - 1],
-    )
+    const result = await this.#query(UPDATE_KEY_SQL, [...keyParams(key), key.version - 1])
     if (result.rowCount === 1) return
-    const stored = (await this.#query('SELECT version FROM keys WHERE key_id = $1', [key.keyId])).rows[0] as
-      | { version: PgInt }
+    throw await conflict(this.#pool, key)
+  }
+
+  /** See {@link Store.putKeyMaterials}: the key update and the material upserts in one transaction. */
+  async putKeyMaterials(key: KeyRecord, materials: readonly KeyMaterialRecord[]): Promise<void> {
+    if (materials.some((m) => m.keyId !== key.keyId)) throw new Error(`key material of another key given to update key ${key.keyId}`)
+    await this.#transaction(async (tx) => {
+      const result = await tx.query(UPDATE_KEY_SQL, [...keyParams(key), key.version - 1])
+      if (result.rowCount !== 1) throw await conflict(tx, key)
+      for (const m of materials) {
+        await tx.query(
+          `INSERT INTO key_materials (${MATERIAL_SELECT}) VALUES (${MATERIAL_PLACEHOLDERS})
+           ON CONFLICT (key_id, key_material_id) DO UPDATE SET
+           ${MATERIAL_COLUMNS.slice(2).map((c) => `${c} = excluded.${c}`).join(', ')}`,
+          materialValues(m, bytea),
+        )
+      }
+    })
+  }
+
+  async listKeyMaterials(keyId: string): Promise<KeyMaterialRecord[]> {
+    const rows = (await this.#query(`SELECT ${MATERIAL_SELECT} FROM key_materials WHERE key_id = $1 ORDER BY created_at, key_material_id`, [keyId])).rows
+    return (rows as MaterialRow[]).map((r) => toMaterial(r, int))
+  }
+
+  async keysDueForRotation(now: number, limit: number): Promise<KeyRecord[]> {
+    checkLimit(limit)
+    const rows = (
+      await this.#query(
+        `SELECT ${KEY_COLUMNS} FROM keys
+         WHERE key_state = 'Enabled' AND next_rotation_date IS NOT NULL AND next_rotation_date <= $1
+         ORDER BY next_rotation_date, seq LIMIT $2`,
+        [now, limit],
+      )
+    ).rows as KeyRow[]
+    return rows.map(toKey)
+  }
+
+  async materialsDueForExpiry(now: number, limit: number): Promise<KeyMaterialRecord[]> {
+    checkLimit(limit)
+    const rows = (
+      await this.#query(
+        `SELECT ${MATERIAL_SELECT} FROM key_materials
+         WHERE import_state = 'IMPORTED' AND valid_to IS NOT NULL AND valid_to <= $1
+         ORDER BY valid_to, key_id, key_material_id LIMIT $2`,
+        [now, limit],
+      )
+    ).rows as MaterialRow[]
+    return rows.map((r) => toMaterial(r, int))
+  }
+
+  async putImportToken(token: ImportTokenRecord): Promise<void> {
+    try {
+      await this.#query(
+        `INSERT INTO import_tokens (token_hash, key_id, wrapping_key_spec, wrapping_algorithm, wrapped_private_key, valid_to)
+         VALUES ($1, $2, $3, $4, $5, $6)`,
+        [bytea(token.tokenHash), token.keyId, token.wrappingKeySpec, token.wrappingAlgorithm, bytea(token.wrappedPrivateKey), token.validTo],
+      )
+    } catch (e) {
+      throw missingTarget(e, token.keyId)
+    }
+  }
+
+  async getImportToken(tokenHash: Uint8Array): Promise<ImportTokenRecord | undefined> {
+    const r = (
+      await this.#query(
+        `SELECT token_hash, key_id, wrapping_key_spec, wrapping_algorithm, wrapped_private_key, valid_to
+         FROM import_tokens WHERE token_hash = $1`,
+        [bytea(tokenHash)],
+      )
+    ).rows[0] as
+      | { token_hash: Uint8Array; key_id: string; wrapping_key_spec: string; wrapping_algorithm: string; wrapped_private_key: Uint8Array; valid_to: PgInt }
       | undefined
-    throw new StoreConflictError(
-      stored === undefined
-        ? `key ${key.keyId} does not exist`
-        : `key ${key.keyId} is at version ${int(stored.version)}, not ${key.version - 1}`,
-    )
+    return r === undefined
+      ? undefined
+      : {
+          tokenHash: copy(r.token_hash),
+          keyId: r.key_id,
+          wrappingKeySpec: r.wrapping_key_spec,
+          wrappingAlgorithm: r.wrapping_algorithm,
+          wrappedPrivateKey: copy(r.wrapped_private_key),
+          validTo: int(r.valid_to),
+        }
+  }
+
+  async deleteImportToken(tokenHash: Uint8Array): Promise<boolean> {
+    return (await this.#query('DELETE FROM import_tokens WHERE token_hash = $1', [bytea(tokenHash)])).rowCount === 1
+  }
+
+  async deleteExpiredImportTokens(now: number): Promise<number> {
+    return (await this.#query('DELETE FROM import_tokens WHERE valid_to <= $1', [now])).rowCount ?? 0
   }
 
   /**
@@ -346,14 +423,9 @@ export class PostgresStore implements Store {
 
   async getKeyMaterial(keyId: string, keyMaterialId: string): Promise<KeyMaterialRecord | undefined> {
     const row = (
-      await this.#query('SELECT key_id, key_material_id, ekt, created_at FROM key_materials WHERE key_id = $1 AND key_material_id = $2', [
-        keyId,
-        keyMaterialId,
-      ])
-    ).rows[0] as KeyMaterialRow | undefined
-    return row === undefined
-      ? undefined
-      : { keyId: row.key_id, keyMaterialId: row.key_material_id, ekt: copy(row.ekt), createdAt: int(row.created_at) }
+      await this.#query(`SELECT ${MATERIAL_SELECT} FROM key_materials WHERE key_id = $1 AND key_material_id = $2`, [keyId, keyMaterialId])
+    ).rows[0] as MaterialRow | undefined
+    return row === undefined ? undefined : toMaterial(row, int)
   }
 
   async getAliasTarget(accountId: string, region: string, aliasName: string): Promise<string | undefined> {
@@ -387,6 +459,7 @@ export class PostgresStore implements Store {
       if (stored === undefined || int(stored.version) !== key.version || stored.key_state !== 'PendingDeletion') return false
       // Explicit rather than relying on ON DELETE CASCADE, as in the SQLite store.
       await tx.query('DELETE FROM key_materials WHERE key_id = $1', [key.keyId])
+      await tx.query('DELETE FROM import_tokens WHERE key_id = $1', [key.keyId])
       await tx.query('DELETE FROM aliases WHERE key_id = $1', [key.keyId])
       await tx.query('DELETE FROM keys WHERE key_id = $1', [key.keyId])
       // Delivered at COMMIT; the aliases and material go with the key in every reader's cache.
@@ -858,7 +931,32 @@ export class PostgresStore implements Store {
   }
 }
 
-/** Parameters $1…$18 of the key columns, in the order the INSERT and UPDATE statements name them. */
+/**
+ * Writes a key if the stored version is the one before ($25) and reports the change. One statement:
+ * a concurrent writer's row lock makes this wait, and PostgreSQL then re-checks the version on the
+ * row as that writer left it (READ COMMITTED), so one of them fails. The change report goes out
+ * with the statement's transaction, only if a row changed.
+ */
+const UPDATE_KEY_SQL = `WITH updated AS (
+    UPDATE keys SET
+      arn = $2, account_id = $3, region = $4, creation_date = $5, description_json = $6, key_usage = $7,
+      key_spec = $8, origin = $9, key_state = $10, key_manager = $11, multi_region = $12,
+      current_key_material_id = $13, deletion_date = $14, pending_window_in_days = $15, policy = $16,
+      tags = $17, version = $18, ${KEY_LIFECYCLE_COLUMNS.map((c, i) => `${c} = ${LIFECYCLE_PLACEHOLDERS[i]}`).join(', ')}
+    WHERE key_id = $1 AND version = $${KEY_PARAM_COUNT + 1}
+    RETURNING key_id
+  )
+  SELECT ${notifyKeySql('key_id')} FROM updated`
+
+/** Why an update of `key` found another version stored. */
+async function conflict(db: PgQueryable, key: KeyRecord): Promise<StoreConflictError> {
+  const stored = (await db.query('SELECT version FROM keys WHERE key_id = $1', [key.keyId])).rows[0] as { version: PgInt } | undefined
+  return new StoreConflictError(
+    stored === undefined ? `key ${key.keyId} does not exist` : `key ${key.keyId} is at version ${int(stored.version)}, not ${key.version - 1}`,
+  )
+}
+
+/** Parameters $1…$24 of the key columns, in the order the INSERT and UPDATE statements name them. */
 function keyParams(key: KeyRecord): unknown[] {
   return [
     key.keyId,
@@ -879,6 +977,7 @@ function keyParams(key: KeyRecord): unknown[] {
     key.policy,
     JSON.stringify(key.tags.map((t) => ({ TagKey: t.TagKey, TagValue: t.TagValue }))),
     key.version,
+    ...keyLifecycleValues(key),
   ]
 }
 
@@ -902,6 +1001,7 @@ function toKey(r: KeyRow): KeyRecord {
     policy: r.policy,
     tags: JSON.parse(r.tags) as Tag[],
     version: int(r.version),
+    ...keyLifecycleFields(r, int),
   }
 }
 

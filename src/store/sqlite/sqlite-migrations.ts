@@ -184,6 +184,41 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX role_sessions_by_role ON role_sessions (account_id, role_name);
     `,
   },
+  {
+    name: '0006-key-material-lifecycle',
+    sql: `
+      -- Rotation settings and the imported material's expiry (see KeyRecord).
+      ALTER TABLE keys ADD COLUMN rotation_period_in_days INTEGER;
+      ALTER TABLE keys ADD COLUMN next_rotation_date INTEGER;
+      ALTER TABLE keys ADD COLUMN on_demand_rotation_start_date INTEGER;
+      ALTER TABLE keys ADD COLUMN pending_key_material_id TEXT;
+      ALTER TABLE keys ADD COLUMN expiration_model TEXT;
+      ALTER TABLE keys ADD COLUMN valid_to INTEGER;
+      -- Partial, like keys_due_for_deletion: the rotation job scans only keys that rotate.
+      CREATE INDEX keys_due_for_rotation ON keys (next_rotation_date, seq)
+        WHERE key_state = 'Enabled' AND next_rotation_date IS NOT NULL;
+
+      ALTER TABLE key_materials ADD COLUMN rotation_type TEXT;
+      ALTER TABLE key_materials ADD COLUMN rotation_date INTEGER;
+      ALTER TABLE key_materials ADD COLUMN import_state TEXT;
+      ALTER TABLE key_materials ADD COLUMN expiration_model TEXT;
+      ALTER TABLE key_materials ADD COLUMN valid_to INTEGER;
+      ALTER TABLE key_materials ADD COLUMN description TEXT;
+      CREATE INDEX key_materials_due_for_expiry ON key_materials (valid_to)
+        WHERE import_state = 'IMPORTED' AND valid_to IS NOT NULL;
+
+      -- Only the SHA-256 of each import token; the wrapping private key only as the HSM wrapped it.
+      CREATE TABLE import_tokens (
+        token_hash BLOB PRIMARY KEY,
+        key_id TEXT NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+        wrapping_key_spec TEXT NOT NULL,
+        wrapping_algorithm TEXT NOT NULL,
+        wrapped_private_key BLOB NOT NULL,
+        valid_to INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX import_tokens_by_key ON import_tokens (key_id);
+    `,
+  },
 ]
 
 /**

@@ -11,6 +11,7 @@ import {
   type RoleSessionRecord,
   type UserPolicyRecord,
   type GrantRecord,
+  type ImportTokenRecord,
   type KeyMaterialRecord,
   type KeyPage,
   type KeyRecord,
@@ -30,13 +31,23 @@ import {
   retirableGrantMarkerScope,
 } from '../list-markers.js'
 import { grantTokenHash, jsonOrNull } from '../grant-tokens.js'
+import {
+  KEY_LIFECYCLE_COLUMNS,
+  MATERIAL_COLUMNS,
+  keyLifecycleFields,
+  keyLifecycleValues,
+  materialValues,
+  toMaterial,
+  type KeyLifecycleRow,
+  type MaterialRow,
+} from '../lifecycle-columns.js'
 import type { SqliteDatabase, SqliteStatement } from './sqlite-config.js'
 import { migrateSqlite, type SqliteMigrationReport } from './sqlite-migrations.js'
 
 /** How long a statement waits for another connection's write lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000
 
-interface KeyRow {
+interface KeyRow extends KeyLifecycleRow {
   seq: number
   key_id: string
   arn: string
@@ -56,13 +67,6 @@ interface KeyRow {
   policy: string
   tags: string
   version: number
-}
-
-interface KeyMaterialRow {
-  key_id: string
-  key_material_id: string
-  ekt: Uint8Array
-  created_at: number
 }
 
 interface AliasRow {
@@ -104,7 +108,11 @@ const USER_COLUMNS = 'account_id, user_name, user_id, arn, path, created_at'
 
 const KEY_COLUMNS =
   'seq, key_id, arn, account_id, region, creation_date, description, key_usage, key_spec, origin, key_state, ' +
-  'key_manager, multi_region, current_key_material_id, deletion_date, pending_window_in_days, policy, tags, version'
+  'key_manager, multi_region, current_key_material_id, deletion_date, pending_window_in_days, policy, tags, version, ' +
+  KEY_LIFECYCLE_COLUMNS.join(', ')
+const LIFECYCLE_PARAMS = KEY_LIFECYCLE_COLUMNS.map((c) => `@${c}`).join(', ')
+const LIFECYCLE_SETS = KEY_LIFECYCLE_COLUMNS.map((c) => `${c} = @${c}`).join(', ')
+const MATERIAL_SELECT = MATERIAL_COLUMNS.join(', ')
 
 const ALIAS_COLUMNS = 'account_id, region, alias_name, key_id, creation_date, last_updated_date'
 
@@ -134,23 +142,41 @@ function prepareAll(db: SqliteDatabase) {
     initDomain: p('INSERT INTO domain (id, sealed) VALUES (1, ?) ON CONFLICT (id) DO NOTHING'),
     insertKey: p(`INSERT INTO keys (
         key_id, arn, account_id, region, creation_date, description, key_usage, key_spec, origin, key_state,
-        key_manager, multi_region, current_key_material_id, deletion_date, pending_window_in_days, policy, tags, version
+        key_manager, multi_region, current_key_material_id, deletion_date, pending_window_in_days, policy, tags, version,
+        ${KEY_LIFECYCLE_COLUMNS.join(', ')}
       ) VALUES (
         @keyId, @arn, @accountId, @region, @creationDate, @description, @keyUsage, @keySpec, @origin, @keyState,
-        @keyManager, @multiRegion, @currentKeyMaterialId, @deletionDate, @pendingWindowInDays, @policy, @tags, @version
+        @keyManager, @multiRegion, @currentKeyMaterialId, @deletionDate, @pendingWindowInDays, @policy, @tags, @version,
+        ${LIFECYCLE_PARAMS}
       )`),
     updateKey: p(`UPDATE keys SET
         arn = @arn, account_id = @accountId, region = @region, creation_date = @creationDate,
         description = @description, key_usage = @keyUsage, key_spec = @keySpec, origin = @origin,
         key_state = @keyState, key_manager = @keyManager, multi_region = @multiRegion,
         current_key_material_id = @currentKeyMaterialId, deletion_date = @deletionDate,
-        pending_window_in_days = @pendingWindowInDays, policy = @policy, tags = @tags, version = @version
+        pending_window_in_days = @pendingWindowInDays, policy = @policy, tags = @tags, version = @version,
+        ${LIFECYCLE_SETS}
       WHERE key_id = @keyId AND version = @version - 1`),
     keyVersion: p('SELECT version FROM keys WHERE key_id = ?'),
     getKey: p(`SELECT ${KEY_COLUMNS} FROM keys WHERE key_id = ?`),
     listKeys: p(`SELECT ${KEY_COLUMNS} FROM keys WHERE account_id = ? AND region = ? AND seq > ? ORDER BY seq LIMIT ?`),
-    insertMaterial: p('INSERT INTO key_materials (key_id, key_material_id, ekt, created_at) VALUES (?, ?, ?, ?)'),
-    getMaterial: p('SELECT key_id, key_material_id, ekt, created_at FROM key_materials WHERE key_id = ? AND key_material_id = ?'),
+    insertMaterial: p(`INSERT INTO key_materials (${MATERIAL_SELECT}) VALUES (${MATERIAL_COLUMNS.map(() => '?').join(', ')})`),
+    putMaterial: p(`INSERT INTO key_materials (${MATERIAL_SELECT}) VALUES (${MATERIAL_COLUMNS.map(() => '?').join(', ')})
+      ON CONFLICT (key_id, key_material_id) DO UPDATE SET
+      ${MATERIAL_COLUMNS.slice(2).map((c) => `${c} = excluded.${c}`).join(', ')}`),
+    getMaterial: p(`SELECT ${MATERIAL_SELECT} FROM key_materials WHERE key_id = ? AND key_material_id = ?`),
+    listMaterials: p(`SELECT ${MATERIAL_SELECT} FROM key_materials WHERE key_id = ? ORDER BY created_at, key_material_id`),
+    keysDueForRotation: p(`SELECT ${KEY_COLUMNS} FROM keys
+      WHERE key_state = 'Enabled' AND next_rotation_date IS NOT NULL AND next_rotation_date <= ? ORDER BY next_rotation_date, seq LIMIT ?`),
+    materialsDueForExpiry: p(`SELECT ${MATERIAL_SELECT} FROM key_materials
+      WHERE import_state = 'IMPORTED' AND valid_to IS NOT NULL AND valid_to <= ? ORDER BY valid_to, key_id, key_material_id LIMIT ?`),
+    putImportToken: p(`INSERT INTO import_tokens (token_hash, key_id, wrapping_key_spec, wrapping_algorithm, wrapped_private_key, valid_to)
+      VALUES (?, ?, ?, ?, ?, ?)`),
+    getImportToken: p(`SELECT token_hash, key_id, wrapping_key_spec, wrapping_algorithm, wrapped_private_key, valid_to
+      FROM import_tokens WHERE token_hash = ?`),
+    deleteImportToken: p('DELETE FROM import_tokens WHERE token_hash = ?'),
+    deleteImportTokensOfKey: p('DELETE FROM import_tokens WHERE key_id = ?'),
+    deleteExpiredImportTokens: p('DELETE FROM import_tokens WHERE valid_to <= ?'),
     // The literal state (not a parameter) lets SQLite use the partial index keys_due_for_deletion.
     keysDue: p(`SELECT ${KEY_COLUMNS} FROM keys
       WHERE key_state = 'PendingDeletion' AND deletion_date <= ? ORDER BY deletion_date, seq LIMIT ?`),
@@ -304,7 +330,7 @@ export class SqliteStore implements Store {
         throw e
       }
       if (material !== undefined) {
-        sql.insertMaterial.run(material.keyId, material.keyMaterialId, material.ekt, material.createdAt)
+        sql.insertMaterial.run(...materialValues(material, (b) => b))
       }
     })
   }
@@ -317,8 +343,13 @@ export class SqliteStore implements Store {
   async updateKey(key: KeyRecord): Promise<void> {
     const sql = this.#sql()
     if (sql.updateKey.run(keyParams(key)).changes === 1) return
-    const stored = sql.keyVersion.get(key.keyId) as { version: number } | undefined
-    throw new StoreConflictError(
+    throw this.#conflict(key)
+  }
+
+  /** Why an update of `key` found another version stored. */
+  #conflict(key: KeyRecord): StoreConflictError {
+    const stored = this.#sql().keyVersion.get(key.keyId) as { version: number } | undefined
+    return new StoreConflictError(
       stored === undefined
         ? `key ${key.keyId} does not exist`
         : `key ${key.keyId} is at version ${stored.version}, not ${key.version - 1}`,
@@ -339,10 +370,64 @@ export class SqliteStore implements Store {
   }
 
   async getKeyMaterial(keyId: string, keyMaterialId: string): Promise<KeyMaterialRecord | undefined> {
-    const row = this.#sql().getMaterial.get(keyId, keyMaterialId) as KeyMaterialRow | undefined
-    return row === undefined
+    const row = this.#sql().getMaterial.get(keyId, keyMaterialId) as MaterialRow | undefined
+    return row === undefined ? undefined : toMaterial(row, Number)
+  }
+
+  /** See {@link Store.putKeyMaterials}. */
+  async putKeyMaterials(key: KeyRecord, materials: readonly KeyMaterialRecord[]): Promise<void> {
+    if (materials.some((m) => m.keyId !== key.keyId)) throw new Error(`key material of another key given to update key ${key.keyId}`)
+    const sql = this.#sql()
+    this.#transaction(() => {
+      if (sql.updateKey.run(keyParams(key)).changes !== 1) throw this.#conflict(key)
+      for (const m of materials) sql.putMaterial.run(...materialValues(m, (b) => b))
+    })
+  }
+
+  async listKeyMaterials(keyId: string): Promise<KeyMaterialRecord[]> {
+    return (this.#sql().listMaterials.all(keyId) as MaterialRow[]).map((r) => toMaterial(r, Number))
+  }
+
+  async keysDueForRotation(now: number, limit: number): Promise<KeyRecord[]> {
+    checkLimit(limit)
+    return (this.#sql().keysDueForRotation.all(now, limit) as KeyRow[]).map(toKey)
+  }
+
+  async materialsDueForExpiry(now: number, limit: number): Promise<KeyMaterialRecord[]> {
+    checkLimit(limit)
+    return (this.#sql().materialsDueForExpiry.all(now, limit) as MaterialRow[]).map((r) => toMaterial(r, Number))
+  }
+
+  async putImportToken(token: ImportTokenRecord): Promise<void> {
+    try {
+      this.#sql().putImportToken.run(token.tokenHash, token.keyId, token.wrappingKeySpec, token.wrappingAlgorithm, token.wrappedPrivateKey, token.validTo)
+    } catch (e) {
+      throw missingTarget(e, token.keyId)
+    }
+  }
+
+  async getImportToken(tokenHash: Uint8Array): Promise<ImportTokenRecord | undefined> {
+    const r = this.#sql().getImportToken.get(tokenHash) as
+      | { token_hash: Uint8Array; key_id: string; wrapping_key_spec: string; wrapping_algorithm: string; wrapped_private_key: Uint8Array; valid_to: number }
+      | undefined
+    return r === undefined
       ? undefined
-      : { keyId: row.key_id, keyMaterialId: row.key_material_id, ekt: copy(row.ekt), createdAt: row.created_at }
+      : {
+          tokenHash: copy(r.token_hash),
+          keyId: r.key_id,
+          wrappingKeySpec: r.wrapping_key_spec,
+          wrappingAlgorithm: r.wrapping_algorithm,
+          wrappedPrivateKey: copy(r.wrapped_private_key),
+          validTo: r.valid_to,
+        }
+  }
+
+  async deleteImportToken(tokenHash: Uint8Array): Promise<boolean> {
+    return this.#sql().deleteImportToken.run(tokenHash).changes === 1
+  }
+
+  async deleteExpiredImportTokens(now: number): Promise<number> {
+    return this.#sql().deleteExpiredImportTokens.run(now).changes
   }
 
   async getAliasTarget(accountId: string, region: string, aliasName: string): Promise<string | undefined> {
@@ -364,6 +449,7 @@ export class SqliteStore implements Store {
       if (stored === undefined || stored.version !== key.version || stored.key_state !== 'PendingDeletion') return false
       // Explicit rather than relying on ON DELETE CASCADE, which needs foreign_keys on this connection.
       sql.deleteMaterials.run(key.keyId)
+      sql.deleteImportTokensOfKey.run(key.keyId)
       sql.deleteAliasesOfKey.run(key.keyId)
       sql.deleteGrantTokensOfKey.run(key.keyId)
       sql.deleteGrantsOfKey.run(key.keyId)
@@ -704,6 +790,7 @@ function keyParams(key: KeyRecord): Record<string, unknown> {
     policy: key.policy,
     tags: JSON.stringify(key.tags.map((t) => ({ TagKey: t.TagKey, TagValue: t.TagValue }))),
     version: key.version,
+    ...Object.fromEntries(keyLifecycleValues(key).map((v, i) => [KEY_LIFECYCLE_COLUMNS[i], v])),
   }
 }
 
@@ -727,6 +814,7 @@ function toKey(r: KeyRow): KeyRecord {
     policy: r.policy,
     tags: JSON.parse(r.tags) as Tag[],
     version: r.version,
+    ...keyLifecycleFields(r, Number),
   }
 }
 
