@@ -18,6 +18,8 @@ export type KmsErrorCode =
   | 'InvalidMarkerException'
   | 'KMSInternalException'
   | 'KMSInvalidStateException'
+  | 'KMSInvalidSignatureException'
+  | 'KMSInvalidMacException'
   | 'LimitExceededException'
   | 'MalformedPolicyDocumentException'
   | 'NotFoundException'

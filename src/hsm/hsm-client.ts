@@ -2,7 +2,7 @@ import { connect } from 'node:net'
 import { KmsError } from '../core/errors.js'
 import type { EncryptionContext } from '../core/types.js'
 import { openChannel, type ChannelOptions, type ChannelStream, type SecureChannel } from './channel.js'
-import type { DataKey, Hsm, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
+import type { DataKey, DataKeyPair, Hsm, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
 import type { HsmListenAddress } from './hsm-server.js'
 import {
   decodeResponse,
@@ -131,6 +131,75 @@ export class RemoteHsm implements Hsm {
     destinationContext: EncryptionContext,
   ): Promise<Uint8Array> {
     return this.#call('reEncrypt', [source, blob, sourceContext, destination, destinationContext])
+  }
+
+  getPublicKey(key: KeyMaterialRef): Promise<Uint8Array> {
+    return this.#call('getPublicKey', [key])
+  }
+
+  sign(
+    key: KeyMaterialRef,
+    message: Uint8Array,
+    messageType: string,
+    algorithm: string,
+  ): Promise<Uint8Array> {
+    return this.#call('sign', [key, message, messageType, algorithm])
+  }
+
+  verify(
+    key: KeyMaterialRef,
+    message: Uint8Array,
+    messageType: string,
+    algorithm: string,
+    signature: Uint8Array,
+  ): Promise<boolean> {
+    return this.#call('verify', [key, message, messageType, algorithm, signature])
+  }
+
+  encryptAsymmetric(key: KeyMaterialRef, plaintext: Uint8Array, algorithm: string): Promise<Uint8Array> {
+    return this.#call('encryptAsymmetric', [key, plaintext, algorithm])
+  }
+
+  decryptAsymmetric(key: KeyMaterialRef, ciphertext: Uint8Array, algorithm: string): Promise<Uint8Array> {
+    return this.#call('decryptAsymmetric', [key, ciphertext, algorithm])
+  }
+
+  reEncryptAsymmetric(
+    source: KeyMaterialRef,
+    ciphertext: Uint8Array,
+    sourceContext: EncryptionContext,
+    sourceAlgorithm: string,
+    destination: KeyMaterialRef,
+    destinationContext: EncryptionContext,
+    destinationAlgorithm: string,
+  ): Promise<Uint8Array> {
+    return this.#call('reEncryptAsymmetric', [source, ciphertext, sourceContext, sourceAlgorithm, destination, destinationContext, destinationAlgorithm])
+  }
+
+  generateMac(key: KeyMaterialRef, message: Uint8Array, algorithm: string): Promise<Uint8Array> {
+    return this.#call('generateMac', [key, message, algorithm])
+  }
+
+  verifyMac(
+    key: KeyMaterialRef,
+    message: Uint8Array,
+    algorithm: string,
+    mac: Uint8Array,
+  ): Promise<boolean> {
+    return this.#call('verifyMac', [key, message, algorithm, mac])
+  }
+
+  deriveSharedSecret(key: KeyMaterialRef, peerPublicKey: Uint8Array): Promise<Uint8Array> {
+    return this.#call('deriveSharedSecret', [key, peerPublicKey])
+  }
+
+  generateDataKeyPair(
+    key: KeyMaterialRef,
+    keyPairSpec: string,
+    context: EncryptionContext,
+    withPlaintext: boolean,
+  ): Promise<DataKeyPair> {
+    return this.#call('generateDataKeyPair', [key, keyPairSpec, context, withPlaintext])
   }
 
   generateRandom(numberOfBytes: number): Promise<Uint8Array> {

@@ -5,7 +5,7 @@ import { KmsError } from '../core/errors.js'
 import { zeroize } from '../core/secret.js'
 import type { EncryptionContext } from '../core/types.js'
 import { PSK_BYTES, openChannel } from './channel.js'
-import type { DataKey, Hsm, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
+import type { DataKey, DataKeyPair, Hsm, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
 import { RemoteHsm } from './hsm-client.js'
 
 /** Options of {@link SupervisedHsm}. */
@@ -169,6 +169,75 @@ export class SupervisedHsm extends EventEmitter<SupervisedHsmEvents> implements 
     destinationContext: EncryptionContext,
   ): Promise<Uint8Array> {
     return this.#with((h) => h.reEncrypt(source, blob, sourceContext, destination, destinationContext))
+  }
+
+  getPublicKey(key: KeyMaterialRef): Promise<Uint8Array> {
+    return this.#with((h) => h.getPublicKey(key))
+  }
+
+  sign(
+    key: KeyMaterialRef,
+    message: Uint8Array,
+    messageType: string,
+    algorithm: string,
+  ): Promise<Uint8Array> {
+    return this.#with((h) => h.sign(key, message, messageType, algorithm))
+  }
+
+  verify(
+    key: KeyMaterialRef,
+    message: Uint8Array,
+    messageType: string,
+    algorithm: string,
+    signature: Uint8Array,
+  ): Promise<boolean> {
+    return this.#with((h) => h.verify(key, message, messageType, algorithm, signature))
+  }
+
+  encryptAsymmetric(key: KeyMaterialRef, plaintext: Uint8Array, algorithm: string): Promise<Uint8Array> {
+    return this.#with((h) => h.encryptAsymmetric(key, plaintext, algorithm))
+  }
+
+  decryptAsymmetric(key: KeyMaterialRef, ciphertext: Uint8Array, algorithm: string): Promise<Uint8Array> {
+    return this.#with((h) => h.decryptAsymmetric(key, ciphertext, algorithm))
+  }
+
+  reEncryptAsymmetric(
+    source: KeyMaterialRef,
+    ciphertext: Uint8Array,
+    sourceContext: EncryptionContext,
+    sourceAlgorithm: string,
+    destination: KeyMaterialRef,
+    destinationContext: EncryptionContext,
+    destinationAlgorithm: string,
+  ): Promise<Uint8Array> {
+    return this.#with((h) => h.reEncryptAsymmetric(source, ciphertext, sourceContext, sourceAlgorithm, destination, destinationContext, destinationAlgorithm))
+  }
+
+  generateMac(key: KeyMaterialRef, message: Uint8Array, algorithm: string): Promise<Uint8Array> {
+    return this.#with((h) => h.generateMac(key, message, algorithm))
+  }
+
+  verifyMac(
+    key: KeyMaterialRef,
+    message: Uint8Array,
+    algorithm: string,
+    mac: Uint8Array,
+  ): Promise<boolean> {
+    return this.#with((h) => h.verifyMac(key, message, algorithm, mac))
+  }
+
+  deriveSharedSecret(key: KeyMaterialRef, peerPublicKey: Uint8Array): Promise<Uint8Array> {
+    return this.#with((h) => h.deriveSharedSecret(key, peerPublicKey))
+  }
+
+  generateDataKeyPair(
+    key: KeyMaterialRef,
+    keyPairSpec: string,
+    context: EncryptionContext,
+    withPlaintext: boolean,
+  ): Promise<DataKeyPair> {
+    return this.#with((h) => h.generateDataKeyPair(key, keyPairSpec, context, withPlaintext))
   }
 
   generateRandom(numberOfBytes: number): Promise<Uint8Array> {

@@ -54,7 +54,17 @@ describe('protocol', () => {
     roundTripRequest('generateRandom', [-1])
     roundTripRequest('wrapSecret', ['AKIAEXAMPLE', bytes(1, 2)])
     roundTripRequest('deriveSigningKey', ['AKIAEXAMPLE', bytes(3), '20260101', 'us-east-1', 'kms'])
-    assert.equal(Object.keys(OPCODES).length, 10)
+    roundTripRequest('getPublicKey', [key])
+    roundTripRequest('sign', [key, bytes(1, 2), 'DIGEST', 'ECDSA_SHA_256'])
+    roundTripRequest('verify', [key, bytes(1), 'RAW', 'RSASSA_PSS_SHA_256', bytes(9, 9)])
+    roundTripRequest('encryptAsymmetric', [key, bytes(4), 'RSAES_OAEP_SHA_1'])
+    roundTripRequest('decryptAsymmetric', [key, bytes(5), 'RSAES_OAEP_SHA_256'])
+    roundTripRequest('reEncryptAsymmetric', [key, bytes(6), { from: 'x' }, 'SYMMETRIC_DEFAULT', other, {}, 'RSAES_OAEP_SHA_256'])
+    roundTripRequest('generateMac', [key, bytes(7), 'HMAC_SHA_256'])
+    roundTripRequest('verifyMac', [key, bytes(7), 'HMAC_SHA_512', bytes(8)])
+    roundTripRequest('deriveSharedSecret', [key, bytes(0x30, 1)])
+    roundTripRequest('generateDataKeyPair', [key, 'ECC_NIST_P256', { a: 'b' }, false])
+    assert.equal(Object.keys(OPCODES).length, 20)
   })
 
   it('round-trips the results of every method', () => {
@@ -69,6 +79,10 @@ describe('protocol', () => {
     roundTripResult('generateRandom', new Uint8Array(1024).fill(3))
     roundTripResult('wrapSecret', bytes(7))
     roundTripResult('deriveSigningKey', new Uint8Array(32))
+    roundTripResult('verify', true)
+    roundTripResult('verifyMac', false)
+    roundTripResult('generateDataKeyPair', { publicKey: bytes(1), privateKeyCiphertextBlob: bytes(2), privateKeyPlaintext: bytes(3) })
+    roundTripResult('generateDataKeyPair', { publicKey: bytes(1), privateKeyCiphertextBlob: bytes(2) })
   })
 
   it('keeps "__proto__" and other awkward context keys as plain own properties', () => {

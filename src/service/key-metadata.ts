@@ -1,3 +1,4 @@
+import { algorithmLists } from '../core/key-specs.js'
 import type { KeyRecord } from '../store/store.js'
 
 /** The KeyMetadata structure of DescribeKey and CreateKey, with exactly the fields AWS returns. */
@@ -19,7 +20,8 @@ export function keyMetadata(key: KeyRecord): Record<string, unknown> {
   }
   if (key.deletionDate !== undefined) m['DeletionDate'] = key.deletionDate / 1000
   if (key.pendingWindowInDays !== undefined) m['PendingDeletionWindowInDays'] = key.pendingWindowInDays
-  if (key.keyUsage === 'ENCRYPT_DECRYPT' && key.keySpec === 'SYMMETRIC_DEFAULT') m['EncryptionAlgorithms'] = ['SYMMETRIC_DEFAULT']
-  if (key.currentKeyMaterialId !== undefined) m['CurrentKeyMaterialId'] = key.currentKeyMaterialId
+  Object.assign(m, algorithmLists(key.keySpec, key.keyUsage))
+  // AWS shows CurrentKeyMaterialId only for symmetric encryption keys, the ones that rotate.
+  if (key.currentKeyMaterialId !== undefined && key.keySpec === 'SYMMETRIC_DEFAULT') m['CurrentKeyMaterialId'] = key.currentKeyMaterialId
   return m
 }
