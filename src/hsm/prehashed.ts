@@ -6,7 +6,7 @@ import { constantTimeEqual, zeroize } from '../core/secret.js'
  * it hashes itself, so the padding is done here and only the private-key operation is OpenSSL's:
  * RSA as a raw private-key operation on the EMSA-PKCS1-v1_5 or EMSA-PSS encoding (RFC 8017 §9),
  * ECDSA with k·G computed by OpenSSL's ECDH (constant time) and the scalar arithmetic of FIPS 186-5
- * §6.4.1 in BigInt. Verification uses public values only.
+ * §6.4.1 in BigInt, blinded. Verification uses public values only.
  */
 
 // DER DigestInfo prefixes of RFC 8017 §9.2 note 1.
@@ -165,7 +165,13 @@ export function signEcdsaDigest(key: KeyObject, digest: Uint8Array, random: (n: 
     const point = ecdh.getPublicKey()
     const r = toBigInt(point.subarray(1, 1 + curve.bytes)) % curve.n
     if (r === 0n) continue
-    const s = (modInverse(k, curve.n) * ((z + r * d) % curve.n)) % curve.n
+    // BigInt arithmetic is not constant time: blind k and d with a random b, so the timed values
+    // are b·k and b·d, fresh per signature: s = (b·k)⁻¹ · (b·z + r·(b·d)) = k⁻¹ · (z + r·d).
+    const blindSeed = random(curve.bytes + 16)
+    const b = (toBigInt(blindSeed) % (curve.n - 1n)) + 1n
+    zeroize(blindSeed)
+    const bd = (b * d) % curve.n
+    const s = (modInverse((b * k) % curve.n, curve.n) * ((b * z + r * bd) % curve.n)) % curve.n
     if (s === 0n) continue
     return derSignature(r, s)
   }
