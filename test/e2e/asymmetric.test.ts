@@ -9,6 +9,8 @@ import {
   CreateGrantCommand,
   CreateKeyCommand,
   DecryptCommand,
+  DisableKeyCommand,
+  EnableKeyCommand,
   DeriveSharedSecretCommand,
   DescribeKeyCommand,
   EncryptCommand,
@@ -25,7 +27,7 @@ import {
   type CreateKeyCommandInput,
   type SigningAlgorithmSpec,
 } from '@aws-sdk/client-kms'
-import { ACCOUNT, kmsClient, rejectsWithKmsError as rejects, startTestServer, tempDataDir, type TestServer } from './harness.js'
+import { ACCOUNT, awsCli, kmsClient, rejectsWithKmsError as rejects, startTestServer, tempDataDir, type TestServer } from './harness.js'
 
 const ROOT = `arn:aws:iam::${ACCOUNT}:root`
 const OPENSSL = '/usr/bin/openssl'
@@ -176,6 +178,49 @@ describe('asymmetric, HMAC and key-agreement keys, through the AWS SDK and opens
     await rejects(kms.send(new SignCommand({ KeyId: keys['ed'], Message: new Uint8Array(64), MessageType: 'DIGEST', SigningAlgorithm: 'ED25519_PH_SHA_512' })), 'UnsupportedOperationException', /ED25519_PH_SHA_512/)
     await rejects(kms.send(new SignCommand({ KeyId: keys['p256'], Message: Buffer.from('m'), SigningAlgorithm: 'ECDSA_SHA_256', DryRun: true })), 'DryRunOperationException')
   })
+
+  it('a disabled signing key answers DisabledException, as symmetric keys do', async () => {
+    const arn = (await create({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' })).Arn!
+    await kms.send(new DisableKeyCommand({ KeyId: arn }))
+    await rejects(kms.send(new SignCommand({ KeyId: arn, Message: Buffer.from('m'), SigningAlgorithm: 'ECDSA_SHA_256' })), 'DisabledException', `${arn} is disabled.`)
+    await rejects(kms.send(new GetPublicKeyCommand({ KeyId: arn })), 'DisabledException')
+    await kms.send(new EnableKeyCommand({ KeyId: arn }))
+    await kms.send(new SignCommand({ KeyId: arn, Message: Buffer.from('m'), SigningAlgorithm: 'ECDSA_SHA_256' }))
+  })
+
+  it('the AWS CLI signs, verifies and MACs; openssl verifies what it signed (the README example)', { timeout: 120_000 }, async () => {
+    writeFileSync(join(work, 'config'), '')
+    writeFileSync(join(work, 'credentials'), '')
+    const aws = async (args: string[]): Promise<any> => {
+      const r = await awsCli(server.url, work, args)
+      assert.equal(r.code, 0, `aws kms ${args.join(' ')}: ${r.stderr}`)
+      return JSON.parse(r.stdout)
+    }
+    const release = file('release.tar.gz', Buffer.from('pretend tarball '.repeat(100)))
+    const keyId = (await aws(['create-key', '--key-spec', 'ECC_NIST_P256', '--key-usage', 'SIGN_VERIFY'])).KeyMetadata.KeyId
+    const pub = await aws(['get-public-key', '--key-id', keyId])
+    assert.deepEqual(pub.SigningAlgorithms, ['ECDSA_SHA_256'])
+    const pem = join(work, 'cli-pub.pem')
+    openssl('pkey', '-pubin', '-inform', 'DER', '-in', file('cli-pub.der', Buffer.from(pub.PublicKey, 'base64')), '-out', pem)
+    const signed = await aws(['sign', '--key-id', keyId, '--message', `fileb://${release}`, '--message-type', 'RAW', '--signing-algorithm', 'ECDSA_SHA_256'])
+    const sig = file('cli.sig', Buffer.from(signed.Signature, 'base64'))
+    assert.match(openssl('dgst', '-sha256', '-verify', pem, '-signature', sig, release).toString(), /Verified OK/)
+    const verified = await aws(['verify', '--key-id', keyId, '--message', `fileb://${release}`, '--signature', `fileb://${sig}`, '--signing-algorithm', 'ECDSA_SHA_256'])
+    assert.equal(verified.SignatureValid, true)
+    const bad = await awsCli(server.url, work, ['verify', '--key-id', keyId, '--message', 'fileb://' + msgFileFor(release), '--signature', `fileb://${sig}`, '--signing-algorithm', 'ECDSA_SHA_256'])
+    assert.notEqual(bad.code, 0)
+    assert.match(bad.stderr, /KMSInvalidSignatureException/)
+    const mac = await aws(['generate-mac', '--key-id', keys['hmac']!, '--message', `fileb://${release}`, '--mac-algorithm', 'HMAC_SHA_256'])
+    const ok = await aws(['verify-mac', '--key-id', keys['hmac']!, '--message', `fileb://${release}`, '--mac-algorithm', 'HMAC_SHA_256', '--mac', `fileb://${file('cli.mac', Buffer.from(mac.Mac, 'base64'))}`])
+    assert.equal(ok.MacValid, true)
+  })
+
+  /** Another file with one byte changed. */
+  const msgFileFor = (path: string): string => {
+    const changed = Buffer.from(readFileSync(path))
+    changed[0]! ^= 1
+    return file('changed.bin', changed)
+  }
 
   it('RSA: data encrypted offline with openssl pkeyutl (OAEP SHA-1 and SHA-256) decrypts in Trent; Trent\'s ciphertext is raw OAEP', async () => {
     const pem = await publicPem(keys['rsaEncrypt']!, 'rsaEncrypt')
