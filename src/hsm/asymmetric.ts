@@ -99,9 +99,12 @@ export function spki(publicKey: KeyObject): Uint8Array {
  */
 export function checkSignInput(keySpec: string, algorithm: string, messageType: string, message: Uint8Array): void {
   assertAlgorithm(keySpec, 'signingAlgorithms', algorithm)
-  if (messageType === 'EXTERNAL_MU' || (algorithm === 'ED25519_SHA_512' && messageType !== 'RAW') || (algorithm === 'ED25519_PH_SHA_512' && messageType !== 'DIGEST')) {
-    // Guessed wording, after AWS's "Message type DIGEST is incompatible with key spec ML_DSA_44."
-    throw new KmsError('ValidationException', `Message type ${messageType} is incompatible with signing algorithm ${algorithm}.`)
+  if (messageType === 'EXTERNAL_MU') {
+    // AWS's wording for the converse: "Message type DIGEST is incompatible with key spec ML_DSA_44."
+    throw new KmsError('ValidationException', `Message type ${messageType} is incompatible with key spec ${keySpec}.`)
+  }
+  if ((algorithm === 'ED25519_SHA_512' && messageType !== 'RAW') || (algorithm === 'ED25519_PH_SHA_512' && messageType !== 'DIGEST')) {
+    throw new KmsError('ValidationException', `Message type ${messageType} is incompatible with signing algorithm ${algorithm}.`) // Guessed wording
   }
   if (messageType === 'RAW' && message.length > MAX_MESSAGE_BYTES) {
     throw new KmsError('ValidationException', `Message must be at most ${MAX_MESSAGE_BYTES} bytes for message type RAW.`) // Guessed wording

@@ -1,6 +1,7 @@
 import { KmsError } from '../../core/errors.js'
 import { algorithmLists, isAsymmetric } from '../../core/key-specs.js'
 import { t } from '../../core/shape.js'
+import { KEY_USAGES } from '../../core/types.js'
 import { keyForOperation } from '../asymmetric.js'
 import { defineOperation } from '../operation.js'
 import { GrantTokenList, KeyIdType } from '../shapes.js'
@@ -12,7 +13,7 @@ export const getPublicKey = defineOperation({
     GrantTokens: t.optional(GrantTokenList),
   }),
   async run(deps, caller, input) {
-    const { key, material } = await keyForOperation(deps, caller, input, 'GetPublicKey', ['ENCRYPT_DECRYPT', 'SIGN_VERIFY', 'KEY_AGREEMENT'])
+    const { key, material } = await keyForOperation(deps, caller, input, 'GetPublicKey', KEY_USAGES)
     if (!isAsymmetric(key.keySpec)) {
       // Guessed wording: AWS answers GetPublicKey on a symmetric or HMAC key with UnsupportedOperationException.
       throw new KmsError('UnsupportedOperationException', `${key.arn} key spec ${key.keySpec} is not valid for GetPublicKey.`)
