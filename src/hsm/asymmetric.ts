@@ -4,13 +4,14 @@ import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
-  generateKeyPairSync,
+  generateKeyPair,
   privateDecrypt,
   publicEncrypt,
   sign as nodeSign,
   verify as nodeVerify,
   type KeyObject,
 } from 'node:crypto'
+import { promisify } from 'node:util'
 import { KmsError } from '../core/errors.js'
 import { SIGNING_HASH, assertAlgorithm, type SigningAlgorithm } from '../core/key-specs.js'
 import { signEcdsaDigest, signPkcs1Digest, signPssDigest, verifyEcdsaDigest, verifyPkcs1Digest, verifyPssDigest } from './prehashed.js'
@@ -19,6 +20,8 @@ import { signEcdsaDigest, signPkcs1Digest, signPssDigest, verifyEcdsaDigest, ver
  * The asymmetric and HMAC primitives of the software HSM: key generation, signing, RSA-OAEP, ECDH
  * and HMAC, on node:crypto (OpenSSL). Private keys travel only as PKCS#8 DER inside EKTs.
  */
+
+const generateKeyPairAsync = promisify(generateKeyPair)
 
 /** Largest message Sign, Verify, GenerateMac and VerifyMac take. */
 export const MAX_MESSAGE_BYTES = 4096
@@ -59,16 +62,20 @@ export function hmacKeyBytes(keySpec: string): number | undefined {
   return HMAC_BYTES[keySpec]
 }
 
-/** Generates a key pair for a spec and returns its private key as PKCS#8 DER (the caller zeroises it). */
-export function generatePrivateKey(keySpec: string): Uint8Array {
-  let pair: { privateKey: KeyObject }
+/**
+ * Generates a key pair for a spec and returns its private key as PKCS#8 DER (the caller zeroises
+ * it). OpenSSL runs on the libuv thread pool, so an RSA-4096 generation does not stall the HSM's
+ * other requests.
+ */
+export async function generatePrivateKey(keySpec: string): Promise<Uint8Array> {
   const curve = EC_CURVES[keySpec]
   const bits = RSA_BITS[keySpec]
-  if (curve !== undefined) pair = generateKeyPairSync('ec', { namedCurve: curve })
-  else if (bits !== undefined) pair = generateKeyPairSync('rsa', { modulusLength: bits, publicExponent: 0x10001 })
-  else if (keySpec === 'ECC_NIST_EDWARDS25519') pair = generateKeyPairSync('ed25519')
+  let privateKey: KeyObject
+  if (curve !== undefined) ({ privateKey } = await generateKeyPairAsync('ec', { namedCurve: curve }))
+  else if (bits !== undefined) ({ privateKey } = await generateKeyPairAsync('rsa', { modulusLength: bits, publicExponent: 0x10001 }))
+  else if (keySpec === 'ECC_NIST_EDWARDS25519') ({ privateKey } = await generateKeyPairAsync('ed25519'))
   else throw new KmsError('UnsupportedOperationException', `The software HSM cannot generate ${keySpec} key material`)
-  return new Uint8Array(pair.privateKey.export({ format: 'der', type: 'pkcs8' }))
+  return new Uint8Array(privateKey.export({ format: 'der', type: 'pkcs8' }))
 }
 
 /** Parses PKCS#8 DER into a key pair; undefined when it is not a key of `keySpec`. */
@@ -190,12 +197,10 @@ export function ecdh(pair: KeyPair, peerPublicKey: Uint8Array): Uint8Array {
   let peer: KeyObject
   try {
     peer = createPublicKey({ key: Buffer.from(peerPublicKey), format: 'der', type: 'spki' })
+    if (peer.asymmetricKeyType !== 'ec' || peer.asymmetricKeyDetails?.namedCurve !== pair.privateKey.asymmetricKeyDetails?.namedCurve) throw new Error('another curve')
   } catch {
+    // AWS answers an unusable public key, another curve's included, with an empty ValidationException.
     throw new KmsError('ValidationException', '')
-  }
-  if (peer.asymmetricKeyType !== 'ec' || peer.asymmetricKeyDetails?.namedCurve !== pair.privateKey.asymmetricKeyDetails?.namedCurve) {
-    // Guessed wording: AWS answers a public key on another curve with a ValidationException.
-    throw new KmsError('ValidationException', 'The public key must be a DER-encoded X.509 public key on the same curve as the KMS key.')
   }
   return new Uint8Array(diffieHellman({ privateKey: pair.privateKey, publicKey: peer }))
 }

@@ -198,7 +198,7 @@ export class SoftwareHsm implements Hsm {
   async generateKeyMaterial(binding: KeyBinding): Promise<NewKeyMaterial> {
     const domain = this.#ready()
     checkBinding(binding)
-    const hbk = this.#newMaterial(binding.keySpec)
+    const hbk = await this.#newMaterial(binding.keySpec)
     try {
       const hbkId = this.#random(HBK_ID_BYTES)
       const ekt = wrapEkt(activeDomainKey(domain), hbk, { ...binding, hbkId }, this.#random(GCM_IV_BYTES))
@@ -373,7 +373,7 @@ export class SoftwareHsm implements Hsm {
       throw new KmsError('UnsupportedOperationException', `KeyPairSpec ${keyPairSpec} is not supported by this Trent version.`)
     }
     const aadContext = encodeEncryptionContext(context)
-    const pkcs8 = generatePrivateKey(keyPairSpec)
+    const pkcs8 = await generatePrivateKey(keyPairSpec)
     try {
       const pair = parseKeyPair(pkcs8, keyPairSpec)
       if (pair === undefined) throw new KmsError('KMSInternalException', 'A generated key pair did not parse')
@@ -523,7 +523,7 @@ export class SoftwareHsm implements Hsm {
   }
 
   /** Fresh secret material of a key spec. Random draws: the HBK or HMAC key (OpenSSL makes key pairs). */
-  #newMaterial(keySpec: string): Uint8Array {
+  async #newMaterial(keySpec: string): Promise<Uint8Array> {
     if (keySpec === 'SYMMETRIC_DEFAULT') return this.#random(HBK_BYTES)
     const hmacBytes = hmacKeyBytes(keySpec)
     if (hmacBytes !== undefined) return this.#random(hmacBytes)

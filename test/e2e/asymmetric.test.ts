@@ -364,4 +364,21 @@ describe('asymmetric, HMAC and key-agreement keys, through the AWS SDK and opens
     await rejects(kms.send(new VerifyCommand({ KeyId: p256, Message: message, SigningAlgorithm: 'ECDSA_SHA_256', Signature: signed.Signature })), 'AccessDeniedException')
     await rejects(kms.send(new CreateGrantCommand({ KeyId: p256, GranteePrincipal: ROOT, Operations: ['Encrypt'] })), 'ValidationException')
   })
+
+  it('keys survive a restart: same public keys, old ciphertext decrypts, new signatures verify with the old key', { timeout: 60_000 }, async () => {
+    const before = (await kms.send(new GetPublicKeyCommand({ KeyId: keys['p256'] }))).PublicKey!
+    const rsaCiphertext = (await kms.send(new EncryptCommand({ KeyId: keys['rsaEncrypt'], Plaintext: Buffer.from('kept'), EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }))).CiphertextBlob!
+    const mac = (await kms.send(new GenerateMacCommand({ KeyId: keys['hmac'], Message: Buffer.from('kept'), MacAlgorithm: 'HMAC_SHA_256' }))).Mac!
+    kms.destroy()
+    await server.stop()
+    server = await startTestServer(data.dir)
+    kms = kmsClient(server.url)
+    assert.deepEqual((await kms.send(new GetPublicKeyCommand({ KeyId: keys['p256'] }))).PublicKey, before)
+    const decrypted = await kms.send(new DecryptCommand({ KeyId: keys['rsaEncrypt'], CiphertextBlob: rsaCiphertext, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }))
+    assert.equal(Buffer.from(decrypted.Plaintext!).toString(), 'kept')
+    const signed = await kms.send(new SignCommand({ KeyId: keys['p256'], Message: Buffer.from('after'), SigningAlgorithm: 'ECDSA_SHA_256' }))
+    assert.ok(nodeVerify('sha256', Buffer.from('after'), { key: createPublicKey({ key: Buffer.from(before), format: 'der', type: 'spki' }), dsaEncoding: 'der' }, signed.Signature!))
+    const ok = await kms.send(new VerifyMacCommand({ KeyId: keys['hmac'], Message: Buffer.from('kept'), MacAlgorithm: 'HMAC_SHA_256', Mac: mac }))
+    assert.equal(ok.MacValid, true)
+  })
 })
