@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import {
+  CreateAliasCommand,
   CreateGrantCommand,
   CreateKeyCommand,
   DecryptCommand,
@@ -270,6 +271,21 @@ describe('asymmetric, HMAC and key-agreement keys, through the AWS SDK and opens
     }))
     const plain = await kms.send(new DecryptCommand({ CiphertextBlob: back.CiphertextBlob, EncryptionContext: { app: 'y' } }))
     assert.equal(Buffer.from(plain.Plaintext!).toString(), 'portable')
+    // RSA to RSA, the destination named by an alias.
+    const other = (await create({ KeySpec: 'RSA_3072', KeyUsage: 'ENCRYPT_DECRYPT' })).Arn!
+    await kms.send(new CreateAliasCommand({ AliasName: 'alias/rsa-destination', TargetKeyId: other }))
+    const rsaToRsa = await kms.send(new ReEncryptCommand({
+      CiphertextBlob: toRsa.CiphertextBlob, SourceKeyId: keys['rsaEncrypt'], SourceEncryptionAlgorithm: 'RSAES_OAEP_SHA_256',
+      DestinationKeyId: 'alias/rsa-destination', DestinationEncryptionAlgorithm: 'RSAES_OAEP_SHA_1',
+    }))
+    assert.equal(rsaToRsa.KeyId, other)
+    assert.equal(rsaToRsa.CiphertextBlob!.length, 384)
+    const viaAlias = await kms.send(new DecryptCommand({ KeyId: 'alias/rsa-destination', CiphertextBlob: rsaToRsa.CiphertextBlob, EncryptionAlgorithm: 'RSAES_OAEP_SHA_1' }))
+    assert.equal(Buffer.from(viaAlias.Plaintext!).toString(), 'portable')
+    await rejects(kms.send(new ReEncryptCommand({
+      CiphertextBlob: toRsa.CiphertextBlob, SourceKeyId: keys['rsaEncrypt'], SourceEncryptionAlgorithm: 'RSAES_OAEP_SHA_1',
+      DestinationKeyId: keys['aes'],
+    })), 'InvalidCiphertextException')
   })
 
   it('GenerateMac and VerifyMac: HMAC-SHA-256 as node computes it; a wrong MAC is KMSInvalidMacException', async () => {
