@@ -133,73 +133,44 @@ export class RemoteHsm implements Hsm {
     return this.#call('reEncrypt', [source, blob, sourceContext, destination, destinationContext])
   }
 
-  getPublicKey(key: KeyMaterialRef): Promise<Uint8Array> {
-    return this.#call('getPublicKey', [key])
+  getPublicKey(...args: HsmArgs<'getPublicKey'>): Promise<Uint8Array> {
+    return this.#call('getPublicKey', args)
   }
 
-  sign(
-    key: KeyMaterialRef,
-    message: Uint8Array,
-    messageType: string,
-    algorithm: string,
-  ): Promise<Uint8Array> {
-    return this.#call('sign', [key, message, messageType, algorithm])
+  sign(...args: HsmArgs<'sign'>): Promise<Uint8Array> {
+    return this.#call('sign', args)
   }
 
-  verify(
-    key: KeyMaterialRef,
-    message: Uint8Array,
-    messageType: string,
-    algorithm: string,
-    signature: Uint8Array,
-  ): Promise<boolean> {
-    return this.#call('verify', [key, message, messageType, algorithm, signature])
+  verify(...args: HsmArgs<'verify'>): Promise<boolean> {
+    return this.#call('verify', args)
   }
 
-  encryptAsymmetric(key: KeyMaterialRef, plaintext: Uint8Array, algorithm: string): Promise<Uint8Array> {
-    return this.#call('encryptAsymmetric', [key, plaintext, algorithm])
+  encryptAsymmetric(...args: HsmArgs<'encryptAsymmetric'>): Promise<Uint8Array> {
+    return this.#call('encryptAsymmetric', args)
   }
 
-  decryptAsymmetric(key: KeyMaterialRef, ciphertext: Uint8Array, algorithm: string): Promise<Uint8Array> {
-    return this.#call('decryptAsymmetric', [key, ciphertext, algorithm])
+  decryptAsymmetric(...args: HsmArgs<'decryptAsymmetric'>): Promise<Uint8Array> {
+    return this.#call('decryptAsymmetric', args)
   }
 
-  reEncryptAsymmetric(
-    source: KeyMaterialRef,
-    ciphertext: Uint8Array,
-    sourceContext: EncryptionContext,
-    sourceAlgorithm: string,
-    destination: KeyMaterialRef,
-    destinationContext: EncryptionContext,
-    destinationAlgorithm: string,
-  ): Promise<Uint8Array> {
-    return this.#call('reEncryptAsymmetric', [source, ciphertext, sourceContext, sourceAlgorithm, destination, destinationContext, destinationAlgorithm])
+  reEncryptAsymmetric(...args: HsmArgs<'reEncryptAsymmetric'>): Promise<Uint8Array> {
+    return this.#call('reEncryptAsymmetric', args)
   }
 
-  generateMac(key: KeyMaterialRef, message: Uint8Array, algorithm: string): Promise<Uint8Array> {
-    return this.#call('generateMac', [key, message, algorithm])
+  generateMac(...args: HsmArgs<'generateMac'>): Promise<Uint8Array> {
+    return this.#call('generateMac', args)
   }
 
-  verifyMac(
-    key: KeyMaterialRef,
-    message: Uint8Array,
-    algorithm: string,
-    mac: Uint8Array,
-  ): Promise<boolean> {
-    return this.#call('verifyMac', [key, message, algorithm, mac])
+  verifyMac(...args: HsmArgs<'verifyMac'>): Promise<boolean> {
+    return this.#call('verifyMac', args)
   }
 
-  deriveSharedSecret(key: KeyMaterialRef, peerPublicKey: Uint8Array): Promise<Uint8Array> {
-    return this.#call('deriveSharedSecret', [key, peerPublicKey])
+  deriveSharedSecret(...args: HsmArgs<'deriveSharedSecret'>): Promise<Uint8Array> {
+    return this.#call('deriveSharedSecret', args)
   }
 
-  generateDataKeyPair(
-    key: KeyMaterialRef,
-    keyPairSpec: string,
-    context: EncryptionContext,
-    withPlaintext: boolean,
-  ): Promise<DataKeyPair> {
-    return this.#call('generateDataKeyPair', [key, keyPairSpec, context, withPlaintext])
+  generateDataKeyPair(...args: HsmArgs<'generateDataKeyPair'>): Promise<DataKeyPair> {
+    return this.#call('generateDataKeyPair', args)
   }
 
   generateRandom(numberOfBytes: number): Promise<Uint8Array> {

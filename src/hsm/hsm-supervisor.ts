@@ -7,6 +7,7 @@ import type { EncryptionContext } from '../core/types.js'
 import { PSK_BYTES, openChannel } from './channel.js'
 import type { DataKey, DataKeyPair, Hsm, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
 import { RemoteHsm } from './hsm-client.js'
+import type { HsmArgs } from './protocol.js'
 
 /** Options of {@link SupervisedHsm}. */
 export interface SupervisedHsmOptions {
@@ -171,73 +172,44 @@ export class SupervisedHsm extends EventEmitter<SupervisedHsmEvents> implements 
     return this.#with((h) => h.reEncrypt(source, blob, sourceContext, destination, destinationContext))
   }
 
-  getPublicKey(key: KeyMaterialRef): Promise<Uint8Array> {
-    return this.#with((h) => h.getPublicKey(key))
+  getPublicKey(...args: HsmArgs<'getPublicKey'>): Promise<Uint8Array> {
+    return this.#with((h) => h.getPublicKey(...args))
   }
 
-  sign(
-    key: KeyMaterialRef,
-    message: Uint8Array,
-    messageType: string,
-    algorithm: string,
-  ): Promise<Uint8Array> {
-    return this.#with((h) => h.sign(key, message, messageType, algorithm))
+  sign(...args: HsmArgs<'sign'>): Promise<Uint8Array> {
+    return this.#with((h) => h.sign(...args))
   }
 
-  verify(
-    key: KeyMaterialRef,
-    message: Uint8Array,
-    messageType: string,
-    algorithm: string,
-    signature: Uint8Array,
-  ): Promise<boolean> {
-    return this.#with((h) => h.verify(key, message, messageType, algorithm, signature))
+  verify(...args: HsmArgs<'verify'>): Promise<boolean> {
+    return this.#with((h) => h.verify(...args))
   }
 
-  encryptAsymmetric(key: KeyMaterialRef, plaintext: Uint8Array, algorithm: string): Promise<Uint8Array> {
-    return this.#with((h) => h.encryptAsymmetric(key, plaintext, algorithm))
+  encryptAsymmetric(...args: HsmArgs<'encryptAsymmetric'>): Promise<Uint8Array> {
+    return this.#with((h) => h.encryptAsymmetric(...args))
   }
 
-  decryptAsymmetric(key: KeyMaterialRef, ciphertext: Uint8Array, algorithm: string): Promise<Uint8Array> {
-    return this.#with((h) => h.decryptAsymmetric(key, ciphertext, algorithm))
+  decryptAsymmetric(...args: HsmArgs<'decryptAsymmetric'>): Promise<Uint8Array> {
+    return this.#with((h) => h.decryptAsymmetric(...args))
   }
 
-  reEncryptAsymmetric(
-    source: KeyMaterialRef,
-    ciphertext: Uint8Array,
-    sourceContext: EncryptionContext,
-    sourceAlgorithm: string,
-    destination: KeyMaterialRef,
-    destinationContext: EncryptionContext,
-    destinationAlgorithm: string,
-  ): Promise<Uint8Array> {
-    return this.#with((h) => h.reEncryptAsymmetric(source, ciphertext, sourceContext, sourceAlgorithm, destination, destinationContext, destinationAlgorithm))
+  reEncryptAsymmetric(...args: HsmArgs<'reEncryptAsymmetric'>): Promise<Uint8Array> {
+    return this.#with((h) => h.reEncryptAsymmetric(...args))
   }
 
-  generateMac(key: KeyMaterialRef, message: Uint8Array, algorithm: string): Promise<Uint8Array> {
-    return this.#with((h) => h.generateMac(key, message, algorithm))
+  generateMac(...args: HsmArgs<'generateMac'>): Promise<Uint8Array> {
+    return this.#with((h) => h.generateMac(...args))
   }
 
-  verifyMac(
-    key: KeyMaterialRef,
-    message: Uint8Array,
-    algorithm: string,
-    mac: Uint8Array,
-  ): Promise<boolean> {
-    return this.#with((h) => h.verifyMac(key, message, algorithm, mac))
+  verifyMac(...args: HsmArgs<'verifyMac'>): Promise<boolean> {
+    return this.#with((h) => h.verifyMac(...args))
   }
 
-  deriveSharedSecret(key: KeyMaterialRef, peerPublicKey: Uint8Array): Promise<Uint8Array> {
-    return this.#with((h) => h.deriveSharedSecret(key, peerPublicKey))
+  deriveSharedSecret(...args: HsmArgs<'deriveSharedSecret'>): Promise<Uint8Array> {
+    return this.#with((h) => h.deriveSharedSecret(...args))
   }
 
-  generateDataKeyPair(
-    key: KeyMaterialRef,
-    keyPairSpec: string,
-    context: EncryptionContext,
-    withPlaintext: boolean,
-  ): Promise<DataKeyPair> {
-    return this.#with((h) => h.generateDataKeyPair(key, keyPairSpec, context, withPlaintext))
+  generateDataKeyPair(...args: HsmArgs<'generateDataKeyPair'>): Promise<DataKeyPair> {
+    return this.#with((h) => h.generateDataKeyPair(...args))
   }
 
   generateRandom(numberOfBytes: number): Promise<Uint8Array> {
