@@ -1,33 +1,15 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { constants, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto'
+import { ECDSA_P256_KAT, ecdsaDer } from './self-test.js'
 import { signEcdsaDigest, signPkcs1Digest, verifyEcdsaDigest, verifyPkcs1Digest, verifyPssDigest } from './prehashed.js'
 
 const hex = (s: string): Buffer => Buffer.from(s, 'hex')
 const b64u = (s: string): string => hex(s).toString('base64url')
-
-// RFC 6979 §A.2.5: ECDSA, 256 bits (prime field), SHA-256, message "sample".
-const RFC6979_P256 = {
-  d: 'c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721',
-  x: '60fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb6',
-  y: '7903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299',
-  k: 'a6e3c57dd01abe90086538398355dd4c3b17aa873382b0f24d6129493d8aad60',
-  r: 'efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716',
-  s: 'f7cb1c942d657c41d436c7a1b6e29f65f3e900dbb9aff4064dc4ab2f843acda8',
-}
-
-function der(r: string, s: string): Uint8Array {
-  const int = (h: string): Buffer => {
-    const b = hex(h)
-    const v = b[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b
-    return Buffer.concat([Buffer.from([0x02, v.length]), v])
-  }
-  const body = Buffer.concat([int(r), int(s)])
-  return new Uint8Array(Buffer.concat([Buffer.from([0x30, body.length]), body]))
-}
+const der = (r: string, s: string): Uint8Array => new Uint8Array(hex(ecdsaDer(r, s)))
 
 describe('prehashed signatures (MessageType DIGEST)', () => {
-  const v = RFC6979_P256
+  const v = ECDSA_P256_KAT
   const jwk = { kty: 'EC', crv: 'P-256', x: b64u(v.x), y: b64u(v.y) }
   const digest = createHash('sha256').update('sample').digest()
 
