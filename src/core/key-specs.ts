@@ -17,9 +17,10 @@ export interface KeySpecRule {
 const RSA: KeySpecRule = {
   usages: ['ENCRYPT_DECRYPT', 'SIGN_VERIFY'],
   encryptionAlgorithms: ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256'],
+  // The order DescribeKey shows them in.
   signingAlgorithms: [
-    'RSASSA_PSS_SHA_256', 'RSASSA_PSS_SHA_384', 'RSASSA_PSS_SHA_512',
     'RSASSA_PKCS1_V1_5_SHA_256', 'RSASSA_PKCS1_V1_5_SHA_384', 'RSASSA_PKCS1_V1_5_SHA_512',
+    'RSASSA_PSS_SHA_256', 'RSASSA_PSS_SHA_384', 'RSASSA_PSS_SHA_512',
   ],
 }
 const nistCurve = (algorithm: string): KeySpecRule => ({

@@ -80,7 +80,7 @@ describe('asymmetric, HMAC and key-agreement keys, through the AWS SDK and opens
 
   it('CreateKey and DescribeKey show exactly the algorithm lists AWS shows, and no CurrentKeyMaterialId', async () => {
     const expected: Record<string, Record<string, string[]>> = {
-      rsaSign: { SigningAlgorithms: ['RSASSA_PSS_SHA_256', 'RSASSA_PSS_SHA_384', 'RSASSA_PSS_SHA_512', 'RSASSA_PKCS1_V1_5_SHA_256', 'RSASSA_PKCS1_V1_5_SHA_384', 'RSASSA_PKCS1_V1_5_SHA_512'] },
+      rsaSign: { SigningAlgorithms: ['RSASSA_PKCS1_V1_5_SHA_256', 'RSASSA_PKCS1_V1_5_SHA_384', 'RSASSA_PKCS1_V1_5_SHA_512', 'RSASSA_PSS_SHA_256', 'RSASSA_PSS_SHA_384', 'RSASSA_PSS_SHA_512'] },
       rsaEncrypt: { EncryptionAlgorithms: ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256'] },
       p256: { SigningAlgorithms: ['ECDSA_SHA_256'] },
       p384: { SigningAlgorithms: ['ECDSA_SHA_384'] },
