@@ -202,4 +202,14 @@ describe('SoftwareHsm asymmetric keys', () => {
     await assert.rejects(hsm.getPublicKey({ ...key, keySpec: 'ECC_NIST_P384' }), code('KMSInternalException'))
     await assert.rejects(hsm.getPublicKey({ ...key, keySpec: 'HMAC_256' }), code('InvalidKeyUsageException'))
   })
+
+  it('a key pair generated while the domain is reloaded is wrapped under the live domain key', async () => {
+    const hsm = await SoftwareHsm.create({ sealKey: new Uint8Array(32).fill(0x5e) })
+    const sealed = await hsm.initDomain()
+    const b = { keyArn: `arn:aws:kms:us-east-1:111122223333:key/${KEY_A}`, keyId: KEY_A, keySpec: 'RSA_3072', origin: 'AWS_KMS' }
+    const pending = hsm.generateKeyMaterial(b)
+    await hsm.loadDomain(sealed) // zeroises the old in-memory copy while OpenSSL is still generating
+    const key = { ...b, ...(await pending) }
+    assert.equal(publicKeyOf(await hsm.getPublicKey(key)).asymmetricKeyDetails?.modulusLength, 3072)
+  })
 })

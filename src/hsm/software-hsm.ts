@@ -7,6 +7,7 @@ import type { DomainState } from './seal.js'
 import { systemClock } from '../core/clock.js'
 import { KmsError } from '../core/errors.js'
 import { isKeyId } from '../core/arn.js'
+import { assertAlgorithm } from '../core/key-specs.js'
 import { constantTimeEqual, zeroize } from '../core/secret.js'
 import { AES_256_KEY_BYTES, GCM_IV_BYTES, aesGcmDecrypt, aesGcmEncrypt } from './aes-gcm.js'
 import { HBK_ID_BYTES, KDF_NONCE_BYTES, assembleBlob, decodeBlob, encodeBlobHeader } from './blob.js'
@@ -37,7 +38,6 @@ import {
   type KeyPair,
 } from './asymmetric.js'
 import { HbkCache } from './hbk-cache.js'
-import { assertAlgorithm } from '../core/key-specs.js'
 import { hmacSha256, kdfCtrHmacSha256 } from './kdf.js'
 import { runSelfTests } from './self-test.js'
 import {
@@ -196,10 +196,12 @@ export class SoftwareHsm implements Hsm {
   }
 
   async generateKeyMaterial(binding: KeyBinding): Promise<NewKeyMaterial> {
-    const domain = this.#ready()
+    this.#ready()
     checkBinding(binding)
     const hbk = await this.#newMaterial(binding.keySpec)
     try {
+      // Read the domain after the await: it may have been replaced (and the old one zeroised) meanwhile.
+      const domain = this.#ready()
       const hbkId = this.#random(HBK_ID_BYTES)
       const ekt = wrapEkt(activeDomainKey(domain), hbk, { ...binding, hbkId }, this.#random(GCM_IV_BYTES))
       return { hbkId, ekt }
@@ -366,7 +368,7 @@ export class SoftwareHsm implements Hsm {
     context: EncryptionContext,
     withPlaintext: boolean,
   ): Promise<DataKeyPair> {
-    const domain = this.#ready()
+    this.#ready()
     checkBinding(key)
     /* Precondition: A data key pair is of a spec the HSM makes key pairs for. */
     if (!isKeyPairSpec(keyPairSpec)) {
@@ -375,6 +377,8 @@ export class SoftwareHsm implements Hsm {
     const aadContext = encodeEncryptionContext(context)
     const pkcs8 = await generatePrivateKey(keyPairSpec)
     try {
+      // Read the domain after the await: it may have been replaced (and the old one zeroised) meanwhile.
+      const domain = this.#ready()
       const pair = parseKeyPair(pkcs8, keyPairSpec)
       if (pair === undefined) throw new KmsError('KMSInternalException', 'A generated key pair did not parse')
       const publicKey = spki(pair.publicKey)
