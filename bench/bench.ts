@@ -546,13 +546,37 @@ async function interleave(loads: readonly Load[]): Promise<void> {
 }
 
 const GRANTS_SCENARIO = 'Encrypt 64 B, policies + 20 grants (IAM user)'
-const SINGLE_SCENARIOS = ['Encrypt 4 KiB', 'Encrypt 64 B', GRANTS_SCENARIO, 'Decrypt 64 B', 'GenerateDataKey AES_256']
+/** Sign and Verify of 64-byte RAW messages, per asymmetric key spec and its algorithm (issue 5). */
+const SIGNING: Readonly<Record<string, { keySpec: string; algorithm: string }>> = {
+  'Sign ECC_NIST_P256': { keySpec: 'ECC_NIST_P256', algorithm: 'ECDSA_SHA_256' },
+  'Verify ECC_NIST_P256': { keySpec: 'ECC_NIST_P256', algorithm: 'ECDSA_SHA_256' },
+  'Sign RSA_2048': { keySpec: 'RSA_2048', algorithm: 'RSASSA_PSS_SHA_256' },
+  'Verify RSA_2048': { keySpec: 'RSA_2048', algorithm: 'RSASSA_PSS_SHA_256' },
+}
+const SINGLE_SCENARIOS = ['Encrypt 4 KiB', 'Encrypt 64 B', GRANTS_SCENARIO, 'Decrypt 64 B', 'GenerateDataKey AES_256', ...Object.keys(SIGNING)]
 /** Authorisation with a realistic policy and grants must keep this share of plain Encrypt's req/s (issue 4). */
 const AUTHZ_TARGET = 0.85
 const TWO_NODE = 'two-node'
 
 function selected(name: string): boolean {
   return !ONLY || ONLY.some((o) => name.toLowerCase().startsWith(o.toLowerCase()))
+}
+
+/** Sign requests (or Verify requests of signatures made beforehand) of 64 random bytes under a new key. */
+async function signingPool(url: URL, scenario: string): Promise<PreparedRequest[]> {
+  const { keySpec, algorithm } = SIGNING[scenario]!
+  const { KeyMetadata } = await call(url, 'CreateKey', { KeySpec: keySpec, KeyUsage: 'SIGN_VERIFY', Description: 'bench signing key' })
+  const out: PreparedRequest[] = []
+  for (let i = 0; i < POOL; i++) {
+    const request = { KeyId: KeyMetadata.Arn, Message: randomBytes(64).toString('base64'), SigningAlgorithm: algorithm }
+    if (scenario.startsWith('Sign')) {
+      out.push(await signedRequest(url, 'Sign', request))
+    } else {
+      const { Signature } = await call(url, 'Sign', request)
+      out.push(await signedRequest(url, 'Verify', { ...request, Signature }))
+    }
+  }
+  return out
 }
 
 /** The single-node run: SQLite store, every scenario against the /health baseline. */
@@ -596,6 +620,7 @@ async function singleNode(failures: Failures): Promise<ScenarioResult[]> {
         : name === 'Encrypt 64 B' ? await encryptPool(url, keyArn, 64)
         : name === GRANTS_SCENARIO ? await grantedKey(url).then((g) => encryptPool(url, g.keyArn, 64, g.credentials))
         : name === 'Decrypt 64 B' ? decryptPool
+        : name in SIGNING ? await signingPool(url, name)
         : gdkPool
       scenarios.push({ name, pool, encrypt: name.startsWith('Encrypt') })
     }

@@ -21,6 +21,8 @@ export type KmsErrorCode =
   | 'InvalidMarkerException'
   | 'KMSInternalException'
   | 'KMSInvalidStateException'
+  | 'KMSInvalidSignatureException'
+  | 'KMSInvalidMacException'
   | 'LimitExceededException'
   | 'MalformedPolicyDocumentException'
   | 'NotFoundException'

@@ -92,15 +92,25 @@ describe('EKT v1', () => {
     assert.throws(() => lengthPrefixed([new Uint8Array(65536)]), internal)
   })
 
-  it('Precondition: An HBK to wrap is 32 bytes.', () => {
+  it('Precondition: An HBK to wrap is 32 bytes; other key material 1 to 8192 bytes.', () => {
     assert.throws(() => wrapEkt(dk, new Uint8Array(16), binding, iv), internal)
+    const rsa = { ...binding, keySpec: 'RSA_2048' }
+    assert.throws(() => wrapEkt(dk, new Uint8Array(0), rsa, iv), internal)
+    assert.throws(() => wrapEkt(dk, new Uint8Array(8193), rsa, iv), internal)
+    const pkcs8 = new Uint8Array(1217).fill(5)
+    const ekt = wrapEkt(dk, pkcs8, rsa, iv)
+    assert.equal(ekt.length, EKT_V1_BYTES - 32 + 1217)
+    assert.deepEqual(unwrapEkt(ekt, lookup, rsa), pkcs8)
+    // The key spec in the AAD keeps a private key's EKT from passing as another spec's.
+    assert.equal(unwrapEkt(ekt, lookup, { ...binding, keySpec: 'RSA_3072' }), undefined)
+    assert.equal(unwrapEkt(ekt, lookup, binding), undefined)
   })
 
   it('Precondition: The HBK id bound into an EKT is 32 bytes.', () => {
     assert.throws(() => wrapEkt(dk, hbk, { ...binding, hbkId: new Uint8Array(16) }, iv), internal)
   })
 
-  it('Precondition: An EKT to unwrap is exactly 77 bytes.', () => {
+  it('Precondition: An EKT to unwrap is exactly 77 bytes, or carries 1 to 8192 bytes of other key material.', () => {
     const ekt = wrapEkt(dk, hbk, binding, iv)
     assert.equal(unwrapEkt(new Uint8Array([...ekt, 1]), lookup, binding), undefined)
     // A wrapped 31-byte secret has a valid layout but is not an EKT.

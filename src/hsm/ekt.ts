@@ -9,8 +9,13 @@ export const WRAP_V1 = 0x01
 export const DOMAIN_KEY_ID_BYTES = 16
 /** Length of an HBK. */
 export const HBK_BYTES = 32
-/** Length of a v1 EKT: version, domain key id, IV, wrapped HBK, tag. */
+/** Length of a v1 EKT of a symmetric key: version, domain key id, IV, wrapped HBK, tag. */
 export const EKT_V1_BYTES = 1 + DOMAIN_KEY_ID_BYTES + GCM_IV_BYTES + HBK_BYTES + GCM_TAG_BYTES
+/**
+ * Largest key material an EKT of another spec carries (a PKCS#8 RSA-4096 private key is about
+ * 2.4 KB, an HMAC key at most 64 bytes). Same layout; the key spec in the AAD tells them apart.
+ */
+export const MAX_EKT_MATERIAL_BYTES = 8192
 
 const WRAP_HEADER_BYTES = 1 + DOMAIN_KEY_ID_BYTES + GCM_IV_BYTES
 const utf8 = new TextEncoder()
@@ -75,7 +80,8 @@ export function ektAad(domainKeyId: Uint8Array, binding: EktBinding): Uint8Array
 
 /**
  * Wraps an HBK under a domain key: `0x01 || domainKeyId (16) || iv (12) || AES-256-GCM(hbk) (32) ||
- * tag (16)`, with {@link ektAad} as AAD.
+ * tag (16)`, with {@link ektAad} as AAD. For a key spec other than SYMMETRIC_DEFAULT the wrapped
+ * material is that key's secret (a PKCS#8 private key or an HMAC key) of 1 to 8192 bytes.
  */
 export function wrapEkt(
   domainKey: DomainKeyHandle,
@@ -83,8 +89,8 @@ export function wrapEkt(
   binding: EktBinding,
   iv: Uint8Array,
 ): Uint8Array {
-  /* Precondition: An HBK to wrap is 32 bytes. */
-  if (hbk.length !== HBK_BYTES) throw new KmsError('KMSInternalException', 'HBK must be 32 bytes')
+  /* Precondition: An HBK to wrap is 32 bytes; other key material 1 to 8192 bytes. */
+  if (!materialLengthFits(binding.keySpec, hbk.length)) throw new KmsError('KMSInternalException', 'HBK must be 32 bytes')
   /* Precondition: The HBK id bound into an EKT is 32 bytes. */
   if (binding.hbkId.length !== HBK_ID_BYTES) {
     throw new KmsError('KMSInternalException', 'HBK id must be 32 bytes')
@@ -102,9 +108,13 @@ export function unwrapEkt(
   lookup: DomainKeyLookup,
   binding: EktBinding,
 ): Uint8Array | undefined {
-  /* Precondition: An EKT to unwrap is exactly 77 bytes. */
-  if (ekt.length !== EKT_V1_BYTES) return undefined
+  /* Precondition: An EKT to unwrap is exactly 77 bytes, or carries 1 to 8192 bytes of other key material. */
+  if (!materialLengthFits(binding.keySpec, ekt.length - (EKT_V1_BYTES - HBK_BYTES))) return undefined
   return unwrapV1(ekt, lookup, (id) => ektAad(id, binding))
+}
+
+function materialLengthFits(keySpec: string, length: number): boolean {
+  return keySpec === 'SYMMETRIC_DEFAULT' ? length === HBK_BYTES : length >= 1 && length <= MAX_EKT_MATERIAL_BYTES
 }
 
 /** The domain key id an EKT or wrapped credential names, or undefined when it is not a v1 wrap. */

@@ -11,8 +11,8 @@ export interface HbkCacheOptions {
   clock: Clock
 }
 
-interface Entry {
-  hbk: Uint8Array
+interface Entry<V> {
+  hbk: V
   expiresAt: number
 }
 
@@ -23,9 +23,12 @@ interface Entry {
  *
  * The cache owns what it holds: a caller must not zeroise an HBK it got from {@link get}, and must
  * use it before its next call into the cache.
+ *
+ * The HSM also keeps parsed private keys (node:crypto KeyObjects) in one, under the same bounds:
+ * OpenSSL frees those when they are collected, as JavaScript cannot overwrite them.
  */
-export class HbkCache {
-  readonly #entries = new Map<string, Entry>()
+export class HbkCache<V extends Uint8Array | object = Uint8Array> {
+  readonly #entries = new Map<string, Entry<V>>()
   readonly #maxEntries: number
   readonly #ttlMs: number
   readonly #clock: Clock
@@ -55,12 +58,12 @@ export class HbkCache {
   }
 
   /** The HBK cached under `key`, if it has not expired; a hit becomes the most recently used. */
-  get(key: string): Uint8Array | undefined {
+  get(key: string): V | undefined {
     const entry = this.#entries.get(key)
     if (entry === undefined) return undefined
     this.#entries.delete(key)
     if (entry.expiresAt <= this.#clock.now()) {
-      zeroize(entry.hbk)
+      dispose(entry.hbk)
       return undefined
     }
     this.#entries.set(key, entry)
@@ -71,10 +74,10 @@ export class HbkCache {
    * Takes ownership of `hbk`, evicting expired entries and then the least recently used. When the
    * cache is disabled this does nothing and the caller keeps ownership.
    */
-  set(key: string, hbk: Uint8Array): void {
+  set(key: string, hbk: V): void {
     if (!this.enabled) return
     const previous = this.#entries.get(key)
-    if (previous !== undefined && previous.hbk !== hbk) zeroize(previous.hbk)
+    if (previous !== undefined && previous.hbk !== hbk) dispose(previous.hbk)
     this.#entries.delete(key)
     this.sweep()
     while (this.#entries.size >= this.#maxEntries) {
@@ -101,7 +104,11 @@ export class HbkCache {
   #evict(key: string): void {
     const entry = this.#entries.get(key)
     if (entry === undefined) return
-    zeroize(entry.hbk)
+    dispose(entry.hbk)
     this.#entries.delete(key)
   }
+}
+
+function dispose(value: object): void {
+  if (value instanceof Uint8Array) zeroize(value)
 }

@@ -2,7 +2,7 @@ import { connect } from 'node:net'
 import { KmsError } from '../core/errors.js'
 import type { EncryptionContext } from '../core/types.js'
 import { openChannel, type ChannelOptions, type ChannelStream, type SecureChannel } from './channel.js'
-import type { DataKey, Hsm, ImportWrapping, ImportWrappingKey, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
+import type { DataKey, DataKeyPair, Hsm, ImportWrapping, ImportWrappingKey, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
 import type { HsmListenAddress } from './hsm-server.js'
 import {
   decodeResponse,
@@ -139,6 +139,46 @@ export class RemoteHsm implements Hsm {
     destinationContext: EncryptionContext,
   ): Promise<Uint8Array> {
     return this.#call('reEncrypt', [source, blob, sourceContext, destination, destinationContext])
+  }
+
+  getPublicKey(...args: HsmArgs<'getPublicKey'>): Promise<Uint8Array> {
+    return this.#call('getPublicKey', args)
+  }
+
+  sign(...args: HsmArgs<'sign'>): Promise<Uint8Array> {
+    return this.#call('sign', args)
+  }
+
+  verify(...args: HsmArgs<'verify'>): Promise<boolean> {
+    return this.#call('verify', args)
+  }
+
+  encryptAsymmetric(...args: HsmArgs<'encryptAsymmetric'>): Promise<Uint8Array> {
+    return this.#call('encryptAsymmetric', args)
+  }
+
+  decryptAsymmetric(...args: HsmArgs<'decryptAsymmetric'>): Promise<Uint8Array> {
+    return this.#call('decryptAsymmetric', args)
+  }
+
+  reEncryptAsymmetric(...args: HsmArgs<'reEncryptAsymmetric'>): Promise<Uint8Array> {
+    return this.#call('reEncryptAsymmetric', args)
+  }
+
+  generateMac(...args: HsmArgs<'generateMac'>): Promise<Uint8Array> {
+    return this.#call('generateMac', args)
+  }
+
+  verifyMac(...args: HsmArgs<'verifyMac'>): Promise<boolean> {
+    return this.#call('verifyMac', args)
+  }
+
+  deriveSharedSecret(...args: HsmArgs<'deriveSharedSecret'>): Promise<Uint8Array> {
+    return this.#call('deriveSharedSecret', args)
+  }
+
+  generateDataKeyPair(...args: HsmArgs<'generateDataKeyPair'>): Promise<DataKeyPair> {
+    return this.#call('generateDataKeyPair', args)
   }
 
   generateRandom(numberOfBytes: number): Promise<Uint8Array> {

@@ -104,18 +104,24 @@ function invoke(hsm: Hsm, request: DecodedRequest): Promise<unknown> {
 function zeroizeSecrets(request: DecodedRequest, result: unknown): void {
   switch (request.method) {
     case 'encrypt':
+    case 'encryptAsymmetric':
       zeroize(request.args[1])
       break
     case 'wrapSecret':
       zeroize(request.args[1])
       break
     case 'decrypt':
+    case 'decryptAsymmetric':
+    case 'deriveSharedSecret':
     case 'deriveSigningKey':
     case 'generateRandom':
       if (result instanceof Uint8Array) zeroize(result)
       break
     case 'generateDataKey':
       zeroize((result as { plaintext?: Uint8Array } | undefined)?.plaintext)
+      break
+    case 'generateDataKeyPair':
+      zeroize((result as { privateKeyPlaintext?: Uint8Array } | undefined)?.privateKeyPlaintext)
       break
     default:
       break

@@ -5,8 +5,9 @@ import { KmsError } from '../core/errors.js'
 import { zeroize } from '../core/secret.js'
 import type { EncryptionContext } from '../core/types.js'
 import { PSK_BYTES, openChannel } from './channel.js'
-import type { DataKey, Hsm, ImportWrapping, ImportWrappingKey, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
+import type { DataKey, DataKeyPair, Hsm, ImportWrapping, ImportWrappingKey, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
 import { RemoteHsm } from './hsm-client.js'
+import type { HsmArgs } from './protocol.js'
 
 /** Options of {@link SupervisedHsm}. */
 export interface SupervisedHsmOptions {
@@ -177,6 +178,46 @@ export class SupervisedHsm extends EventEmitter<SupervisedHsmEvents> implements 
     destinationContext: EncryptionContext,
   ): Promise<Uint8Array> {
     return this.#with((h) => h.reEncrypt(source, blob, sourceContext, destination, destinationContext))
+  }
+
+  getPublicKey(...args: HsmArgs<'getPublicKey'>): Promise<Uint8Array> {
+    return this.#with((h) => h.getPublicKey(...args))
+  }
+
+  sign(...args: HsmArgs<'sign'>): Promise<Uint8Array> {
+    return this.#with((h) => h.sign(...args))
+  }
+
+  verify(...args: HsmArgs<'verify'>): Promise<boolean> {
+    return this.#with((h) => h.verify(...args))
+  }
+
+  encryptAsymmetric(...args: HsmArgs<'encryptAsymmetric'>): Promise<Uint8Array> {
+    return this.#with((h) => h.encryptAsymmetric(...args))
+  }
+
+  decryptAsymmetric(...args: HsmArgs<'decryptAsymmetric'>): Promise<Uint8Array> {
+    return this.#with((h) => h.decryptAsymmetric(...args))
+  }
+
+  reEncryptAsymmetric(...args: HsmArgs<'reEncryptAsymmetric'>): Promise<Uint8Array> {
+    return this.#with((h) => h.reEncryptAsymmetric(...args))
+  }
+
+  generateMac(...args: HsmArgs<'generateMac'>): Promise<Uint8Array> {
+    return this.#with((h) => h.generateMac(...args))
+  }
+
+  verifyMac(...args: HsmArgs<'verifyMac'>): Promise<boolean> {
+    return this.#with((h) => h.verifyMac(...args))
+  }
+
+  deriveSharedSecret(...args: HsmArgs<'deriveSharedSecret'>): Promise<Uint8Array> {
+    return this.#with((h) => h.deriveSharedSecret(...args))
+  }
+
+  generateDataKeyPair(...args: HsmArgs<'generateDataKeyPair'>): Promise<DataKeyPair> {
+    return this.#with((h) => h.generateDataKeyPair(...args))
   }
 
   generateRandom(numberOfBytes: number): Promise<Uint8Array> {

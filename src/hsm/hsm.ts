@@ -51,6 +51,16 @@ export interface DataKey {
   plaintext?: Uint8Array
 }
 
+/** Result of GenerateDataKeyPair inside the HSM. */
+export interface DataKeyPair {
+  /** DER SubjectPublicKeyInfo. */
+  publicKey: Uint8Array
+  /** The PKCS#8 DER private key as a ciphertext blob under the wrapping key. */
+  privateKeyCiphertextBlob: Uint8Array
+  /** Present only when asked for; the caller zeroises it after use. */
+  privateKeyPlaintext?: Uint8Array
+}
+
 /**
  * The crypto world's command interface. The front end holds only EKTs, wrapped secrets and blobs;
  * HBKs, domain keys and credential secrets never cross this interface in plaintext.
@@ -63,7 +73,10 @@ export interface Hsm {
   initDomain(): Promise<Uint8Array>
   /** Unseals a stored domain and makes it the active one. */
   loadDomain(sealedDomain: Uint8Array): Promise<void>
-  /** Generates a 256-bit HBK for a key and returns its id and EKT. */
+  /**
+   * Generates a key's material and returns its id and EKT: a 256-bit HBK for SYMMETRIC_DEFAULT, a
+   * private key (PKCS#8) for RSA and ECC specs, an HMAC key as long as the hash for HMAC specs.
+   */
   generateKeyMaterial(binding: KeyBinding): Promise<NewKeyMaterial>
   /**
    * Generates an RSA wrapping key for importing material into the key `binding` names. The private
@@ -97,6 +110,42 @@ export interface Hsm {
     destination: KeyMaterialRef,
     destinationContext: EncryptionContext,
   ): Promise<Uint8Array>
+  /** The DER SubjectPublicKeyInfo of an asymmetric key. */
+  getPublicKey(key: KeyMaterialRef): Promise<Uint8Array>
+  /** Signs a message (`RAW`) or a digest (`DIGEST`) with an asymmetric key's private key. */
+  sign(key: KeyMaterialRef, message: Uint8Array, messageType: string, algorithm: string): Promise<Uint8Array>
+  /** Checks a signature with the key's public key; false when it does not verify. */
+  verify(key: KeyMaterialRef, message: Uint8Array, messageType: string, algorithm: string, signature: Uint8Array): Promise<boolean>
+  /** RSAES-OAEP encryption under an RSA key's public key; returns the raw OAEP ciphertext. */
+  encryptAsymmetric(key: KeyMaterialRef, plaintext: Uint8Array, algorithm: string): Promise<Uint8Array>
+  /** RSAES-OAEP decryption with an RSA key's private key. */
+  decryptAsymmetric(key: KeyMaterialRef, ciphertext: Uint8Array, algorithm: string): Promise<Uint8Array>
+  /**
+   * ReEncrypt where either side is asymmetric: `SYMMETRIC_DEFAULT` means a ciphertext blob under
+   * the key and its context, `RSAES_OAEP_*` the raw OAEP ciphertext. The plaintext stays inside.
+   */
+  reEncryptAsymmetric(
+    source: KeyMaterialRef,
+    ciphertext: Uint8Array,
+    sourceContext: EncryptionContext,
+    sourceAlgorithm: string,
+    destination: KeyMaterialRef,
+    destinationContext: EncryptionContext,
+    destinationAlgorithm: string,
+  ): Promise<Uint8Array>
+  /** HMAC of a message under an HMAC key. */
+  generateMac(key: KeyMaterialRef, message: Uint8Array, algorithm: string): Promise<Uint8Array>
+  /** Checks a MAC in constant time; false when it does not match. */
+  verifyMac(key: KeyMaterialRef, message: Uint8Array, algorithm: string, mac: Uint8Array): Promise<boolean>
+  /** Raw ECDH shared secret of a KEY_AGREEMENT key and a peer's DER SPKI public key. */
+  deriveSharedSecret(key: KeyMaterialRef, peerPublicKey: Uint8Array): Promise<Uint8Array>
+  /** Makes a key pair of `keyPairSpec` and encrypts its PKCS#8 private key under `key` (a symmetric key). */
+  generateDataKeyPair(
+    key: KeyMaterialRef,
+    keyPairSpec: string,
+    context: EncryptionContext,
+    withPlaintext: boolean,
+  ): Promise<DataKeyPair>
   /** Random bytes from the HSM's generator. */
   generateRandom(numberOfBytes: number): Promise<Uint8Array>
   /** Wraps a SigV4 secret access key under the domain key, bound to its access key id. */

@@ -50,7 +50,7 @@ export async function generateWrappingKeyPair(wrappingKeySpec: string): Promise<
  * Unwraps imported key material with the wrapping private key. Every way the wrap can fail is the
  * same empty InvalidCiphertextException. The caller zeroises the result.
  */
-export function unwrapMaterial(pkcs8: Uint8Array, wrappingKeySpec: string, wrappingAlgorithm: string, encrypted: Uint8Array): Uint8Array {
+export function unwrapImportedMaterial(pkcs8: Uint8Array, wrappingKeySpec: string, wrappingAlgorithm: string, encrypted: Uint8Array): Uint8Array {
   const algorithm = WRAPPING_ALGORITHMS[wrappingAlgorithm]
   const bits = WRAPPING_KEY_BITS[wrappingKeySpec]
   if (algorithm === undefined || bits === undefined) throw new KmsError('UnsupportedOperationException', `WrappingAlgorithm ${wrappingAlgorithm} is not supported`)

@@ -60,7 +60,17 @@ describe('protocol', () => {
       { wrappingKeySpec: 'RSA_2048', wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256', wrappedPrivateKey: bytes(9, 8) },
       bytes(1, 2, 3),
     ])
-    assert.equal(Object.keys(OPCODES).length, 12)
+    roundTripRequest('getPublicKey', [key])
+    roundTripRequest('sign', [key, bytes(1, 2), 'DIGEST', 'ECDSA_SHA_256'])
+    roundTripRequest('verify', [key, bytes(1), 'RAW', 'RSASSA_PSS_SHA_256', bytes(9, 9)])
+    roundTripRequest('encryptAsymmetric', [key, bytes(4), 'RSAES_OAEP_SHA_1'])
+    roundTripRequest('decryptAsymmetric', [key, bytes(5), 'RSAES_OAEP_SHA_256'])
+    roundTripRequest('reEncryptAsymmetric', [key, bytes(6), { from: 'x' }, 'SYMMETRIC_DEFAULT', other, {}, 'RSAES_OAEP_SHA_256'])
+    roundTripRequest('generateMac', [key, bytes(7), 'HMAC_SHA_256'])
+    roundTripRequest('verifyMac', [key, bytes(7), 'HMAC_SHA_512', bytes(8)])
+    roundTripRequest('deriveSharedSecret', [key, bytes(0x30, 1)])
+    roundTripRequest('generateDataKeyPair', [key, 'ECC_NIST_P256', { a: 'b' }, false])
+    assert.equal(Object.keys(OPCODES).length, 22)
   })
 
   it('round-trips the results of every method', () => {
@@ -77,6 +87,10 @@ describe('protocol', () => {
     roundTripResult('deriveSigningKey', new Uint8Array(32))
     roundTripResult('generateWrappingKey', { publicKey: bytes(1, 2), wrappedPrivateKey: bytes(3) })
     roundTripResult('importKeyMaterial', { hbkId: bytes(4), ekt: bytes(5, 6) })
+    roundTripResult('verify', true)
+    roundTripResult('verifyMac', false)
+    roundTripResult('generateDataKeyPair', { publicKey: bytes(1), privateKeyCiphertextBlob: bytes(2), privateKeyPlaintext: bytes(3) })
+    roundTripResult('generateDataKeyPair', { publicKey: bytes(1), privateKeyCiphertextBlob: bytes(2) })
   })
 
   it('keeps "__proto__" and other awkward context keys as plain own properties', () => {

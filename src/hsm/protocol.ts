@@ -39,9 +39,18 @@ export const OPCODES: Readonly<Record<HsmMethod, number>> = Object.freeze({
   generateRandom: 8,
   wrapSecret: 9,
   deriveSigningKey: 10,
-  // Numbered apart from the others so that methods added on other branches meanwhile keep theirs.
-  generateWrappingKey: 32,
-  importKeyMaterial: 33,
+  generateWrappingKey: 11,
+  importKeyMaterial: 12,
+  getPublicKey: 32,
+  sign: 33,
+  verify: 34,
+  encryptAsymmetric: 35,
+  decryptAsymmetric: 36,
+  reEncryptAsymmetric: 37,
+  generateMac: 38,
+  verifyMac: 39,
+  deriveSharedSecret: 40,
+  generateDataKeyPair: 41,
 })
 
 const METHODS: ReadonlyMap<number, HsmMethod> = new Map(
@@ -249,6 +258,11 @@ const bytesResult = {
   decodeResult: (r: Reader) => r.bytes(),
 }
 
+const boolResult = {
+  encodeResult: (w: Writer, result: boolean) => void w.bool(result),
+  decodeResult: (r: Reader) => r.bool(),
+}
+
 const CODECS: { readonly [M in HsmMethod]: MethodCodec<M> } = {
   initDomain: {
     encodeArgs: () => {},
@@ -295,6 +309,74 @@ const CODECS: { readonly [M in HsmMethod]: MethodCodec<M> } = {
       void w.keyRef(source).bytes(blob).context(sourceContext).keyRef(destination).context(destinationContext),
     decodeArgs: (r) => [r.keyRef(), r.bytes(), r.context(), r.keyRef(), r.context()],
     ...bytesResult,
+  },
+  getPublicKey: {
+    encodeArgs: (w, [key]) => void w.keyRef(key),
+    decodeArgs: (r) => [r.keyRef()],
+    ...bytesResult,
+  },
+  sign: {
+    encodeArgs: (w, [key, message, messageType, algorithm]) => void w.keyRef(key).bytes(message).string(messageType).string(algorithm),
+    decodeArgs: (r) => [r.keyRef(), r.bytes(), r.string(), r.string()],
+    ...bytesResult,
+  },
+  verify: {
+    encodeArgs: (w, [key, message, messageType, algorithm, signature]) =>
+      void w.keyRef(key).bytes(message).string(messageType).string(algorithm).bytes(signature),
+    decodeArgs: (r) => [r.keyRef(), r.bytes(), r.string(), r.string(), r.bytes()],
+    ...boolResult,
+  },
+  encryptAsymmetric: {
+    encodeArgs: (w, [key, plaintext, algorithm]) => void w.keyRef(key).bytes(plaintext).string(algorithm),
+    decodeArgs: (r) => [r.keyRef(), r.bytes(), r.string()],
+    ...bytesResult,
+  },
+  decryptAsymmetric: {
+    encodeArgs: (w, [key, ciphertext, algorithm]) => void w.keyRef(key).bytes(ciphertext).string(algorithm),
+    decodeArgs: (r) => [r.keyRef(), r.bytes(), r.string()],
+    ...bytesResult,
+  },
+  reEncryptAsymmetric: {
+    encodeArgs: (w, [source, ciphertext, sourceContext, sourceAlgorithm, destination, destinationContext, destinationAlgorithm]) =>
+      void w
+        .keyRef(source)
+        .bytes(ciphertext)
+        .context(sourceContext)
+        .string(sourceAlgorithm)
+        .keyRef(destination)
+        .context(destinationContext)
+        .string(destinationAlgorithm),
+    decodeArgs: (r) => [r.keyRef(), r.bytes(), r.context(), r.string(), r.keyRef(), r.context(), r.string()],
+    ...bytesResult,
+  },
+  generateMac: {
+    encodeArgs: (w, [key, message, algorithm]) => void w.keyRef(key).bytes(message).string(algorithm),
+    decodeArgs: (r) => [r.keyRef(), r.bytes(), r.string()],
+    ...bytesResult,
+  },
+  verifyMac: {
+    encodeArgs: (w, [key, message, algorithm, mac]) => void w.keyRef(key).bytes(message).string(algorithm).bytes(mac),
+    decodeArgs: (r) => [r.keyRef(), r.bytes(), r.string(), r.bytes()],
+    ...boolResult,
+  },
+  deriveSharedSecret: {
+    encodeArgs: (w, [key, peerPublicKey]) => void w.keyRef(key).bytes(peerPublicKey),
+    decodeArgs: (r) => [r.keyRef(), r.bytes()],
+    ...bytesResult,
+  },
+  generateDataKeyPair: {
+    encodeArgs: (w, [key, keyPairSpec, context, withPlaintext]) =>
+      void w.keyRef(key).string(keyPairSpec).context(context).bool(withPlaintext),
+    decodeArgs: (r) => [r.keyRef(), r.string(), r.context(), r.bool()],
+    encodeResult: (w, d) => {
+      w.bytes(d.publicKey).bytes(d.privateKeyCiphertextBlob).bool(d.privateKeyPlaintext !== undefined)
+      if (d.privateKeyPlaintext !== undefined) w.bytes(d.privateKeyPlaintext)
+    },
+    decodeResult: (r) => {
+      const publicKey = r.bytes()
+      const privateKeyCiphertextBlob = r.bytes()
+      return r.bool() ? { publicKey, privateKeyCiphertextBlob, privateKeyPlaintext: r.bytes() } : { publicKey, privateKeyCiphertextBlob }
+    },
   },
   generateRandom: {
     encodeArgs: (w, [n]) => void w.number(n),

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { isKmsError } from '../core/errors.js'
 import { aesGcmEncrypt } from './aes-gcm.js'
 import { hmacSha256, kdfCtrHmacSha256, kdfCtrHmacSha256Raw } from './kdf.js'
+import { signEcdsaDigest } from './prehashed.js'
 import type { SelfTestPrimitives } from './self-test.js'
 import { runSelfTests } from './self-test.js'
 
@@ -29,6 +30,8 @@ describe('known-answer self-tests', () => {
     ['SP 800-108 KDF (fixed input)', { kdfCtrHmacSha256Raw: (k, f, n) => kdfCtrHmacSha256Raw(k, f.subarray(1), n) }],
     ['SP 800-108 KDF (label and context)', { kdfCtrHmacSha256: (k, l, c, n) => kdfCtrHmacSha256(k, c, l, n) }],
     ['HMAC-SHA256', { hmacSha256: () => { throw new Error('primitive crashed') } }],
+    ['ECDSA P-256 prehashed sign', { signEcdsaDigest: (k, d, random) => signEcdsaDigest(k, d.map((b) => b ^ 1), random) }],
+    ['ECDSA P-256 prehashed verify', { verifyEcdsaDigest: () => true }],
   ]
   for (const [name, primitives] of broken) {
     it(`catch a broken primitive: ${name}`, () => {

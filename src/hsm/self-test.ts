@@ -1,6 +1,8 @@
 import { KmsError } from '../core/errors.js'
 import { aesGcmDecrypt, aesGcmEncrypt } from './aes-gcm.js'
+import { createHash, createPrivateKey, createPublicKey } from 'node:crypto'
 import { hmacSha256, kdfCtrHmacSha256, kdfCtrHmacSha256Raw } from './kdf.js'
+import { signEcdsaDigest, verifyEcdsaDigest } from './prehashed.js'
 
 /** The primitives the self-tests check. Tests can replace one to prove a broken one is caught. */
 export interface SelfTestPrimitives {
@@ -9,6 +11,8 @@ export interface SelfTestPrimitives {
   hmacSha256: typeof hmacSha256
   kdfCtrHmacSha256Raw: typeof kdfCtrHmacSha256Raw
   kdfCtrHmacSha256: typeof kdfCtrHmacSha256
+  signEcdsaDigest: typeof signEcdsaDigest
+  verifyEcdsaDigest: typeof verifyEcdsaDigest
 }
 
 const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'))
@@ -51,6 +55,20 @@ const KAT = {
   },
 } as const
 
+/**
+ * RFC 6979 §A.2.5: ECDSA P-256 with SHA-256 over "sample", with the RFC's k: the known answer of
+ * the prehashed ECDSA code (MessageType DIGEST), which is Trent's own rather than OpenSSL's.
+ */
+export const ECDSA_P256_KAT = {
+  source: 'RFC 6979 A.2.5, P-256, SHA-256, message "sample"',
+  d: 'c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721',
+  x: '60fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb6',
+  y: '7903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299',
+  k: 'a6e3c57dd01abe90086538398355dd4c3b17aa873382b0f24d6129493d8aad60',
+  r: 'efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716',
+  s: 'f7cb1c942d657c41d436c7a1b6e29f65f3e900dbb9aff4064dc4ab2f843acda8',
+} as const
+
 /** Names of the known-answer tests, in the order they run. */
 export const SELF_TEST_NAMES = [
   'AES-256-GCM encrypt',
@@ -59,6 +77,8 @@ export const SELF_TEST_NAMES = [
   'HMAC-SHA256',
   'SP 800-108 KDF (fixed input)',
   'SP 800-108 KDF (label and context)',
+  'ECDSA P-256 prehashed sign',
+  'ECDSA P-256 prehashed verify',
 ] as const
 
 /**
@@ -73,6 +93,8 @@ export function runSelfTests(replacements: Partial<SelfTestPrimitives> = {}): vo
     hmacSha256,
     kdfCtrHmacSha256Raw,
     kdfCtrHmacSha256,
+    signEcdsaDigest,
+    verifyEcdsaDigest,
     ...replacements,
   }
   const g = KAT.gcm
@@ -98,6 +120,36 @@ export function runSelfTests(replacements: Partial<SelfTestPrimitives> = {}): vo
     const k = KAT.kdfLabelContext
     return same(p.kdfCtrHmacSha256(hex(k.key), hex(k.label), hex(k.context), k.output.length / 2), k.output)
   })
+  const e = ECDSA_P256_KAT
+  const jwk = { kty: 'EC', crv: 'P-256', x: b64url(e.x), y: b64url(e.y) }
+  const digest = createHash('sha256').update('sample').digest()
+  check('ECDSA P-256 prehashed sign', () => {
+    const privateKey = createPrivateKey({ key: { ...jwk, d: b64url(e.d) }, format: 'jwk' })
+    // The first draw becomes k = draw mod (n − 1) + 1, so it is k − 1; the second only blinds.
+    const draws = [hex(`${'00'.repeat(16)}${(BigInt(`0x${e.k}`) - 1n).toString(16).padStart(64, '0')}`), new Uint8Array(48).fill(0x42)]
+    return same(p.signEcdsaDigest(privateKey, digest, () => draws.shift()!), ecdsaDer(e.r, e.s))
+  })
+  check('ECDSA P-256 prehashed verify', () => {
+    const publicKey = createPublicKey({ key: jwk, format: 'jwk' })
+    const good = hex(ecdsaDer(e.r, e.s))
+    const bad = good.slice()
+    bad[bad.length - 1] = (bad[bad.length - 1] as number) ^ 1
+    return p.verifyEcdsaDigest(publicKey, digest, good) && !p.verifyEcdsaDigest(publicKey, digest, bad)
+  })
+}
+
+/** DER `SEQUENCE { INTEGER r, INTEGER s }` of two positive hex integers, as hex. */
+export function ecdsaDer(r: string, s: string): string {
+  const int = (h: string): string => {
+    const v = parseInt(h.slice(0, 2), 16) & 0x80 ? `00${h}` : h
+    return `02${(v.length / 2).toString(16).padStart(2, '0')}${v}`
+  }
+  const body = int(r) + int(s)
+  return `30${(body.length / 2).toString(16).padStart(2, '0')}${body}`
+}
+
+function b64url(h: string): string {
+  return Buffer.from(h, 'hex').toString('base64url')
 }
 
 function check(name: (typeof SELF_TEST_NAMES)[number], test: () => boolean): void {

@@ -1,12 +1,13 @@
 import { RandomPool } from './random-pool.js'
 import type { Clock } from '../core/clock.js'
 import type { EncryptionContext } from '../core/types.js'
-import type { DataKey, Hsm, ImportWrapping, ImportWrappingKey, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
+import type { DataKey, DataKeyPair, Hsm, ImportWrapping, ImportWrappingKey, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
 import type { SelfTestPrimitives } from './self-test.js'
 import type { DomainState } from './seal.js'
 import { systemClock } from '../core/clock.js'
 import { KmsError } from '../core/errors.js'
 import { isKeyId } from '../core/arn.js'
+import { assertAlgorithm } from '../core/key-specs.js'
 import { constantTimeEqual, zeroize } from '../core/secret.js'
 import { AES_256_KEY_BYTES, GCM_IV_BYTES, aesGcmDecrypt, aesGcmEncrypt } from './aes-gcm.js'
 import { HBK_ID_BYTES, KDF_NONCE_BYTES, assembleBlob, decodeBlob, encodeBlobHeader } from './blob.js'
@@ -22,8 +23,24 @@ import {
   wrapImportKey,
   wrappedDomainKeyId,
 } from './ekt.js'
+import {
+  MAX_MESSAGE_BYTES,
+  checkSignInput,
+  ecdh,
+  generatePrivateKey,
+  hmac,
+  hmacKeyBytes,
+  isKeyPairSpec,
+  oaepDecrypt,
+  oaepEncrypt,
+  parseKeyPair,
+  signWith,
+  spki,
+  verifyWith,
+  type KeyPair,
+} from './asymmetric.js'
 import { HbkCache } from './hbk-cache.js'
-import { generateWrappingKeyPair, importedHbk, importedHbkId, unwrapMaterial } from './key-import.js'
+import { generateWrappingKeyPair, importedHbk, importedHbkId, unwrapImportedMaterial } from './key-import.js'
 import { hmacSha256, kdfCtrHmacSha256 } from './kdf.js'
 import { runSelfTests } from './self-test.js'
 import {
@@ -91,6 +108,8 @@ export class SoftwareHsm implements Hsm {
   readonly #randomSource: (numberOfBytes: number) => Uint8Array
   readonly #injectedRandom: boolean
   readonly #cache: HbkCache
+  /** Parsed private keys, under the same bounds as the HBKs. */
+  readonly #pairs: HbkCache<KeyPair>
   #domain: DomainState | undefined
   #status: SoftwareHsmStatus = 'no-domain'
   #sweepTimer: ReturnType<typeof setInterval> | undefined
@@ -101,14 +120,15 @@ export class SoftwareHsm implements Hsm {
     const pool = new RandomPool()
     this.#randomSource = options.random ?? ((n) => pool.take(n))
     const ttlMs = options.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS
-    this.#cache = new HbkCache({
-      maxEntries: options.cacheSize ?? DEFAULT_CACHE_SIZE,
-      ttlMs,
-      clock: options.clock ?? systemClock,
-    })
+    const cacheOptions = { maxEntries: options.cacheSize ?? DEFAULT_CACHE_SIZE, ttlMs, clock: options.clock ?? systemClock }
+    this.#cache = new HbkCache(cacheOptions)
+    this.#pairs = new HbkCache<KeyPair>(cacheOptions)
     if (this.#cache.enabled) {
       // Expired HBKs must not linger in an idle process until the next request touches the cache.
-      this.#sweepTimer = setInterval(() => this.#cache.sweep(), Math.min(ttlMs, 60_000))
+      this.#sweepTimer = setInterval(() => {
+        this.#cache.sweep()
+        this.#pairs.sweep()
+      }, Math.min(ttlMs, 60_000))
       this.#sweepTimer.unref()
     }
   }
@@ -179,17 +199,12 @@ export class SoftwareHsm implements Hsm {
   }
 
   async generateKeyMaterial(binding: KeyBinding): Promise<NewKeyMaterial> {
-    const domain = this.#ready()
+    this.#ready()
     checkBinding(binding)
-    /* Precondition: Key material is generated only for SYMMETRIC_DEFAULT keys. */
-    if (binding.keySpec !== 'SYMMETRIC_DEFAULT') {
-      throw new KmsError(
-        'UnsupportedOperationException',
-        `The software HSM cannot generate ${binding.keySpec} key material`,
-      )
-    }
-    const hbk = this.#random(HBK_BYTES)
+    const hbk = await this.#newMaterial(binding.keySpec)
     try {
+      // Read the domain after the await: it may have been replaced (and the old one zeroised) meanwhile.
+      const domain = this.#ready()
       const hbkId = this.#random(HBK_ID_BYTES)
       const ekt = wrapEkt(activeDomainKey(domain), hbk, { ...binding, hbkId }, this.#random(GCM_IV_BYTES))
       return { hbkId, ekt }
@@ -219,7 +234,7 @@ export class SoftwareHsm implements Hsm {
     if (pkcs8 === undefined) throw new KmsError('InvalidImportTokenException', 'The import token is not valid for this key.') // Guessed wording
     let material: Uint8Array
     try {
-      material = unwrapMaterial(pkcs8, wrapping.wrappingKeySpec, wrapping.wrappingAlgorithm, encryptedKeyMaterial)
+      material = unwrapImportedMaterial(pkcs8, wrapping.wrappingKeySpec, wrapping.wrappingAlgorithm, encryptedKeyMaterial)
     } finally {
       zeroize(pkcs8)
     }
@@ -296,6 +311,120 @@ export class SoftwareHsm implements Hsm {
       )
     } finally {
       zeroize(plaintext)
+    }
+  }
+
+  async getPublicKey(key: KeyMaterialRef): Promise<Uint8Array> {
+    const domain = this.#ready()
+    checkBinding(key)
+    return this.#withPair(domain, key, (pair) => spki(pair.publicKey))
+  }
+
+  async sign(key: KeyMaterialRef, message: Uint8Array, messageType: string, algorithm: string): Promise<Uint8Array> {
+    const domain = this.#ready()
+    checkBinding(key)
+    checkSignInput(key.keySpec, algorithm, messageType, message)
+    return this.#withPair(domain, key, (pair) => signWith(pair, algorithm, messageType, message, (n) => this.#random(n)))
+  }
+
+  async verify(
+    key: KeyMaterialRef,
+    message: Uint8Array,
+    messageType: string,
+    algorithm: string,
+    signature: Uint8Array,
+  ): Promise<boolean> {
+    const domain = this.#ready()
+    checkBinding(key)
+    checkSignInput(key.keySpec, algorithm, messageType, message)
+    return this.#withPair(domain, key, (pair) => verifyWith(pair, algorithm, messageType, message, signature))
+  }
+
+  async encryptAsymmetric(key: KeyMaterialRef, plaintext: Uint8Array, algorithm: string): Promise<Uint8Array> {
+    const domain = this.#ready()
+    checkBinding(key)
+    return this.#withPair(domain, key, (pair) => oaepEncrypt(pair, key.keySpec, algorithm, plaintext))
+  }
+
+  async decryptAsymmetric(key: KeyMaterialRef, ciphertext: Uint8Array, algorithm: string): Promise<Uint8Array> {
+    const domain = this.#ready()
+    checkBinding(key)
+    return this.#withPair(domain, key, (pair) => oaepDecrypt(pair, key.keySpec, algorithm, ciphertext))
+  }
+
+  async reEncryptAsymmetric(
+    source: KeyMaterialRef,
+    ciphertext: Uint8Array,
+    sourceContext: EncryptionContext,
+    sourceAlgorithm: string,
+    destination: KeyMaterialRef,
+    destinationContext: EncryptionContext,
+    destinationAlgorithm: string,
+  ): Promise<Uint8Array> {
+    const domain = this.#ready()
+    checkBinding(source)
+    checkBinding(destination)
+    assertAlgorithm(source.keySpec, 'encryptionAlgorithms', sourceAlgorithm)
+    assertAlgorithm(destination.keySpec, 'encryptionAlgorithms', destinationAlgorithm)
+    const destinationAad = encodeEncryptionContext(destinationContext)
+    const plaintext =
+      sourceAlgorithm === 'SYMMETRIC_DEFAULT'
+        ? this.#open(domain, source, ciphertext, encodeEncryptionContext(sourceContext))
+        : this.#withPair(domain, source, (pair) => oaepDecrypt(pair, source.keySpec, sourceAlgorithm, ciphertext))
+    try {
+      return destinationAlgorithm === 'SYMMETRIC_DEFAULT'
+        ? this.#withHbk(domain, destination, ektFailedOnEncrypt, (hbk) => this.#seal(hbk, destination, plaintext, destinationAad))
+        : this.#withPair(domain, destination, (pair) => oaepEncrypt(pair, destination.keySpec, destinationAlgorithm, plaintext))
+    } finally {
+      zeroize(plaintext)
+    }
+  }
+
+  async generateMac(key: KeyMaterialRef, message: Uint8Array, algorithm: string): Promise<Uint8Array> {
+    const domain = this.#ready()
+    checkBinding(key)
+    checkMacMessage(message)
+    return this.#withHbk(domain, key, ektFailedOnEncrypt, (k) => hmac(key.keySpec, algorithm, k, message))
+  }
+
+  async verifyMac(key: KeyMaterialRef, message: Uint8Array, algorithm: string, mac: Uint8Array): Promise<boolean> {
+    const domain = this.#ready()
+    checkBinding(key)
+    checkMacMessage(message)
+    return this.#withHbk(domain, key, ektFailedOnEncrypt, (k) => constantTimeEqual(hmac(key.keySpec, algorithm, k, message), mac))
+  }
+
+  async deriveSharedSecret(key: KeyMaterialRef, peerPublicKey: Uint8Array): Promise<Uint8Array> {
+    const domain = this.#ready()
+    checkBinding(key)
+    assertAlgorithm(key.keySpec, 'keyAgreementAlgorithms', 'ECDH')
+    return this.#withPair(domain, key, (pair) => ecdh(pair, peerPublicKey))
+  }
+
+  async generateDataKeyPair(
+    key: KeyMaterialRef,
+    keyPairSpec: string,
+    context: EncryptionContext,
+    withPlaintext: boolean,
+  ): Promise<DataKeyPair> {
+    this.#ready()
+    checkBinding(key)
+    /* Precondition: A data key pair is of a spec the HSM makes key pairs for. */
+    if (!isKeyPairSpec(keyPairSpec)) {
+      throw new KmsError('UnsupportedOperationException', `KeyPairSpec ${keyPairSpec} is not supported by this Trent version.`)
+    }
+    const aadContext = encodeEncryptionContext(context)
+    const pkcs8 = await generatePrivateKey(keyPairSpec)
+    try {
+      // Read the domain after the await: it may have been replaced (and the old one zeroised) meanwhile.
+      const domain = this.#ready()
+      const pair = parseKeyPair(pkcs8, keyPairSpec)
+      if (pair === undefined) throw new KmsError('KMSInternalException', 'A generated key pair did not parse')
+      const publicKey = spki(pair.publicKey)
+      const privateKeyCiphertextBlob = this.#withHbk(domain, key, ektFailedOnEncrypt, (hbk) => this.#seal(hbk, key, pkcs8, aadContext))
+      return withPlaintext ? { publicKey, privateKeyCiphertextBlob, privateKeyPlaintext: pkcs8 } : { publicKey, privateKeyCiphertextBlob }
+    } finally {
+      if (!withPlaintext) zeroize(pkcs8)
     }
   }
 
@@ -400,23 +529,11 @@ export class SoftwareHsm implements Hsm {
    * ever served for the binding its EKT authenticated under.
    */
   #withHbk<T>(domain: DomainState, key: KeyMaterialRef, fail: () => never, use: (hbk: Uint8Array) => T): T {
-    const domainKeyId = wrappedDomainKeyId(key.ekt)
-    if (domainKeyId === undefined || key.hbkId.length !== HBK_ID_BYTES) fail()
-    const binding = {
-      keyArn: key.keyArn,
-      keyId: key.keyId,
-      keySpec: key.keySpec,
-      origin: key.origin,
-      hbkId: key.hbkId,
-    }
-    // JSON of the binding's strings is unambiguous and much cheaper than encoding the AAD bytes;
-    // the EKT itself carries the domain key id.
-    const cacheKey = JSON.stringify([key.keyArn, key.keyId, key.keySpec, key.origin, base64(key.hbkId), base64(key.ekt)])
+    const cacheKey = materialCacheKey(key)
     let hbk = this.#cache.get(cacheKey)
     let owned = false
     if (hbk === undefined) {
-      hbk = unwrapEkt(key.ekt, domainKeyLookup(domain), binding)
-      if (hbk === undefined) fail()
+      hbk = unwrapMaterial(domain, key, fail)
       if (this.#cache.enabled) this.#cache.set(cacheKey, hbk)
       else owned = true
     }
@@ -425,6 +542,36 @@ export class SoftwareHsm implements Hsm {
     } finally {
       if (owned) zeroize(hbk)
     }
+  }
+
+  /** Runs `use` with the key's parsed key pair, from the cache or unwrapped and parsed from its PKCS#8 EKT. */
+  #withPair<T>(domain: DomainState, key: KeyMaterialRef, use: (pair: KeyPair) => T): T {
+    /* Precondition: A key-pair operation runs only on a key spec that has a key pair. */
+    if (!isKeyPairSpec(key.keySpec)) {
+      throw new KmsError('InvalidKeyUsageException', `${key.keyArn} key spec ${key.keySpec} has no public key.`) // Guessed wording
+    }
+    const cacheKey = materialCacheKey(key)
+    let pair = this.#pairs.get(cacheKey)
+    if (pair === undefined) {
+      const pkcs8 = unwrapMaterial(domain, key, ektFailedOnEncrypt)
+      try {
+        pair = parseKeyPair(pkcs8, key.keySpec)
+      } finally {
+        zeroize(pkcs8)
+      }
+      if (pair === undefined) ektFailedOnEncrypt()
+      this.#pairs.set(cacheKey, pair)
+    }
+    return use(pair)
+  }
+
+  /** Fresh secret material of a key spec. Random draws: the HBK or HMAC key (OpenSSL makes key pairs). */
+  async #newMaterial(keySpec: string): Promise<Uint8Array> {
+    if (keySpec === 'SYMMETRIC_DEFAULT') return this.#random(HBK_BYTES)
+    const hmacBytes = hmacKeyBytes(keySpec)
+    if (hmacBytes !== undefined) return this.#random(hmacBytes)
+    if (isKeyPairSpec(keySpec)) return generatePrivateKey(keySpec)
+    throw new KmsError('UnsupportedOperationException', `The software HSM cannot generate ${keySpec} key material`)
   }
 
   #random(numberOfBytes: number): Uint8Array {
@@ -465,6 +612,7 @@ export class SoftwareHsm implements Hsm {
     if (this.#domain !== undefined) zeroizeDomainState(this.#domain)
     this.#domain = undefined
     this.#cache.clear()
+    this.#pairs.clear()
   }
 }
 
@@ -474,6 +622,28 @@ function invalidCiphertext(): never {
 
 function ektFailedOnEncrypt(): never {
   throw new KmsError('KMSInternalException', 'The key material token did not unwrap')
+}
+
+/**
+ * The cache key of a key's material: JSON of the binding's strings is unambiguous and much cheaper
+ * than encoding the AAD bytes; the EKT itself carries the domain key id.
+ */
+function materialCacheKey(key: KeyMaterialRef): string {
+  return JSON.stringify([key.keyArn, key.keyId, key.keySpec, key.origin, base64(key.hbkId), base64(key.ekt)])
+}
+
+/** Unwraps a key's EKT for its binding (ARN, id, spec, origin, HBK id); the caller owns the result. */
+function unwrapMaterial(domain: DomainState, key: KeyMaterialRef, fail: () => never): Uint8Array {
+  if (wrappedDomainKeyId(key.ekt) === undefined || key.hbkId.length !== HBK_ID_BYTES) fail()
+  const binding = { keyArn: key.keyArn, keyId: key.keyId, keySpec: key.keySpec, origin: key.origin, hbkId: key.hbkId }
+  return unwrapEkt(key.ekt, domainKeyLookup(domain), binding) ?? fail()
+}
+
+function checkMacMessage(message: Uint8Array): void {
+  /* Precondition: A message to MAC is at most 4096 bytes. */
+  if (message.length > MAX_MESSAGE_BYTES) {
+    throw new KmsError('ValidationException', `Message must be at most ${MAX_MESSAGE_BYTES} bytes`)
+  }
 }
 
 function checkBinding(binding: KeyBinding): void {

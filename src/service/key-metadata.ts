@@ -1,3 +1,4 @@
+import { algorithmLists } from '../core/key-specs.js'
 import type { KeyRecord } from '../store/store.js'
 
 /** The KeyMetadata structure of DescribeKey and CreateKey, with exactly the fields AWS returns. */
@@ -19,8 +20,9 @@ export function keyMetadata(key: KeyRecord): Record<string, unknown> {
   }
   if (key.deletionDate !== undefined) m['DeletionDate'] = key.deletionDate / 1000
   if (key.pendingWindowInDays !== undefined) m['PendingDeletionWindowInDays'] = key.pendingWindowInDays
-  if (key.keyUsage === 'ENCRYPT_DECRYPT' && key.keySpec === 'SYMMETRIC_DEFAULT') m['EncryptionAlgorithms'] = ['SYMMETRIC_DEFAULT']
-  if (key.currentKeyMaterialId !== undefined) m['CurrentKeyMaterialId'] = key.currentKeyMaterialId
+  Object.assign(m, algorithmLists(key.keySpec, key.keyUsage))
+  // AWS shows CurrentKeyMaterialId only for symmetric encryption keys, the ones that rotate.
+  if (key.currentKeyMaterialId !== undefined && key.keySpec === 'SYMMETRIC_DEFAULT') m['CurrentKeyMaterialId'] = key.currentKeyMaterialId
   if (key.expirationModel !== undefined) m['ExpirationModel'] = key.expirationModel
   if (key.validTo !== undefined) m['ValidTo'] = key.validTo / 1000
   return m

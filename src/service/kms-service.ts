@@ -14,7 +14,15 @@ import { describeKey } from './operations/describe-key.js'
 import { disableKey } from './operations/disable-key.js'
 import { enableKey } from './operations/enable-key.js'
 import { encrypt } from './operations/encrypt.js'
+import { deriveSharedSecret } from './operations/derive-shared-secret.js'
 import { generateDataKey } from './operations/generate-data-key.js'
+import { generateDataKeyPair } from './operations/generate-data-key-pair.js'
+import { generateDataKeyPairWithoutPlaintext } from './operations/generate-data-key-pair-without-plaintext.js'
+import { generateMac } from './operations/generate-mac.js'
+import { getPublicKey } from './operations/get-public-key.js'
+import { sign } from './operations/sign.js'
+import { verify } from './operations/verify.js'
+import { verifyMac } from './operations/verify-mac.js'
 import { generateDataKeyWithoutPlaintext } from './operations/generate-data-key-without-plaintext.js'
 import { generateRandom } from './operations/generate-random.js'
 import { getKeyPolicy } from './operations/get-key-policy.js'
@@ -57,8 +65,16 @@ const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
     enableKey,
     enableKeyRotation,
     encrypt,
+    deriveSharedSecret,
     generateDataKey,
+    generateDataKeyPair,
+    generateDataKeyPairWithoutPlaintext,
     generateDataKeyWithoutPlaintext,
+    generateMac,
+    getPublicKey,
+    sign,
+    verify,
+    verifyMac,
     generateRandom,
     getKeyPolicy,
     getKeyRotationStatus,

@@ -1,6 +1,6 @@
 import { KmsError } from '../../core/errors.js'
 import type { EncryptionContext } from '../../core/types.js'
-import type { DataKey, Hsm, ImportWrapping, ImportWrappingKey, KeyBinding, KeyMaterialRef, NewKeyMaterial } from '../hsm.js'
+import type { DataKey, DataKeyPair, Hsm, ImportWrapping, ImportWrappingKey, KeyBinding, KeyMaterialRef, NewKeyMaterial } from '../hsm.js'
 
 /**
  * TEST DOUBLE ONLY: an Hsm with fake, insecure "crypto" (byte reversal and tagging) for exercising
@@ -92,6 +92,56 @@ export class FakeHsm implements Hsm {
     service: string,
   ): Promise<Uint8Array> {
     return new TextEncoder().encode(`${accessKeyId}/${wrappedSecret.length}/${date}/${region}/${service}`)
+  }
+
+  async getPublicKey(key: KeyMaterialRef): Promise<Uint8Array> {
+    return key.hbkId.slice()
+  }
+
+  async sign(key: KeyMaterialRef, message: Uint8Array, messageType: string, algorithm: string): Promise<Uint8Array> {
+    return new TextEncoder().encode(`${key.keyId}|${messageType}|${algorithm}|${Buffer.from(message).toString('hex')}`)
+  }
+
+  async verify(key: KeyMaterialRef, message: Uint8Array, messageType: string, algorithm: string, signature: Uint8Array): Promise<boolean> {
+    return Buffer.from(await this.sign(key, message, messageType, algorithm)).equals(signature)
+  }
+
+  async encryptAsymmetric(key: KeyMaterialRef, plaintext: Uint8Array): Promise<Uint8Array> {
+    return this.encrypt(key, plaintext, {})
+  }
+
+  async decryptAsymmetric(key: KeyMaterialRef, ciphertext: Uint8Array): Promise<Uint8Array> {
+    return this.decrypt(key, ciphertext, {})
+  }
+
+  async reEncryptAsymmetric(
+    source: KeyMaterialRef,
+    ciphertext: Uint8Array,
+    sourceContext: EncryptionContext,
+    _sourceAlgorithm: string,
+    destination: KeyMaterialRef,
+    destinationContext: EncryptionContext,
+  ): Promise<Uint8Array> {
+    return this.reEncrypt(source, ciphertext, sourceContext, destination, destinationContext)
+  }
+
+  async generateMac(key: KeyMaterialRef, message: Uint8Array, algorithm: string): Promise<Uint8Array> {
+    return this.sign(key, message, 'MAC', algorithm)
+  }
+
+  async verifyMac(key: KeyMaterialRef, message: Uint8Array, algorithm: string, mac: Uint8Array): Promise<boolean> {
+    return this.verify(key, message, 'MAC', algorithm, mac)
+  }
+
+  async deriveSharedSecret(key: KeyMaterialRef, peerPublicKey: Uint8Array): Promise<Uint8Array> {
+    return Uint8Array.from([...key.hbkId.subarray(0, 1), ...peerPublicKey])
+  }
+
+  async generateDataKeyPair(key: KeyMaterialRef, keyPairSpec: string, context: EncryptionContext, withPlaintext: boolean): Promise<DataKeyPair> {
+    const privateKeyPlaintext = new TextEncoder().encode(`private ${keyPairSpec}`)
+    const privateKeyCiphertextBlob = await this.encrypt(key, privateKeyPlaintext, context)
+    const publicKey = new TextEncoder().encode(`public ${keyPairSpec}`)
+    return withPlaintext ? { publicKey, privateKeyCiphertextBlob, privateKeyPlaintext } : { publicKey, privateKeyCiphertextBlob }
   }
 
   async close(): Promise<void> {

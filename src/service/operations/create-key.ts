@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { keyArn } from '../../core/arn.js'
 import { KmsError } from '../../core/errors.js'
 import { t } from '../../core/shape.js'
+import { KEY_SPEC_RULES, UNSUPPORTED_KEY_SPECS } from '../../core/key-specs.js'
 import { KEY_SPECS, KEY_USAGES, ORIGINS } from '../../core/types.js'
 import type { KeyRecord } from '../../store/store.js'
 import { checkKeyPolicy, defaultKeyPolicy } from '../key-policy.js'
@@ -32,11 +33,13 @@ export const createKey = defineOperation({
       throw new KmsError('ValidationException', 'You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.')
     }
     const keySpec = input.KeySpec ?? input.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT'
-    if (keySpec !== 'SYMMETRIC_DEFAULT') {
-      throw new KmsError('UnsupportedOperationException', `KeySpec ${keySpec} is not supported by this Trent version; only SYMMETRIC_DEFAULT keys can be created.`)
+    if (input.KeyUsage === undefined && keySpec !== 'SYMMETRIC_DEFAULT') {
+      throw new KmsError('ValidationException', 'You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.')
     }
     const keyUsage = input.KeyUsage ?? 'ENCRYPT_DECRYPT'
-    if (keyUsage !== 'ENCRYPT_DECRYPT') throw new KmsError('ValidationException', `KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}`)
+    if (!KEY_SPEC_RULES[keySpec].usages.includes(keyUsage)) throw new KmsError('ValidationException', `KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}`)
+    const unsupported = UNSUPPORTED_KEY_SPECS[keySpec]
+    if (unsupported !== undefined) throw new KmsError('UnsupportedOperationException', unsupported)
     const origin = input.Origin ?? 'AWS_KMS'
     if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') throw new KmsError('UnsupportedOperationException', `Origin ${origin} is not supported by this Trent version.`)
     if (input.CustomKeyStoreId !== undefined || input.XksKeyId !== undefined) {

@@ -4,7 +4,7 @@ import { dryRunSucceeded } from '../dry-run.js'
 import { checkGrantTokens } from '../grants.js'
 import { defineOperation } from '../operation.js'
 import { CiphertextType, DryRunModifierList, EncryptionAlgorithmSpec, EncryptionContextType, GrantTokenList, KeyIdType, RecipientInfo } from '../shapes.js'
-import { decryptionKey, encryptionKey, keyMaterialId } from '../symmetric.js'
+import { decryptionKey, encryptionKey, responseKeyMaterialId } from '../symmetric.js'
 
 export const decrypt = defineOperation({
   name: 'Decrypt',
@@ -27,11 +27,15 @@ export const decrypt = defineOperation({
       dryRunSucceeded()
     }
     const { key, material } = await decryptionKey(deps, caller, input.CiphertextBlob, input.KeyId, 'Decrypt', { context: input.EncryptionContext, algorithm: input.EncryptionAlgorithm })
-    const plaintext = await deps.hsm.decrypt(material, input.CiphertextBlob, input.EncryptionContext ?? {})
+    const algorithm = input.EncryptionAlgorithm ?? 'SYMMETRIC_DEFAULT'
+    const plaintext = algorithm === 'SYMMETRIC_DEFAULT'
+      ? await deps.hsm.decrypt(material, input.CiphertextBlob, input.EncryptionContext ?? {})
+      : await deps.hsm.decryptAsymmetric(material, input.CiphertextBlob, algorithm)
     if (input.DryRun) {
       plaintext.fill(0)
       dryRunSucceeded()
     }
-    return { KeyId: key.arn, Plaintext: plaintext, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT', KeyMaterialId: keyMaterialId(material) }
+    const materialId = responseKeyMaterialId(key, material)
+    return { KeyId: key.arn, Plaintext: plaintext, EncryptionAlgorithm: algorithm, ...(materialId === undefined ? {} : { KeyMaterialId: materialId }) }
   },
 })

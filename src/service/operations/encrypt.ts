@@ -21,7 +21,10 @@ export const encrypt = defineOperation({
     const key = await encryptionKey(deps, caller, input.KeyId, 'Encrypt', { context: input.EncryptionContext, algorithm: input.EncryptionAlgorithm })
     if (input.DryRun) dryRunSucceeded()
     const material = await currentMaterial(deps, key)
-    const blob = await deps.hsm.encrypt(material, input.Plaintext, input.EncryptionContext ?? {})
-    return { CiphertextBlob: blob, KeyId: key.arn, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' }
+    const algorithm = input.EncryptionAlgorithm ?? 'SYMMETRIC_DEFAULT'
+    const blob = algorithm === 'SYMMETRIC_DEFAULT'
+      ? await deps.hsm.encrypt(material, input.Plaintext, input.EncryptionContext ?? {})
+      : await deps.hsm.encryptAsymmetric(material, input.Plaintext, algorithm)
+    return { CiphertextBlob: blob, KeyId: key.arn, EncryptionAlgorithm: algorithm }
   },
 })

@@ -5,7 +5,7 @@ import { checkGrantTokens } from '../grants.js'
 import { defineOperation } from '../operation.js'
 import { currentMaterial } from '../resolve-key.js'
 import { CiphertextType, DryRunModifierList, EncryptionAlgorithmSpec, EncryptionContextType, GrantTokenList, KeyIdType } from '../shapes.js'
-import { decryptionKey, encryptionKey, keyMaterialId } from '../symmetric.js'
+import { decryptionKey, encryptionKey, responseKeyMaterialId } from '../symmetric.js'
 
 export const reEncrypt = defineOperation({
   name: 'ReEncrypt',
@@ -43,22 +43,30 @@ export const reEncrypt = defineOperation({
       algorithm: input.SourceEncryptionAlgorithm,
     })
     const destinationMaterial = await currentMaterial(deps, destination)
-    const blob = await deps.hsm.reEncrypt(
-      source.material,
-      input.CiphertextBlob,
-      input.SourceEncryptionContext ?? {},
-      destinationMaterial,
-      input.DestinationEncryptionContext ?? {},
-    )
+    const sourceAlgorithm = input.SourceEncryptionAlgorithm ?? 'SYMMETRIC_DEFAULT'
+    const destinationAlgorithm = input.DestinationEncryptionAlgorithm ?? 'SYMMETRIC_DEFAULT'
+    const blob = sourceAlgorithm === 'SYMMETRIC_DEFAULT' && destinationAlgorithm === 'SYMMETRIC_DEFAULT'
+      ? await deps.hsm.reEncrypt(source.material, input.CiphertextBlob, input.SourceEncryptionContext ?? {}, destinationMaterial, input.DestinationEncryptionContext ?? {})
+      : await deps.hsm.reEncryptAsymmetric(
+          source.material,
+          input.CiphertextBlob,
+          input.SourceEncryptionContext ?? {},
+          sourceAlgorithm,
+          destinationMaterial,
+          input.DestinationEncryptionContext ?? {},
+          destinationAlgorithm,
+        )
     if (input.DryRun) dryRunSucceeded()
+    const sourceMaterialId = responseKeyMaterialId(source.key, source.material)
+    const destinationMaterialId = responseKeyMaterialId(destination, destinationMaterial)
     return {
       CiphertextBlob: blob,
       SourceKeyId: source.key.arn,
       KeyId: destination.arn,
-      SourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-      DestinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-      SourceKeyMaterialId: keyMaterialId(source.material),
-      DestinationKeyMaterialId: keyMaterialId(destinationMaterial),
+      SourceEncryptionAlgorithm: sourceAlgorithm,
+      DestinationEncryptionAlgorithm: destinationAlgorithm,
+      ...(sourceMaterialId === undefined ? {} : { SourceKeyMaterialId: sourceMaterialId }),
+      ...(destinationMaterialId === undefined ? {} : { DestinationKeyMaterialId: destinationMaterialId }),
     }
   },
 })
