@@ -124,6 +124,44 @@ def main():
         paginated.extend(k['KeyId'] for k in page['Keys'])
     out['list_keys'] = {'pages': pages, 'paginator_key_ids': paginated}
 
+    signer = kms.create_key(KeySpec='ECC_NIST_P256', KeyUsage='SIGN_VERIFY')['KeyMetadata']
+    message = b'release 1.2.3 by boto3'
+    signature = kms.sign(KeyId=signer['Arn'], Message=message, MessageType='RAW', SigningAlgorithm='ECDSA_SHA_256')
+    public = kms.get_public_key(KeyId=signer['KeyId'])
+    verified = kms.verify(KeyId=signer['KeyId'], Message=message, MessageType='RAW', SigningAlgorithm='ECDSA_SHA_256',
+                          Signature=signature['Signature'])
+    out['sign_verify'] = {
+        'key_spec': signer['KeySpec'],
+        'signing_algorithms': signer['SigningAlgorithms'],
+        'message': message.hex(),
+        'signature': signature['Signature'].hex(),
+        'public_key': public['PublicKey'].hex(),
+        'public_key_usage': public['KeyUsage'],
+        'signature_valid': verified['SignatureValid'],
+        'tampered': client_error(lambda: kms.verify(
+            KeyId=signer['KeyId'], Message=message + b'!', MessageType='RAW', SigningAlgorithm='ECDSA_SHA_256',
+            Signature=signature['Signature'])),
+    }
+
+    mac_key = kms.create_key(KeySpec='HMAC_256', KeyUsage='GENERATE_VERIFY_MAC')['KeyMetadata']
+    mac = kms.generate_mac(KeyId=mac_key['KeyId'], Message=b'boto3 mac', MacAlgorithm='HMAC_SHA_256')
+    out['mac'] = {
+        'mac_algorithms': mac_key['MacAlgorithms'],
+        'length': len(mac['Mac']),
+        'valid': kms.verify_mac(KeyId=mac_key['KeyId'], Message=b'boto3 mac', MacAlgorithm='HMAC_SHA_256', Mac=mac['Mac'])['MacValid'],
+        'wrong': client_error(lambda: kms.verify_mac(
+            KeyId=mac_key['KeyId'], Message=b'boto3 mac?', MacAlgorithm='HMAC_SHA_256', Mac=mac['Mac'])),
+    }
+
+    kms.enable_key_rotation(KeyId=key_id)
+    enabled = kms.get_key_rotation_status(KeyId=key_id)['KeyRotationEnabled']
+    kms.disable_key_rotation(KeyId=key_id)
+    out['rotation'] = {
+        'enabled': enabled,
+        'after_disable': kms.get_key_rotation_status(KeyId=key_id)['KeyRotationEnabled'],
+        'asymmetric': client_error(lambda: kms.enable_key_rotation(KeyId=signer['KeyId'])),
+    }
+
     out['errors'] = {
         'bad_key_id': client_error(lambda: kms.describe_key(KeyId='fake-key-id')),
         'missing_key': client_error(lambda: kms.encrypt(KeyId='00000000-0000-4000-8000-000000000000', Plaintext=b'x')),

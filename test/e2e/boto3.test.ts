@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
+import { createPublicKey, verify as cryptoVerify } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -101,6 +102,30 @@ describe('boto3 (Python) against trent serve', { timeout: 120_000 }, () => {
       p.key_ids.forEach((id, j) => assert.equal(p.key_arns[j], `arn:aws:kms:${REGION}:${ACCOUNT}:key/${id}`))
     })
     assert.deepEqual([...summary.list_keys.paginator_key_ids].sort(), [...ids].sort())
+  })
+
+  it('sign, verify and get_public_key: the signature verifies with node:crypto from the public key alone', () => {
+    const s = summary.sign_verify
+    assert.equal(s.key_spec, 'ECC_NIST_P256')
+    assert.deepEqual(s.signing_algorithms, ['ECDSA_SHA_256'])
+    assert.equal(s.public_key_usage, 'SIGN_VERIFY')
+    assert.equal(s.signature_valid, true)
+    const publicKey = createPublicKey({ key: Buffer.from(s.public_key, 'hex'), format: 'der', type: 'spki' })
+    assert.equal(cryptoVerify('sha256', Buffer.from(s.message, 'hex'), publicKey, Buffer.from(s.signature, 'hex')), true)
+    assert.equal(s.tampered.code, 'KMSInvalidSignatureException')
+  })
+
+  it('generate_mac and verify_mac', () => {
+    assert.deepEqual(summary.mac.mac_algorithms, ['HMAC_SHA_256'])
+    assert.equal(summary.mac.length, 32)
+    assert.equal(summary.mac.valid, true)
+    assert.equal(summary.mac.wrong.code, 'KMSInvalidMacException')
+  })
+
+  it('enable, read and disable key rotation; an asymmetric key cannot rotate', () => {
+    assert.equal(summary.rotation.enabled, true)
+    assert.equal(summary.rotation.after_disable, false)
+    assert.equal(summary.rotation.asymmetric.code, 'UnsupportedOperationException')
   })
 
   it('ClientError carries NotFoundException and InvalidCiphertextException', () => {
