@@ -54,7 +54,9 @@ describe('protocol', () => {
     roundTripRequest('generateRandom', [-1])
     roundTripRequest('wrapSecret', ['AKIAEXAMPLE', bytes(1, 2)])
     roundTripRequest('deriveSigningKey', ['AKIAEXAMPLE', bytes(3), '20260101', 'us-east-1', 'kms'])
-    assert.equal(Object.keys(OPCODES).length, 10)
+    roundTripRequest('createAuditSigningKey', [])
+    roundTripRequest('signAuditDigest', [bytes(1, 2), bytes(3, 4, 5)])
+    assert.equal(Object.keys(OPCODES).length, 12)
   })
 
   it('round-trips the results of every method', () => {
@@ -69,6 +71,8 @@ describe('protocol', () => {
     roundTripResult('generateRandom', new Uint8Array(1024).fill(3))
     roundTripResult('wrapSecret', bytes(7))
     roundTripResult('deriveSigningKey', new Uint8Array(32))
+    roundTripResult('createAuditSigningKey', { wrappedKey: bytes(1), publicKey: bytes(2, 3) })
+    roundTripResult('signAuditDigest', { signature: bytes(4), publicKey: bytes(5) })
   })
 
   it('keeps "__proto__" and other awkward context keys as plain own properties', () => {

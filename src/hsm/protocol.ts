@@ -39,6 +39,9 @@ export const OPCODES: Readonly<Record<HsmMethod, number>> = Object.freeze({
   generateRandom: 8,
   wrapSecret: 9,
   deriveSigningKey: 10,
+  // Far from the others, so methods added meanwhile on other branches take 11.. without a clash.
+  createAuditSigningKey: 64,
+  signAuditDigest: 65,
 })
 
 const METHODS: ReadonlyMap<number, HsmMethod> = new Map(
@@ -300,6 +303,18 @@ const CODECS: { readonly [M in HsmMethod]: MethodCodec<M> } = {
       void w.string(accessKeyId).bytes(wrapped).string(date).string(region).string(service),
     decodeArgs: (r) => [r.string(), r.bytes(), r.string(), r.string(), r.string()],
     ...bytesResult,
+  },
+  createAuditSigningKey: {
+    encodeArgs: () => {},
+    decodeArgs: () => [],
+    encodeResult: (w, k) => void w.bytes(k.wrappedKey).bytes(k.publicKey),
+    decodeResult: (r) => ({ wrappedKey: r.bytes(), publicKey: r.bytes() }),
+  },
+  signAuditDigest: {
+    encodeArgs: (w, [wrappedKey, message]) => void w.bytes(wrappedKey).bytes(message),
+    decodeArgs: (r) => [r.bytes(), r.bytes()],
+    encodeResult: (w, s) => void w.bytes(s.signature).bytes(s.publicKey),
+    decodeResult: (r) => ({ signature: r.bytes(), publicKey: r.bytes() }),
   },
 }
 
