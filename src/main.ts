@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { hostname } from 'node:os'
@@ -8,13 +8,20 @@ import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import pg from 'pg'
 import { createApiServer } from './api/server.js'
+import { noopSink, type AuditEvent, type AuditSink } from './audit/event.js'
+import { listTrail, PUBLIC_KEY_FILE, signatureName } from './audit/format.js'
+import { matches, readRecords, type EventFilter } from './audit/query.js'
+import { verifyTrail, type VerifyResult } from './audit/verify.js'
+import { FileTrail, openDigestSigner } from './audit/trail.js'
 import { systemClock, type Clock } from './core/clock.js'
 import { runHsmChild } from './hsm/hsm-child.js'
 import { listenHsm } from './hsm/hsm-server.js'
 import { SupervisedHsm } from './hsm/hsm-supervisor.js'
 import { loadOrCreateSealKey } from './hsm/seal.js'
 import { SoftwareHsm } from './hsm/software-hsm.js'
+import { recordSystemEvent } from './service/audit-record.js'
 import { DeletionScheduler } from './service/deletion-scheduler.js'
+import type { ServiceDeps } from './service/deps.js'
 import { explainAccess, type ExplainQuestion, type Explanation } from './service/explain.js'
 import { createAccount } from './service/accounts.js'
 import { KmsService, type AccessKeyPair } from './service/kms-service.js'
@@ -44,6 +51,13 @@ export interface TrentConfig {
    * connection reconnects). Default 1000 ms.
    */
   cacheTtlMs?: number
+  /**
+   * `off` runs without an audit trail: for measuring what the trail costs only, never in use.
+   * Default `on`: every request's record in `<dataDir>/audit/` before its response.
+   */
+  audit?: 'on' | 'off'
+  /** How often the audit trail is sealed by a signed digest. Default one hour. */
+  auditDigestIntervalMs?: number
   clock?: Clock
 }
 
@@ -89,7 +103,14 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
       if (sealed) await h.loadDomain(sealed)
     },
   })
-  const deletions = new DeletionScheduler({ store, clock, holder: `${hostname()}/${process.pid}/${randomUUID()}` })
+  const deps: ServiceDeps = { store, hsm, clock, region: config.region, partition: 'aws' }
+  const deletions = new DeletionScheduler({
+    store,
+    clock,
+    holder: `${hostname()}/${process.pid}/${randomUUID()}`,
+    recordEvent: (e) => recordSystemEvent(deps, e),
+  })
+  let trail: AuditSink | undefined
   try {
     // With a shared database the HSM loads the domain that another node may have sealed (at
     // start, and again in initialize()): the usual cause of a failure there is a different seal key.
@@ -102,10 +123,13 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
       )
     }
     await hsm.ready().catch(withSealHint)
-    const service = new KmsService({ store, hsm, clock, region: config.region, partition: 'aws' })
+    const service = new KmsService(deps)
     const init = await service
       .initialize({ accountId: config.accountId, ...(config.admin ? { admin: config.admin } : {}) })
       .catch(withSealHint)
+    // The trail's digests are signed in the HSM, so it opens once the domain is loaded.
+    trail = config.audit === 'off' ? noopSink : await openTrail(join(config.dataDir, 'audit'), hsm, clock, config.auditDigestIntervalMs)
+    deps.audit = trail
     const credentialsFile = init.created ? writeCredentials(config.dataDir, init.created) : undefined
     // Its first run, before serving, deletes the keys that fell due while the server was down.
     await deletions.start()
@@ -127,16 +151,36 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()))
         server.closeIdleConnections()
         await closed
+        await trail?.close()
         await hsm.close()
         await store.close()
       },
     }
   } catch (e) {
     await deletions.stop()
+    await trail?.close().catch(() => undefined)
     await hsm.close()
     await store.close()
     throw e
   }
+}
+
+async function openTrail(dir: string, hsm: SupervisedHsm, clock: Clock, digestIntervalMs: number | undefined): Promise<FileTrail> {
+  // Test hook: while this file exists every trail write fails as on a full disk.
+  const failFile = process.env['TRENT_TEST_AUDIT_FAIL_FILE']
+  return FileTrail.open({
+    dir,
+    signer: await openDigestSigner(dir, hsm),
+    clock,
+    ...(digestIntervalMs !== undefined ? { digestIntervalMs } : {}),
+    ...(failFile
+      ? {
+          beforeWrite: () => {
+            if (existsSync(failFile)) throw Object.assign(new Error('ENOSPC: no space left on device (injected)'), { code: 'ENOSPC' })
+          },
+        }
+      : {}),
+  })
 }
 
 function openSqlite(dataDir: string): Store {
@@ -301,4 +345,43 @@ export async function runHsm(options: HsmRunOptions): Promise<void> {
   const psk = new Uint8Array(readFileSync(options.pskFile))
   if (psk.length !== 32) throw new Error(`${options.pskFile} must hold exactly 32 bytes`)
   await listenHsm({ socketPath: options.socketPath, hsm: await createHsm(), psk })
+}
+
+/** Where `trent audit` reads a trail: a data dir's, or an exported copy with its public key. */
+export type AuditLocation = { dataDir: string } | { trailDir: string; publicKeyFile: string }
+
+function auditDir(where: AuditLocation): { dir: string; publicKeyFile: string } {
+  const dir = 'dataDir' in where ? join(where.dataDir, 'audit') : where.trailDir
+  if (!existsSync(dir)) throw new Error(`no audit trail in ${dir}`)
+  return { dir, publicKeyFile: 'publicKeyFile' in where ? where.publicKeyFile : join(dir, PUBLIC_KEY_FILE) }
+}
+
+/** `trent audit verify`: checks a trail offline with its public key (no HSM, no store). */
+export function verifyAudit(where: AuditLocation): VerifyResult {
+  const { dir, publicKeyFile } = auditDir(where)
+  return verifyTrail(dir, readFileSync(publicKeyFile, 'utf8'))
+}
+
+/** `trent audit query`: the records that pass `filter`, oldest first. */
+export function* queryAudit(where: AuditLocation, filter: EventFilter): Generator<AuditEvent> {
+  for (const r of readRecords(auditDir(where).dir)) if (matches(r.event, filter)) yield r.event
+}
+
+/**
+ * `trent audit export`: copies the sealed and unsealed segments, the digests with their signatures
+ * and the public key into `out` (created; must be empty), so the copy verifies on its own.
+ */
+export function exportAudit(where: AuditLocation, out: string): { files: number } {
+  const { dir, publicKeyFile } = auditDir(where)
+  mkdirSync(out, { recursive: true })
+  if (readdirSync(out).length > 0) throw new Error(`${out} is not empty`)
+  const { segments, digests } = listTrail(dir)
+  // A record being appended right now is left out: only complete lines are copied.
+  for (const s of segments) {
+    const text = readFileSync(join(dir, s.name), 'utf8')
+    writeFileSync(join(out, s.name), text.slice(0, text.lastIndexOf('\n') + 1))
+  }
+  for (const name of digests.flatMap((d) => [d.name, signatureName(d.name)])) copyFileSync(join(dir, name), join(out, name))
+  copyFileSync(publicKeyFile, join(out, PUBLIC_KEY_FILE))
+  return { files: segments.length + 2 * digests.length + 1 }
 }

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Clock } from '../core/clock.js'
 import { KmsError } from '../core/errors.js'
 import { parseInput } from '../core/shape.js'
+import type { RequestOutcome } from '../service/audit-record.js'
 import type { Caller } from '../service/deps.js'
 import { explainForCaller } from '../service/explain.js'
 import type { KmsService } from '../service/kms-service.js'
@@ -83,6 +84,18 @@ function sendError(res: ServerResponse, requestId: string, e: KmsError): void {
   send(res, e.status, requestId, JSON.stringify({ __type: e.code, [field]: e.message }))
 }
 
+/** What is known of a request before it is read: who sent it from where. */
+function requestOutcome(req: IncomingMessage, requestId: string): RequestOutcome {
+  const outcome: RequestOutcome = { requestId, api: 'kms' }
+  const address = req.socket.remoteAddress
+  if (address !== undefined) outcome.sourceIp = address.startsWith('::ffff:') ? address.slice(7) : address
+  const agent = req.headers['user-agent']
+  if (agent !== undefined) outcome.userAgent = agent
+  const claimed = /Credential=([A-Z0-9]{16,128})\//.exec(req.headers.authorization ?? '')?.[1]
+  if (claimed !== undefined) outcome.claimedAccessKeyId = claimed
+  return outcome
+}
+
 /**
  * The AWS KMS JSON 1.1 front end on node:http: `POST /` with `X-Amz-Target: TrentService.<Op>`,
  * SigV4 on every request, and `GET /health`.
@@ -116,35 +129,38 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
     },
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-    if (req.method === 'GET' && (req.url === '/health' || req.url === '/health/')) {
-      send(res, 200, requestId, '{"status":"ok"}')
-      return
-    }
-    if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/') {
-      throw new KmsError('UnknownOperationException', '')
-    }
+  async function handle(req: IncomingMessage, res: ServerResponse, outcome: RequestOutcome): Promise<void> {
+    const requestId = outcome.requestId
     const body = await readBody(req, limit)
     if (isQueryRequest(req)) {
-      await handleQuery(query, req, res, body, requestId)
+      await handleQuery(query, req, res, body, outcome)
       return
     }
-    const { principal } = await verifier.verify({ method: 'POST', path: req.url ?? '/', headers: req.headersDistinct, body })
-
     const target = req.headers['x-amz-target']
+    if (typeof target === 'string') outcome.eventName = target.slice(target.indexOf('.') + 1)
+    const { principal } = await verifier.verify({ method: 'POST', path: req.url ?? '/', headers: req.headersDistinct, body })
+    const caller: Caller = { ...principal, trace: { keys: [] } }
+    outcome.caller = caller
+    service.assertAuditable()
+    outcome.params = parseJson(body)
+
     if (target === 'TrentAdmin.ExplainPolicy') {
-      send(res, 200, requestId, JSON.stringify(await explainForCaller(service.deps, principal, parseJson(body))))
+      const answer = JSON.stringify(await explainForCaller(service.deps, principal, outcome.params))
+      await service.record(outcome)
+      send(res, 200, requestId, answer)
       return
     }
     const name = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : undefined
     const operation = name === undefined ? undefined : service.operation(name)
     if (!operation) throw new KmsError('UnknownOperationException', '')
 
-    const input = parseInput(operation.input, parseJson(body))
-    const caller: Caller = { ...principal, trace: { keys: [] } }
+    const input = parseInput(operation.input, outcome.params)
     if (req.socket.remoteAddress !== undefined) caller.sourceIp = req.socket.remoteAddress
     const result = await operation.run(service.deps, caller, input)
     try {
+      outcome.result = result
+      // The response goes out only once its audit record is durable.
+      await service.record(outcome)
       send(res, 200, requestId, toJson(result))
     } finally {
       scrub(result)
@@ -154,16 +170,26 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
 
   return createServer((req, res) => {
     const requestId = randomUUID()
-    handle(req, res, requestId).catch((e: unknown) => {
+    if (req.method === 'GET' && (req.url === '/health' || req.url === '/health/')) {
+      const health = service.health()
+      send(res, health.ok ? 200 : 503, requestId, JSON.stringify(health.ok ? { status: 'ok' } : { status: 'unavailable', reason: health.reason }))
+      return
+    }
+    const outcome = requestOutcome(req, requestId)
+    const fail = async (e: unknown): Promise<void> => {
       if (res.headersSent) return
-      if (e instanceof KmsError && e.code !== 'KMSInternalException') {
-        sendError(res, requestId, e)
-        if (e.code === 'RequestEntityTooLargeException') req.socket.destroySoon()
-        return
-      }
+      let error = e instanceof KmsError && e.code !== 'KMSInternalException' ? e : undefined
       // Our own fault: the details go to the operator's log, never to the caller.
-      log(`request ${requestId} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`)
-      sendError(res, requestId, new KmsError('KMSInternalException', ''))
-    })
+      if (!error && !(e instanceof KmsError)) log(`request ${requestId} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`)
+      if (!outcome.recorded) {
+        outcome.error = { code: error?.code ?? 'KMSInternalException', message: error?.message ?? '' }
+        await service.record(outcome).catch(() => (error = undefined))
+      }
+      sendError(res, requestId, error ?? new KmsError('KMSInternalException', ''))
+      if (error?.code === 'RequestEntityTooLargeException') req.socket.destroySoon()
+    }
+    ;(req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/' ? Promise.reject(new KmsError('UnknownOperationException', '')) : handle(req, res, outcome))
+      .catch(fail)
+      .catch((e: unknown) => log(`request ${requestId}: answering failed: ${String(e)}`))
   })
 }

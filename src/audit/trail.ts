@@ -20,6 +20,7 @@ import {
   type DigestLogFile,
   type TrailRecord,
 } from './format.js'
+import { readRecords } from './query.js'
 
 /** Signs digests: the audit key lives in the HSM; this holds only its wrapped form and public key. */
 export interface DigestSigner {
@@ -190,6 +191,10 @@ export class FileTrail implements AuditSink {
     if (!this.#failure) return { ok: true }
     const lost = this.#lost > 0 ? `; ${this.#lost} records could not be held` : ''
     return { ok: false, reason: `audit trail not writable: ${this.#failure.message} (${this.#queue.length} records waiting${lost})` }
+  }
+
+  records(): Iterable<TrailRecord> {
+    return readRecords(this.#dir)
   }
 
   seal(): Promise<void> {

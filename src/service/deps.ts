@@ -1,3 +1,4 @@
+import type { AuditSink } from '../audit/event.js'
 import type { Clock } from '../core/clock.js'
 import type { Hsm } from '../hsm/hsm.js'
 import type { KeyRecord, Store } from '../store/store.js'
@@ -9,6 +10,8 @@ export interface ServiceDeps {
   clock: Clock
   region: string
   partition: string
+  /** Where each request's audit record goes; none in unit tests that build deps by hand. */
+  audit?: AuditSink
 }
 
 /** The authenticated caller of one request. */

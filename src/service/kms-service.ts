@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { zeroize } from '../core/secret.js'
 import type { IamRoleRecord } from '../store/store.js'
+import { KmsError } from '../core/errors.js'
+import { requestEvent, type RequestOutcome } from './audit-record.js'
 import { authorizeByIdentity } from './authorize.js'
 import type { Caller, ServiceDeps } from './deps.js'
 import type { Operation } from './operation.js'
@@ -99,6 +101,26 @@ export class KmsService {
 
   constructor(deps: ServiceDeps) {
     this.deps = deps
+  }
+
+  /**
+   * Writes the audit record of a request whose outcome is known; resolves once it is durable, and
+   * rejects (KMSInternalException) when it cannot be written. Call exactly once per request, before
+   * its response is sent.
+   */
+  record(outcome: RequestOutcome): Promise<void> {
+    outcome.recorded = true
+    return this.deps.audit ? this.deps.audit.append(requestEvent(this.deps, outcome)) : Promise.resolve()
+  }
+
+  /** Refuses work while the audit trail cannot be written: requests fail closed. */
+  assertAuditable(): void {
+    if (this.deps.audit && !this.deps.audit.health().ok) throw new KmsError('KMSInternalException', '')
+  }
+
+  /** What /health reports: not ok while the audit trail cannot be written. */
+  health(): { ok: true } | { ok: false; reason: string } {
+    return this.deps.audit?.health() ?? { ok: true }
   }
 
   /** Names of the operations this service answers. */

@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { after, before, describe, it } from 'node:test'
+import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms'
+import { ACCOUNT, CLI, CREDENTIALS, kmsClient, rawRequest, rejectsWithKmsError, startTestServer, tempDataDir, type TestServer } from './harness.js'
+
+const run = promisify(execFile)
+
+type Event = Record<string, any>
+
+/** Every record of a data dir's trail, oldest first. */
+function records(dataDir: string): Event[] {
+  const dir = join(dataDir, 'audit')
+  return readdirSync(dir)
+    .filter((n) => /^trail-\d+\.jsonl$/.test(n))
+    .sort()
+    .flatMap((n) => readFileSync(join(dir, n), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Event))
+}
+
+const byRequest = (dataDir: string, requestId: string): Event[] => records(dataDir).filter((r) => r.event.requestID === requestId).map((r) => r.event)
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args])
+    return { code: 0, stdout, stderr }
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string }
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr }
+  }
+}
+
+describe('audit trail end to end', () => {
+  const data = tempDataDir()
+  const failFile = join(data.dir, 'fail-audit-writes')
+  let server: TestServer
+  let kms: KMSClient
+  let keyId: string
+
+  before(async () => {
+    server = await startTestServer(data.dir, { TRENT_TEST_AUDIT_FAIL_FILE: failFile })
+    kms = kmsClient(server.url)
+    keyId = (await kms.send(new CreateKeyCommand({ Description: 'audited' }))).KeyMetadata!.KeyId!
+  })
+  after(async () => {
+    await server.stop()
+    data.cleanup()
+  })
+
+  it('writes exactly one CloudTrail-shaped record per request, before the response', async () => {
+    const plaintext = Buffer.from('top secret plaintext 0123456789')
+    const out = await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext, EncryptionContext: { purpose: 'audit-test' } }))
+    const requestId = out.$metadata.requestId!
+    const [event, ...more] = byRequest(data.dir, requestId)
+    assert.equal(more.length, 0)
+    assert.ok(event)
+    assert.equal(event.eventVersion, '1.11')
+    assert.equal(event.eventSource, 'kms.amazonaws.com')
+    assert.equal(event.eventName, 'Encrypt')
+    assert.equal(event.awsRegion, 'us-east-1')
+    assert.equal(event.eventType, 'AwsApiCall')
+    assert.equal(event.eventCategory, 'Management')
+    assert.equal(event.managementEvent, true)
+    assert.equal(event.readOnly, true)
+    assert.equal(event.recipientAccountId, ACCOUNT)
+    assert.match(event.eventTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
+    assert.match(event.eventID, /^[0-9a-f-]{36}$/)
+    assert.match(event.userAgent, /aws-sdk-js/)
+    assert.equal(event.sourceIPAddress, '127.0.0.1')
+    assert.deepEqual(event.userIdentity, {
+      type: 'Root',
+      principalId: ACCOUNT,
+      arn: `arn:aws:iam::${ACCOUNT}:root`,
+      accountId: ACCOUNT,
+      accessKeyId: CREDENTIALS.accessKeyId,
+    })
+    assert.deepEqual(event.requestParameters, { keyId, encryptionContext: { purpose: 'audit-test' }, encryptionAlgorithm: 'SYMMETRIC_DEFAULT' })
+    assert.equal(event.responseElements, null)
+    assert.deepEqual(event.resources, [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: `arn:aws:kms:us-east-1:${ACCOUNT}:key/${keyId}` }])
+
+    // Decrypt and GenerateDataKey: nothing secret in the trail.
+    const dec = await kms.send(new DecryptCommand({ CiphertextBlob: out.CiphertextBlob!, EncryptionContext: { purpose: 'audit-test' } }))
+    const dk = await kms.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256' }))
+    const text = readdirSync(join(data.dir, 'audit')).map((n) => readFileSync(join(data.dir, 'audit', n), 'latin1')).join('')
+    for (const secret of [plaintext, Buffer.from(out.CiphertextBlob!), Buffer.from(dk.Plaintext!), Buffer.from(dk.CiphertextBlob!)]) {
+      assert.equal(text.includes(secret.toString('base64')), false)
+      assert.equal(text.includes(secret.toString('hex')), false)
+    }
+    assert.equal(text.includes(CREDENTIALS.secretAccessKey), false)
+    assert.equal(byRequest(data.dir, dec.$metadata.requestId!)[0]!.requestParameters.encryptionAlgorithm, 'SYMMETRIC_DEFAULT')
+    assert.deepEqual(byRequest(data.dir, dk.$metadata.requestId!)[0]!.requestParameters, { keyId, keySpec: 'AES_256' })
+  })
+
+  it('CreateKey logs its keyMetadata in responseElements', async () => {
+    const out = await kms.send(new CreateKeyCommand({ Description: 'second', Tags: [{ TagKey: 'team', TagValue: 'blue' }] }))
+    const [event] = byRequest(data.dir, out.$metadata.requestId!)
+    assert.equal(event!.readOnly, false)
+    assert.deepEqual(event!.requestParameters, { description: 'second', tags: [{ TagKey: 'team', TagValue: 'blue' }] })
+    assert.equal(event!.responseElements.keyMetadata.keyId, out.KeyMetadata!.KeyId)
+    assert.equal(event!.responseElements.keyMetadata.keyState, 'Enabled')
+  })
+
+  it('records failed, denied and unauthenticated requests with their error code', async () => {
+    const before = records(data.dir).length
+    const bad = await rawRequest(server.url, { target: 'Encrypt', body: JSON.stringify({ KeyId: 'alias/none', Plaintext: 'AA==' }) })
+    assert.equal(bad.status, 400)
+    const [notFound] = byRequest(data.dir, bad.headers.get('x-amzn-requestid')!)
+    assert.equal(notFound!.errorCode, 'NotFoundException')
+    assert.match(notFound!.errorMessage, /is not found/)
+    assert.equal(notFound!.userIdentity.type, 'Root')
+
+    const unsigned = await rawRequest(server.url, { target: 'ListKeys', sign: false })
+    assert.equal(unsigned.status, 400)
+    const [anonymous] = byRequest(data.dir, unsigned.headers.get('x-amzn-requestid')!)
+    assert.equal(anonymous!.errorCode, 'MissingAuthenticationTokenException')
+    assert.deepEqual(anonymous!.userIdentity, { type: 'Unknown' })
+    assert.equal(anonymous!.eventName, 'ListKeys')
+
+    const stranger = await rawRequest(server.url, { target: 'ListKeys', credentials: { accessKeyId: 'AKIAUNKNOWNUNKNOWN00', secretAccessKey: 'x'.repeat(40) } })
+    const [unknown] = byRequest(data.dir, stranger.headers.get('x-amzn-requestid')!)
+    assert.equal(unknown!.errorCode, 'UnrecognizedClientException')
+    assert.deepEqual(unknown!.userIdentity, { type: 'Unknown', accessKeyId: 'AKIAUNKNOWNUNKNOWN00' })
+    assert.equal(records(data.dir).length, before + 3)
+  })
+
+  it('fails closed while the trail cannot be written, reports it on /health, and recovers by itself', async () => {
+    writeFileSync(failFile, '')
+    await rejectsWithKmsError(kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') })), 'KMSInternalException')
+    const health = await fetch(`${server.url}/health`)
+    assert.equal(health.status, 503)
+    assert.match((await health.json() as { reason: string }).reason, /ENOSPC/)
+    // The server stays responsive: later requests are refused at once.
+    await rejectsWithKmsError(kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('y') })), 'KMSInternalException')
+    rmSync(failFile)
+    let ok = false
+    for (let i = 0; i < 50 && !ok; i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      ok = (await fetch(`${server.url}/health`)).status === 200
+    }
+    assert.ok(ok, '/health did not recover')
+    const out = await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('z') }))
+    assert.equal(byRequest(data.dir, out.$metadata.requestId!).length, 1)
+    // The refused requests were recorded too, once the disk worked again.
+    const refused = records(data.dir).filter((r) => r.event.errorCode === 'KMSInternalException' || r.event.additionalEventData?.responseReplacedBy)
+    assert.equal(refused.length, 2)
+  })
+
+  it('trent audit verify, query and export', async () => {
+    const exported = mkdtempSync(join(tmpdir(), 'trent-audit-export-'))
+    try {
+      const verified = await cli('audit', 'verify', '--data-dir', data.dir)
+      assert.equal(verified.code, 0, verified.stderr)
+      assert.match(verified.stdout, /audit trail verified: \d+ records/)
+      const q = await cli('audit', 'query', '--data-dir', data.dir, '--event-name', 'Encrypt', '--key', keyId)
+      const lines = q.stdout.trim().split('\n').map((l) => JSON.parse(l) as Event)
+      assert.ok(lines.length >= 3)
+      assert.ok(lines.every((e) => e.eventName === 'Encrypt'))
+      const errors = await cli('audit', 'query', '--data-dir', data.dir, '--error-code', 'NotFoundException')
+      assert.equal(errors.stdout.trim().split('\n').length, 1)
+      const ex = await cli('audit', 'export', '--data-dir', data.dir, '--out', join(exported, 'copy'))
+      assert.equal(ex.code, 0, ex.stderr)
+      assert.ok(existsSync(join(exported, 'copy', 'public-key.pem')))
+      const offline = await cli('audit', 'verify', '--trail', join(exported, 'copy'), '--public-key', join(exported, 'copy', 'public-key.pem'))
+      assert.equal(offline.code, 0, offline.stderr)
+      // One edited byte in the copy: verify fails and names the record.
+      const seg = readdirSync(join(exported, 'copy')).find((n) => n.startsWith('trail-'))!
+      const path = join(exported, 'copy', seg)
+      writeFileSync(path, readFileSync(path, 'utf8').replace('"eventName":"CreateKey"', '"eventName":"CreateKez"'))
+      const tampered = await cli('audit', 'verify', '--trail', join(exported, 'copy'))
+      assert.equal(tampered.code, 1)
+      assert.match(tampered.stderr, /first bad record: \d+ \(trail-\d+\.jsonl line \d+\)/)
+    } finally {
+      rmSync(exported, { recursive: true, force: true })
+    }
+  })
+})
