@@ -85,11 +85,36 @@ describe('audit trail', () => {
     assert.equal(result.unsealedRecords, 0)
   })
 
-  it('reports records after the last digest as unsealed, and seals them when reopened', async () => {
+  it('reports records after the last digest as unsealed, and a torn last append as no tampering', async () => {
     const { dir, pem } = await sampleTrail({ unsealed: 2 })
     const before = verifyTrail(dir, pem)
     assert.equal(before.ok, true)
     assert.equal(before.unsealedRecords, 2)
+    writeFileSync(join(dir, 'trail-000004.jsonl'), `${readFileSync(join(dir, 'trail-000004.jsonl'), 'utf8')}{"sequence":15,"prev`)
+    const torn = verifyTrail(dir, pem)
+    assert.equal(torn.ok, true)
+    assert.equal(torn.tornTail, true)
+    // In a sealed segment the same bytes are tampering.
+    writeFileSync(join(dir, 'trail-000003.jsonl'), `${readFileSync(join(dir, 'trail-000003.jsonl'), 'utf8')}{"seq`)
+    assert.equal(verifyTrail(dir, pem).ok, false)
+  })
+
+  it('a reopened trail cuts a torn append off, seals the unsealed records, and continues the chain', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trent-trail-'))
+    dirs.push(dir)
+    const s = signer()
+    const first = await FileTrail.open({ dir, signer: s, clock: { now: () => Date.now() } })
+    await Promise.all([1, 2, 3].map((n) => first.append(event(n))))
+    // A crash: no close, and a half-written record at the end.
+    writeFileSync(join(dir, 'trail-000001.jsonl'), `${readFileSync(join(dir, 'trail-000001.jsonl'), 'utf8')}{"sequence":4,"previousHa`)
+    const second = await FileTrail.open({ dir, signer: s, clock: { now: () => Date.now() } })
+    await second.append(event(4))
+    await second.close()
+    const result = verifyTrail(dir, s.pem)
+    assert.deepEqual(result.problems, [])
+    assert.equal(result.records, 4)
+    assert.equal(result.unsealedRecords, 0)
+    assert.deepEqual(listTrail(dir).segments.map((x) => x.name), ['trail-000001.jsonl', 'trail-000002.jsonl'])
   })
 
   it('catches one edited byte and names the record', async () => {

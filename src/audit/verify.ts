@@ -14,6 +14,8 @@ export interface VerifyResult {
   digests: number
   /** Records after the last digest: chained, but not yet sealed (see docs/audit.md). */
   unsealedRecords: number
+  /** The newest segment ends in a partly written line (a crash during an append; never acknowledged). */
+  tornTail: boolean
 }
 
 interface Link {
@@ -47,6 +49,7 @@ export function verifyTrail(dir: string, publicKey: string | Uint8Array): Verify
   const links: Link[] = []
   const bySegment = new Map<string, Link[]>()
   let recordProblem = false
+  let tornTail = false
   for (const s of segments) {
     const text = readFileSync(join(dir, s.name), 'utf8')
     const lines = completeLines(text)
@@ -76,7 +79,10 @@ export function verifyTrail(dir: string, publicKey: string | Uint8Array): Verify
       links.push(link)
       own.push(link)
     }
-    if (!recordProblem && text.length > 0 && !text.endsWith('\n')) {
+    // A torn last line at the very end is an append a crash interrupted: never acknowledged (only
+    // synced records are), so it is no sign of tampering; the next start of the server cuts it off.
+    if (s === segments.at(-1) && !text.endsWith('\n')) tornTail = text.length > 0
+    else if (!recordProblem && text.length > 0 && !text.endsWith('\n')) {
       bad(`${s.name}: ends in an incomplete record (after record ${links.length})`, { file: s.name, line: lines.length + 1, sequence: links.length + 1 })
       recordProblem = true
     }
@@ -169,6 +175,7 @@ export function verifyTrail(dir: string, publicKey: string | Uint8Array): Verify
     records: links.length,
     digests: digests.length,
     unsealedRecords,
+    tornTail,
   }
 }
 

@@ -230,7 +230,8 @@ async function auditCommand(argv: string[]): Promise<void> {
       if (r.firstBad) process.stderr.write(`first bad record: ${r.firstBad.sequence} (${r.firstBad.file} line ${r.firstBad.line})\n`)
       process.exit(1)
     }
-    const tail = r.unsealedRecords > 0 ? `; ${r.unsealedRecords} newest records are chained but not yet sealed by a digest` : ''
+    const torn = r.tornTail ? '; the newest segment ends in a partly written record (an append interrupted by a crash, never acknowledged)' : ''
+    const tail = (r.unsealedRecords > 0 ? `; ${r.unsealedRecords} newest records are chained but not yet sealed by a digest` : '') + torn
     process.stdout.write(`trent: audit trail verified: ${r.records} records, ${r.digests} signed digests${tail}\n`)
     return
   }
