@@ -6,6 +6,7 @@ import { parseInput } from '../core/shape.js'
 import type { RequestOutcome } from '../service/audit-record.js'
 import type { Caller } from '../service/deps.js'
 import { explainForCaller } from '../service/explain.js'
+import { lookupEvents } from '../service/lookup-events.js'
 import type { KmsService } from '../service/kms-service.js'
 import { handleQuery, isQueryRequest } from './query-protocol.js'
 import { SigV4Verifier } from './sigv4.js'
@@ -21,6 +22,11 @@ export interface ApiOptions {
 }
 
 const TARGET_PREFIX = 'TrentService.'
+/** Trent's own administrator calls on the same endpoint (account root only). */
+const ADMIN: Readonly<Record<string, (deps: KmsService['deps'], caller: Caller, input: unknown) => Promise<object>>> = {
+  'TrentAdmin.ExplainPolicy': explainForCaller,
+  'TrentAdmin.LookupEvents': lookupEvents,
+}
 const JSON_TYPE = 'application/x-amz-json-1.1'
 
 /** Reads a request body up to `limit` bytes; larger bodies are refused without buffering them. */
@@ -144,8 +150,9 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
     service.assertAuditable()
     outcome.params = parseJson(body)
 
-    if (target === 'TrentAdmin.ExplainPolicy') {
-      const answer = JSON.stringify(await explainForCaller(service.deps, principal, outcome.params))
+    const admin = typeof target === 'string' && Object.hasOwn(ADMIN, target) ? ADMIN[target] : undefined
+    if (admin) {
+      const answer = JSON.stringify(await admin(service.deps, principal, outcome.params))
       await service.record(outcome)
       send(res, 200, requestId, answer)
       return

@@ -148,6 +148,45 @@ describe('audit trail end to end', () => {
     assert.equal(refused.length, 2)
   })
 
+  it('TrentAdmin.LookupEvents: the account root reads its own account\'s events, newest first, in pages', async () => {
+    const LOOKUP = { 'x-amz-target': 'TrentAdmin.LookupEvents' }
+    const encrypts = []
+    for (let i = 0; i < 3; i++) encrypts.push((await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('p') }))).$metadata.requestId!)
+    const page1 = await rawRequest(server.url, {
+      headers: LOOKUP,
+      body: JSON.stringify({ LookupAttributes: [{ AttributeKey: 'EventName', AttributeValue: 'Encrypt' }, { AttributeKey: 'ResourceName', AttributeValue: keyId }], MaxResults: 2 }),
+    })
+    assert.equal(page1.status, 200, JSON.stringify(page1.body))
+    const events = page1.body.Events as Array<Record<string, any>>
+    assert.equal(events.length, 2)
+    assert.deepEqual(events.map((e) => JSON.parse(e.CloudTrailEvent).requestID), [encrypts[2], encrypts[1]])
+    assert.equal(events[0]!.EventName, 'Encrypt')
+    assert.equal(events[0]!.ReadOnly, 'true')
+    assert.equal(events[0]!.Username, 'root')
+    assert.equal(events[0]!.AccessKeyId, CREDENTIALS.accessKeyId)
+    assert.equal(typeof events[0]!.EventTime, 'number')
+    assert.deepEqual(events[0]!.Resources, [{ ResourceType: 'AWS::KMS::Key', ResourceName: `arn:aws:kms:us-east-1:${ACCOUNT}:key/${keyId}` }])
+    assert.ok(page1.body.NextToken)
+    const page2 = await rawRequest(server.url, {
+      headers: LOOKUP,
+      body: JSON.stringify({ LookupAttributes: [{ AttributeKey: 'EventName', AttributeValue: 'Encrypt' }], MaxResults: 1, NextToken: page1.body.NextToken }),
+    })
+    assert.equal(JSON.parse(page2.body.Events[0].CloudTrailEvent).requestID, encrypts[0])
+
+    // Another account's root sees none of these.
+    const file = join(data.dir, 'b-credentials')
+    await run(process.execPath, [CLI, 'admin', 'create-account', '--account-id', '444455556666', '--data-dir', data.dir, '--credentials-file', file])
+    const text = readFileSync(file, 'utf8')
+    const other = { accessKeyId: /aws_access_key_id = (\S+)/.exec(text)![1]!, secretAccessKey: /aws_secret_access_key = (\S+)/.exec(text)![1]! }
+    const theirs = await rawRequest(server.url, { headers: LOOKUP, credentials: other, body: JSON.stringify({ LookupAttributes: [{ AttributeKey: 'EventName', AttributeValue: 'Encrypt' }] }) })
+    assert.equal(theirs.status, 200)
+    assert.deepEqual(theirs.body.Events, [])
+
+    const badKey = await rawRequest(server.url, { headers: LOOKUP, body: JSON.stringify({ LookupAttributes: [{ AttributeKey: 'Nope', AttributeValue: 'x' }] }) })
+    assert.equal(badKey.status, 400)
+    assert.equal(badKey.body.__type, 'ValidationException')
+  })
+
   it('trent audit verify, query and export', async () => {
     const exported = mkdtempSync(join(tmpdir(), 'trent-audit-export-'))
     try {
