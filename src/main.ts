@@ -21,6 +21,7 @@ import { loadOrCreateSealKey } from './hsm/seal.js'
 import { SoftwareHsm } from './hsm/software-hsm.js'
 import { recordSystemEvent } from './service/audit-record.js'
 import { DeletionScheduler } from './service/deletion-scheduler.js'
+import { KeyUsageTracker } from './service/key-usage.js'
 import type { ServiceDeps } from './service/deps.js'
 import { explainAccess, type ExplainQuestion, type Explanation } from './service/explain.js'
 import { createAccount } from './service/accounts.js'
@@ -103,7 +104,7 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
       if (sealed) await h.loadDomain(sealed)
     },
   })
-  const deps: ServiceDeps = { store, hsm, clock, region: config.region, partition: 'aws' }
+  const deps: ServiceDeps = { store, hsm, clock, region: config.region, partition: 'aws', keyUsage: new KeyUsageTracker(store) }
   const deletions = new DeletionScheduler({
     store,
     clock,
@@ -151,6 +152,7 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()))
         server.closeIdleConnections()
         await closed
+        await service.close()
         await trail?.close()
         await hsm.close()
         await store.close()

@@ -2,6 +2,7 @@ import type { AuditSink } from '../audit/event.js'
 import type { Clock } from '../core/clock.js'
 import type { Hsm } from '../hsm/hsm.js'
 import type { KeyRecord, Store } from '../store/store.js'
+import type { KeyUsageTracker } from './key-usage.js'
 
 /** What every operation runs against. Built once by the composition root. */
 export interface ServiceDeps {
@@ -12,6 +13,8 @@ export interface ServiceDeps {
   partition: string
   /** Where each request's audit record goes; none in unit tests that build deps by hand. */
   audit?: AuditSink
+  /** Coalesces GetKeyLastUsage's writes; without it uses are not tracked. */
+  keyUsage?: KeyUsageTracker
 }
 
 /** The authenticated caller of one request. */

@@ -3,6 +3,7 @@ import { zeroize } from '../core/secret.js'
 import type { IamRoleRecord } from '../store/store.js'
 import { KmsError } from '../core/errors.js'
 import { requestEvent, type RequestOutcome } from './audit-record.js'
+import { TRACKED_OPERATIONS } from './key-usage.js'
 import { authorizeByIdentity } from './authorize.js'
 import type { Caller, ServiceDeps } from './deps.js'
 import type { Operation } from './operation.js'
@@ -19,6 +20,7 @@ import { encrypt } from './operations/encrypt.js'
 import { generateDataKey } from './operations/generate-data-key.js'
 import { generateDataKeyWithoutPlaintext } from './operations/generate-data-key-without-plaintext.js'
 import { generateRandom } from './operations/generate-random.js'
+import { getKeyLastUsage } from './operations/get-key-last-usage.js'
 import { getKeyPolicy } from './operations/get-key-policy.js'
 import { listAliases } from './operations/list-aliases.js'
 import { listGrants } from './operations/list-grants.js'
@@ -51,6 +53,7 @@ const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
     generateDataKey,
     generateDataKeyWithoutPlaintext,
     generateRandom,
+    getKeyLastUsage,
     getKeyPolicy,
     listAliases,
     listGrants,
@@ -108,9 +111,25 @@ export class KmsService {
    * rejects (KMSInternalException) when it cannot be written. Call exactly once per request, before
    * its response is sent.
    */
-  record(outcome: RequestOutcome): Promise<void> {
+  async record(outcome: RequestOutcome): Promise<void> {
     outcome.recorded = true
-    return this.deps.audit ? this.deps.audit.append(requestEvent(this.deps, outcome)) : Promise.resolve()
+    if (!this.deps.audit) return
+    const event = requestEvent(this.deps, outcome)
+    await this.deps.audit.append(event)
+    // A use counts for GetKeyLastUsage once it succeeded and its record (the eventID it names) is durable.
+    const tracker = this.deps.keyUsage
+    if (tracker && !outcome.error && outcome.api === 'kms' && TRACKED_OPERATIONS.has(event.eventName)) {
+      const timestamp = this.deps.clock.now()
+      for (const r of event.resources ?? []) {
+        const keyId = r.ARN.slice(r.ARN.indexOf(':key/') + 5)
+        tracker.note({ keyId, operation: event.eventName, timestamp, eventId: event.eventID, requestId: outcome.requestId })
+      }
+    }
+  }
+
+  /** Writes what is pending (key usage) before the store closes. */
+  async close(): Promise<void> {
+    await this.deps.keyUsage?.flush()
   }
 
   /** Refuses work while the audit trail cannot be written: requests fail closed. */

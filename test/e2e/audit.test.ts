@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
-import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms'
+import { CreateAliasCommand, CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyCommand, GetKeyLastUsageCommand, ReEncryptCommand, type KMSClient } from '@aws-sdk/client-kms'
 import { ACCOUNT, CLI, CREDENTIALS, kmsClient, rawRequest, rejectsWithKmsError, startTestServer, tempDataDir, type TestServer } from './harness.js'
 
 const run = promisify(execFile)
@@ -187,6 +187,46 @@ describe('audit trail end to end', () => {
     assert.equal(badKey.body.__type, 'ValidationException')
   })
 
+  it('GetKeyLastUsage: the last successful cryptographic use with its eventID and request id, kept across a restart', async () => {
+    const fresh = await kms.send(new CreateKeyCommand({}))
+    const freshId = fresh.KeyMetadata!.KeyId!
+    const unused = await kms.send(new GetKeyLastUsageCommand({ KeyId: freshId }))
+    assert.equal(unused.KeyId, freshId)
+    assert.deepEqual(unused.KeyLastUsage ?? {}, {})
+    assert.equal(unused.KeyCreationDate?.getTime(), fresh.KeyMetadata!.CreationDate!.getTime())
+    assert.equal(unused.TrackingStartDate?.getTime(), fresh.KeyMetadata!.CreationDate!.getTime())
+
+    const enc = await kms.send(new EncryptCommand({ KeyId: freshId, Plaintext: Buffer.from('use') }))
+    // A failed use does not count.
+    await rejectsWithKmsError(kms.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob!, EncryptionContext: { wrong: 'context' } })), 'InvalidCiphertextException')
+    const used = await kms.send(new GetKeyLastUsageCommand({ KeyId: fresh.KeyMetadata!.Arn! }))
+    const [encEvent] = byRequest(data.dir, enc.$metadata.requestId!)
+    assert.equal(used.KeyLastUsage?.Operation, 'Encrypt')
+    assert.equal(used.KeyLastUsage?.KmsRequestId, enc.$metadata.requestId)
+    assert.equal(used.KeyLastUsage?.CloudTrailEventId, encEvent!.eventID)
+    assert.ok(Math.abs(used.KeyLastUsage!.Timestamp!.getTime() - Date.parse(encEvent!.eventTime)) < 2000)
+
+    // ReEncrypt uses both keys.
+    const re = await kms.send(new ReEncryptCommand({ CiphertextBlob: enc.CiphertextBlob!, DestinationKeyId: keyId }))
+    for (const k of [freshId, keyId]) {
+      const u = await kms.send(new GetKeyLastUsageCommand({ KeyId: k }))
+      assert.equal(u.KeyLastUsage?.Operation, 'ReEncrypt')
+      assert.equal(u.KeyLastUsage?.KmsRequestId, re.$metadata.requestId)
+    }
+    await kms.send(new CreateAliasCommand({ AliasName: 'alias/last-usage', TargetKeyId: freshId }))
+    await rejectsWithKmsError(kms.send(new GetKeyLastUsageCommand({ KeyId: 'alias/last-usage' })), 'NotFoundException')
+
+    // Durable: written through the store, so it survives a restart.
+    await server.stop()
+    server = await startTestServer(data.dir, { TRENT_TEST_AUDIT_FAIL_FILE: failFile })
+    kms = kmsClient(server.url)
+    const after = await kms.send(new GetKeyLastUsageCommand({ KeyId: freshId }))
+    assert.equal(after.KeyLastUsage?.KmsRequestId, re.$metadata.requestId)
+    const [event] = byRequest(data.dir, after.$metadata.requestId!)
+    assert.deepEqual(event!.requestParameters, { keyId: freshId })
+    assert.equal(event!.readOnly, true)
+  })
+
   it('trent audit verify, query and export', async () => {
     const exported = mkdtempSync(join(tmpdir(), 'trent-audit-export-'))
     try {
@@ -197,7 +237,7 @@ describe('audit trail end to end', () => {
       const lines = q.stdout.trim().split('\n').map((l) => JSON.parse(l) as Event)
       assert.ok(lines.length >= 3)
       assert.ok(lines.every((e) => e.eventName === 'Encrypt'))
-      const errors = await cli('audit', 'query', '--data-dir', data.dir, '--error-code', 'NotFoundException')
+      const errors = await cli('audit', 'query', '--data-dir', data.dir, '--error-code', 'NotFoundException', '--event-name', 'Encrypt')
       assert.equal(errors.stdout.trim().split('\n').length, 1)
       const ex = await cli('audit', 'export', '--data-dir', data.dir, '--out', join(exported, 'copy'))
       assert.equal(ex.code, 0, ex.stderr)

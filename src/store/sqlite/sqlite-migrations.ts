@@ -184,6 +184,20 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX role_sessions_by_role ON role_sessions (account_id, role_name);
     `,
   },
+  {
+    name: '0006-key-last-usage',
+    sql: `
+      -- GetKeyLastUsage: each key's last successful cryptographic use. Tracking starts when this
+      -- migration runs (its applied_at in trent_migrations).
+      CREATE TABLE key_last_usage (
+        key_id TEXT PRIMARY KEY,
+        operation TEXT NOT NULL,
+        used_at INTEGER NOT NULL,
+        event_id TEXT NOT NULL,
+        request_id TEXT NOT NULL
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ]
 
 /**
