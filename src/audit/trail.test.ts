@@ -188,4 +188,48 @@ describe('audit trail', () => {
     rmSync(join(dir, 'digest-000002.json'))
     assert.match(verifyTrail(dir, pem).problems.join('\n'), /digest 2 is missing/)
   })
+
+  it('under concurrent appends and a failing disk: refuses, holds the records, and writes them all in order once it works', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trent-trail-'))
+    dirs.push(dir)
+    const s = signer()
+    let failing = false
+    const trail = await FileTrail.open({ dir, signer: s, clock: { now: () => Date.now() }, retryMs: 20, log: () => {}, beforeWrite: () => {
+      if (failing) throw new Error('ENOSPC: no space left on device')
+    } })
+    await Promise.all(Array.from({ length: 200 }, (_, i) => trail.append(event(i + 1))))
+    failing = true
+    const refused = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => trail.append(event(201 + i))))
+    assert.ok(refused.every((r) => r.status === 'rejected'))
+    assert.equal(trail.health().ok, false)
+    await assert.rejects(trail.append(event(221)))
+    failing = false
+    for (let i = 0; i < 100 && !trail.health().ok; i++) await new Promise((r) => setTimeout(r, 10))
+    assert.equal(trail.health().ok, true)
+    await trail.append(event(222))
+    await trail.close()
+    const result = verifyTrail(dir, s.pem)
+    assert.deepEqual(result.problems, [])
+    assert.equal(result.records, 222)
+    const stored = listTrail(dir).segments.flatMap((x) => lines(dir, x.name).map((l) => JSON.parse(l) as { event: AuditEvent }))
+    assert.equal(stored.filter((r) => r.event.additionalEventData?.['responseReplacedBy'] === 'KMSInternalException').length, 20)
+    assert.equal(new Set(stored.map((r) => r.event.requestID)).size, 222)
+  })
+
+  it('a reopened trail cuts at a hole left by concurrent writes (records after it were never acknowledged)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trent-trail-'))
+    dirs.push(dir)
+    const s = signer()
+    const first = await FileTrail.open({ dir, signer: s, clock: { now: () => Date.now() } })
+    await Promise.all([1, 2, 3].map((n) => first.append(event(n))))
+    const file = join(dir, 'trail-000001.jsonl')
+    const text = readFileSync(file, 'utf8')
+    writeFileSync(file, `${text}${'\0'.repeat(40)}\n{"sequence":5,"previousHash":"00","event":{}}\n`)
+    const second = await FileTrail.open({ dir, signer: s, clock: { now: () => Date.now() } })
+    await second.append(event(4))
+    await second.close()
+    const result = verifyTrail(dir, s.pem)
+    assert.deepEqual(result.problems, [])
+    assert.equal(result.records, 4)
+  })
 })

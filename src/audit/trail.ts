@@ -36,6 +36,8 @@ export interface AuditKeyHsm {
 }
 
 const WRAPPED_KEY_FILE = 'signing-key.wrapped'
+/** Group commits written at the same time (each a write that returns once durable). */
+const MAX_IN_FLIGHT = 3
 
 /**
  * The digest signer of a trail directory: creates the audit signing key in the HSM on first use
@@ -87,6 +89,8 @@ export interface FileTrailOptions {
 
 interface Pending {
   event: AuditEvent
+  /** The record's stored line with its newline, once it was issued. */
+  line?: string
   /** Unset once the caller was answered (the record then waits for a later successful write). */
   settle?: (error?: Error) => void
 }
@@ -96,7 +100,10 @@ interface OpenSegment {
   index: number
   name: string
   handle?: FileHandle
+  /** Bytes durable. */
   size: number
+  /** Bytes durable or being written. */
+  issuedSize: number
   hash: Hash
   firstSequence: number
   lastSequence: number
@@ -109,7 +116,8 @@ interface OpenSegment {
  * The audit trail of one node: append-only, hash-chained JSON-lines segments under `dir`, sealed by
  * signed digests (see format.ts).
  *
- * Durability: {@link append} resolves only after the record is written and fdatasync'ed. Records
+ * Durability: {@link append} resolves only after the record is written to a segment opened with
+ * O_DSYNC (the write returns once the data is on stable storage, as write + fdatasync would). Records
  * are written in group commits: those that arrive while one write+sync runs all go into the next.
  *
  * Failure: when a write fails the records stay queued and are written again every `retryMs`
@@ -134,8 +142,15 @@ export class FileTrail implements AuditSink {
   #retryTimer: NodeJS.Timeout | undefined
   #digestTimer: NodeJS.Timeout | undefined
   #closed = false
+  /** Position of the chain after the last record issued, and after the last one durable. */
   #sequence: number
   #lastHash: string
+  #durable: { sequence: number; hash: string }
+  /** Writes issued and not yet settled, oldest first; each resolves true if it and all before are durable. */
+  #inFlight: Array<Promise<boolean>> = []
+  #durableSoFar: Promise<boolean> = Promise.resolve(true)
+  /** Records of failed writes, waiting for the last write in flight to settle before the retry. */
+  #failed: Pending[] = []
   #segments: OpenSegment[]
   #nextSegment: number
   #digestIndex: number
@@ -152,6 +167,7 @@ export class FileTrail implements AuditSink {
     this.#beforeWrite = options.beforeWrite
     this.#sequence = state.sequence
     this.#lastHash = state.lastHash
+    this.#durable = { sequence: state.sequence, hash: state.lastHash }
     this.#segments = state.segments
     this.#nextSegment = state.nextSegment
     this.#digestIndex = state.digestIndex
@@ -210,6 +226,7 @@ export class FileTrail implements AuditSink {
     // One last attempt for records still waiting after a failure.
     if (this.#failure) this.#scheduleFlush()
     await this.#tail
+    while (this.#inFlight.length > 0) await this.#inFlight.at(-1)
     this.#closed = true
     try {
       await this.#seal()
@@ -236,7 +253,14 @@ export class FileTrail implements AuditSink {
     })
   }
 
+  /**
+   * Issues the queued records as one write. Up to {@link MAX_IN_FLIGHT} writes are in flight at a
+   * time (each at its own offset), so the next group does not wait for the previous one's sync to
+   * finish; but a group is acknowledged only once it and every group before it are durable, and
+   * the in-memory chain state moves on only in that order. After a failure writes go one at a time.
+   */
   async #flush(): Promise<void> {
+    while (this.#inFlight.length >= (this.#failure ? 1 : MAX_IN_FLIGHT)) await this.#inFlight[0]
     const batch = this.#queue
     if (batch.length === 0) return
     this.#queue = []
@@ -247,44 +271,87 @@ export class FileTrail implements AuditSink {
       sequence++
       const line = encodeRecord(sequence, hash, p.event)
       hash = sha256Hex(line)
-      text += `${line}\n`
+      p.line = `${line}\n`
+      text += p.line
     }
     const bytes = Buffer.from(text, 'utf8')
-    const firstSequence = this.#sequence + 1
+    const retry = this.#failure !== undefined
+    let segment: OpenSegment | undefined
+    let offset = 0
+    let write: Promise<unknown>
     try {
+      segment = await this.#currentSegment(this.#sequence + 1)
+      offset = segment.issuedSize
+      if (offset === 0) segment.oldestEventTime = batch[0]!.event.eventTime
+      segment.issuedSize += bytes.length
       this.#beforeWrite?.()
-      const segment = await this.#currentSegment(firstSequence)
-      if (segment.size === 0) segment.oldestEventTime = batch[0]!.event.eventTime
+      const handle = segment.handle!
       // At an explicit offset: a retry after a partial write overwrites it, then trims what is left.
-      await segment.handle!.write(bytes, 0, bytes.length, segment.size)
-      if (this.#failure) await segment.handle!.truncate(segment.size + bytes.length)
-      await segment.handle!.datasync()
-      segment.size += bytes.length
-      segment.hash.update(bytes)
-      segment.lastSequence = sequence
-      segment.lastRecordHash = hash
-      segment.newestEventTime = batch[batch.length - 1]!.event.eventTime
-      this.#sequence = sequence
-      this.#lastHash = hash
-      if (this.#failure) this.#log(`trent: the audit trail is writable again (${batch.length} waiting records written)`)
-      this.#failure = undefined
-      for (const p of batch) p.settle?.()
+      write = handle.write(bytes, 0, bytes.length, offset).then(async () => {
+        if (retry) {
+          await handle.truncate(offset + bytes.length)
+          await handle.datasync()
+        }
+      })
     } catch (e) {
-      const error = e instanceof Error ? e : new Error(String(e))
+      write = Promise.reject(e)
+    }
+    this.#sequence = sequence
+    this.#lastHash = hash
+    const previous = this.#durableSoFar
+    const done: Promise<boolean> = Promise.allSettled([previous, write]).then(([before, written]) => {
+      this.#inFlight.shift()
+      const ok = before.status === 'fulfilled' && before.value && written.status === 'fulfilled' && segment !== undefined
+      if (ok) this.#commit(batch, segment!, offset + bytes.length, sequence, hash)
+      else this.#fail(batch, written.status === 'rejected' ? written.reason : undefined)
+      return ok
+    })
+    this.#durableSoFar = done
+    this.#inFlight.push(done)
+  }
+
+  /** A group is durable, and so is everything before it: move the chain on and answer its callers. */
+  #commit(batch: Pending[], segment: OpenSegment, size: number, sequence: number, hash: string): void {
+    segment.size = size
+    segment.hash.update(Buffer.from(batch.map((p) => p.line).join(''), 'utf8'))
+    segment.lastSequence = sequence
+    segment.lastRecordHash = hash
+    segment.newestEventTime = batch[batch.length - 1]!.event.eventTime
+    this.#durable = { sequence, hash }
+    if (this.#failure) this.#log(`trent: the audit trail is writable again (${batch.length} waiting records written)`)
+    this.#failure = undefined
+    for (const p of batch) p.settle?.()
+  }
+
+  /**
+   * A group failed (or one before it did): its callers are answered with KMSInternalException and
+   * its records wait, in order, for a retry from the last durable position.
+   */
+  #fail(batch: Pending[], reason: unknown): void {
+    if (reason !== undefined) {
+      const error = reason instanceof Error ? reason : new Error(String(reason))
       if (!this.#failure) this.#log(`trent: writing the audit trail failed; refusing requests until it works again: ${describe(error)}`)
       this.#failure = error
-      for (const p of batch) {
-        if (p.settle) {
-          p.event.additionalEventData = { ...p.event.additionalEventData, responseReplacedBy: 'KMSInternalException' }
-          p.settle(unavailable())
-          delete p.settle
-        }
-      }
-      // Still in order: these before anything queued meanwhile.
-      this.#queue = [...batch, ...this.#queue]
-      this.#retryTimer = setTimeout(() => this.#scheduleFlush(), this.#retryMs)
-      this.#retryTimer.unref()
     }
+    for (const p of batch) {
+      if (p.settle) {
+        p.event.additionalEventData = { ...p.event.additionalEventData, responseReplacedBy: 'KMSInternalException' }
+        p.settle(unavailable())
+        delete p.settle
+      }
+    }
+    this.#failed.push(...batch)
+    if (this.#inFlight.length > 0) return
+    // The last write in flight has settled: start over from what is durable.
+    this.#queue = [...this.#failed, ...this.#queue]
+    this.#failed = []
+    this.#sequence = this.#durable.sequence
+    this.#lastHash = this.#durable.hash
+    for (const s of this.#segments) s.issuedSize = s.size
+    this.#durableSoFar = Promise.resolve(true)
+    clearTimeout(this.#retryTimer)
+    this.#retryTimer = setTimeout(() => this.#scheduleFlush(), this.#retryMs)
+    this.#retryTimer.unref()
   }
 
   /** The segment records go to now, created with the first record after a seal. */
@@ -297,6 +364,7 @@ export class FileTrail implements AuditSink {
         index,
         name: segmentName(index),
         size: 0,
+        issuedSize: 0,
         hash: createHash('sha256'),
         firstSequence,
         lastSequence: firstSequence - 1,
@@ -307,8 +375,10 @@ export class FileTrail implements AuditSink {
       this.#segments.push(segment)
     }
     if (!segment.handle) {
-      // Not O_APPEND: Linux ignores the offset of positional writes to a file opened for appending.
-      segment.handle = await open(join(this.#dir, segment.name), constants.O_RDWR | constants.O_CREAT, 0o600)
+      // O_DSYNC: each write returns once its bytes are durable, one system call per group commit
+      // instead of write + fdatasync. Not O_APPEND: Linux ignores the offset of positional writes
+      // to a file opened for appending.
+      segment.handle = await open(join(this.#dir, segment.name), constants.O_RDWR | constants.O_CREAT | constants.O_DSYNC, 0o600)
       // The new file's directory entry must be durable as well as its records.
       await syncDir(this.#dir)
     }
@@ -317,6 +387,8 @@ export class FileTrail implements AuditSink {
 
   /** Seals the segments written since the last digest into a new signed digest. */
   async #seal(): Promise<void> {
+    while (this.#inFlight.length > 0) await this.#inFlight.at(-1)
+    const { sequence, hash } = this.#durable
     const segments = this.#segments.filter((s) => s.lastSequence >= s.firstSequence)
     const index = this.#digestIndex + 1
     const file = digestName(index)
@@ -326,8 +398,8 @@ export class FileTrail implements AuditSink {
       digestFile: file,
       digestStartTime: this.#digestStart,
       digestEndTime: end,
-      lastSequence: this.#sequence,
-      lastRecordHash: this.#lastHash,
+      lastSequence: sequence,
+      lastRecordHash: hash,
       logFiles: segments.map(logFileOf),
       previousDigestFile: this.#previousDigest?.file ?? null,
       previousDigestHashValue: this.#previousDigest?.hash ?? null,
@@ -394,10 +466,14 @@ async function recover(dir: string): Promise<RecoveredState> {
   for (const s of segments.filter((s) => s.index > sealedThrough)) {
     const path = join(dir, s.name)
     const text = readFileSync(path, 'utf8')
-    const lines = completeLines(text)
+    const all = completeLines(text)
+    // Cut at a torn line, or at a hole (writes run concurrently, so after a power loss a later one
+    // may be on disk without an earlier one): nothing from there on was acknowledged, since a record
+    // is acknowledged only once it and everything before it are durable.
+    const bad = all.findIndex((line) => !isRecordLine(line))
+    const lines = bad < 0 ? all : all.slice(0, bad)
     const kept = lines.length === 0 ? '' : `${lines.join('\n')}\n`
     if (Buffer.byteLength(kept) !== Buffer.byteLength(text)) {
-      // A torn write: never acknowledged (a record is acknowledged only after its sync).
       const handle = await open_(path)
       await handle.truncate(Buffer.byteLength(kept))
       await handle.datasync()
@@ -412,6 +488,7 @@ async function recover(dir: string): Promise<RecoveredState> {
       index: s.index,
       name: s.name,
       size: Buffer.byteLength(kept),
+      issuedSize: Buffer.byteLength(kept),
       hash: createHash('sha256').update(kept),
       firstSequence: first.sequence,
       lastSequence: final.sequence,
@@ -428,6 +505,14 @@ async function recover(dir: string): Promise<RecoveredState> {
     digestIndex: last?.index ?? 0,
     previousDigest,
     digestStart,
+  }
+}
+
+function isRecordLine(line: string): boolean {
+  try {
+    return Number.isSafeInteger((JSON.parse(line) as Partial<TrailRecord> | null)?.sequence)
+  } catch {
+    return false
   }
 }
 

@@ -193,7 +193,7 @@ function uniqueKeys(keys: readonly KeyRecord[]): KeyRecord[] {
   return keys.filter((k) => !seen.has(k.arn) && seen.add(k.arn))
 }
 
-/** Copies only allowlisted members, and only JSON data (the input came from JSON or a form). */
+/** Takes only allowlisted members of the request as parsed from JSON or a form. */
 function requestParameters(eventName: string, params: unknown): Record<string, unknown> | null {
   const allowed = LOGGED_PARAMETERS[eventName]
   if (!allowed || typeof params !== 'object' || params === null) return null
@@ -202,7 +202,8 @@ function requestParameters(eventName: string, params: unknown): Record<string, u
   for (const name of allowed) {
     const value = Object.hasOwn(input, name) ? input[name] : undefined
     if (value === undefined || value === null) continue
-    out[lowerFirst(name)] = structuredClone(value)
+    // Shared, not copied: the parsed request is never changed after it was read.
+    out[lowerFirst(name)] = value
   }
   const algorithm = DEFAULT_ALGORITHM[eventName]
   if (algorithm && out[lowerFirst(algorithm)] === undefined) out[lowerFirst(algorithm)] = 'SYMMETRIC_DEFAULT'
