@@ -89,8 +89,6 @@ export interface FileTrailOptions {
 
 interface Pending {
   event: AuditEvent
-  /** The record's stored line with its newline, once it was issued. */
-  line?: string
   /** Unset once the caller was answered (the record then waits for a later successful write). */
   settle?: (error?: Error) => void
 }
@@ -271,8 +269,7 @@ export class FileTrail implements AuditSink {
       sequence++
       const line = encodeRecord(sequence, hash, p.event)
       hash = sha256Hex(line)
-      p.line = `${line}\n`
-      text += p.line
+      text += `${line}\n`
     }
     const bytes = Buffer.from(text, 'utf8')
     const retry = this.#failure !== undefined
@@ -302,7 +299,7 @@ export class FileTrail implements AuditSink {
     const done: Promise<boolean> = Promise.allSettled([previous, write]).then(([before, written]) => {
       this.#inFlight.shift()
       const ok = before.status === 'fulfilled' && before.value && written.status === 'fulfilled' && segment !== undefined
-      if (ok) this.#commit(batch, segment!, offset + bytes.length, sequence, hash)
+      if (ok) this.#commit(batch, bytes, segment!, offset, sequence, hash)
       else this.#fail(batch, written.status === 'rejected' ? written.reason : undefined)
       return ok
     })
@@ -311,9 +308,9 @@ export class FileTrail implements AuditSink {
   }
 
   /** A group is durable, and so is everything before it: move the chain on and answer its callers. */
-  #commit(batch: Pending[], segment: OpenSegment, size: number, sequence: number, hash: string): void {
-    segment.size = size
-    segment.hash.update(Buffer.from(batch.map((p) => p.line).join(''), 'utf8'))
+  #commit(batch: Pending[], bytes: Uint8Array, segment: OpenSegment, offset: number, sequence: number, hash: string): void {
+    segment.size = offset + bytes.length
+    segment.hash.update(bytes)
     segment.lastSequence = sequence
     segment.lastRecordHash = hash
     segment.newestEventTime = batch[batch.length - 1]!.event.eventTime
