@@ -57,15 +57,21 @@ describe('audit trail end to end', () => {
     const [event, ...more] = byRequest(data.dir, requestId)
     assert.equal(more.length, 0)
     assert.ok(event)
-    assert.equal(event.eventVersion, '1.11')
-    assert.equal(event.eventSource, 'kms.amazonaws.com')
-    assert.equal(event.eventName, 'Encrypt')
-    assert.equal(event.awsRegion, 'us-east-1')
-    assert.equal(event.eventType, 'AwsApiCall')
-    assert.equal(event.eventCategory, 'Management')
-    assert.equal(event.managementEvent, true)
-    assert.equal(event.readOnly, true)
-    assert.equal(event.recipientAccountId, ACCOUNT)
+    const { eventVersion, eventSource, eventName, awsRegion, eventType, eventCategory, managementEvent, readOnly, recipientAccountId } = event
+    assert.deepEqual(
+      { eventVersion, eventSource, eventName, awsRegion, eventType, eventCategory, managementEvent, readOnly, recipientAccountId },
+      {
+        eventVersion: '1.11',
+        eventSource: 'kms.amazonaws.com',
+        eventName: 'Encrypt',
+        awsRegion: 'us-east-1',
+        eventType: 'AwsApiCall',
+        eventCategory: 'Management',
+        managementEvent: true,
+        readOnly: true,
+        recipientAccountId: ACCOUNT,
+      },
+    )
     assert.match(event.eventTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
     assert.match(event.eventID, /^[0-9a-f-]{36}$/)
     assert.match(event.userAgent, /aws-sdk-js/)
