@@ -89,6 +89,8 @@ const LOGGED_PARAMETERS: Readonly<Record<string, readonly string[]>> = {
   ListUsers: ['PathPrefix'],
   PutRolePolicy: ['RoleName', 'PolicyName', 'PolicyDocument'],
   PutUserPolicy: ['UserName', 'PolicyName', 'PolicyDocument'],
+  // TrentAdmin calls.
+  ExplainPolicy: ['PrincipalArn', 'Action', 'KeyId', 'EncryptionContext'],
   LookupEvents: ['LookupAttributes', 'StartTime', 'EndTime', 'MaxResults'],
 }
 

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
 import { CreateAliasCommand, CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyCommand, GetKeyLastUsageCommand, ReEncryptCommand, type KMSClient } from '@aws-sdk/client-kms'
-import { ACCOUNT, CLI, CREDENTIALS, kmsClient, rawRequest, rejectsWithKmsError, startTestServer, tempDataDir, type TestServer } from './harness.js'
+import { ACCOUNT, CLI, CREDENTIALS, awsCliFor, kmsClient, rawRequest, rejectsWithKmsError, startTestServer, tempDataDir, type TestServer } from './harness.js'
 
 const run = promisify(execFile)
 
@@ -231,6 +231,40 @@ describe('audit trail end to end', () => {
     const [event] = byRequest(data.dir, after.$metadata.requestId!)
     assert.deepEqual(event!.requestParameters, { keyId: freshId })
     assert.equal(event!.readOnly, true)
+  })
+
+  it('records IAM requests without secrets; an IAM user is an IAMUser in its records and may not call LookupEvents', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'trent-aws-home-'))
+    writeFileSync(join(home, 'config'), '')
+    writeFileSync(join(home, 'credentials'), '')
+    try {
+      const aws = async (args: string[]) => {
+        const r = await awsCliFor(server.url, home, args)
+        assert.equal(r.code, 0, r.stderr)
+        return r.stdout.trim() === '' ? undefined : JSON.parse(r.stdout)
+      }
+      await aws(['iam', 'create-user', '--user-name', 'auditor'])
+      await aws(['iam', 'put-user-policy', '--user-name', 'auditor', '--policy-name', 'all', '--policy-document', JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] })])
+      const key = (await aws(['iam', 'create-access-key', '--user-name', 'auditor'])).AccessKey
+      const all = records(data.dir).map((r) => r.event)
+      const created = all.find((e) => e.eventName === 'CreateAccessKey')!
+      assert.equal(created.eventSource, 'iam.amazonaws.com')
+      assert.deepEqual(created.requestParameters, { userName: 'auditor' })
+      assert.equal(JSON.stringify(all).includes(key.SecretAccessKey), false)
+
+      const user = { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey }
+      const denied = await rawRequest(server.url, { headers: { 'x-amz-target': 'TrentAdmin.LookupEvents' }, credentials: user, body: '{}' })
+      assert.equal(denied.status, 400)
+      assert.equal(denied.body.__type, 'AccessDeniedException')
+      const [event] = byRequest(data.dir, denied.headers.get('x-amzn-requestid')!)
+      assert.equal(event!.errorCode, 'AccessDeniedException')
+      assert.equal(event!.userIdentity.type, 'IAMUser')
+      assert.equal(event!.userIdentity.userName, 'auditor')
+      assert.equal(event!.userIdentity.accessKeyId, key.AccessKeyId)
+      assert.match(event!.userIdentity.principalId, /^AIDA/)
+    } finally {
+      rmSync(home, { recursive: true, force: true })
+    }
   })
 
   it('trent audit verify, query and export', async () => {
