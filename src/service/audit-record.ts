@@ -178,7 +178,7 @@ function identityOf(c: Caller): UserIdentity {
       accessKeyId: c.accessKeyId,
       sessionContext: {
         sessionIssuer: { type: 'Role', principalId: c.role.roleId, arn: c.role.roleArn, accountId: c.accountId, userName: c.role.roleName },
-        attributes: { mfaAuthenticated: 'false' },
+        attributes: { ...(c.role.sessionCreatedAt !== undefined ? { creationDate: cloudTrailTime(c.role.sessionCreatedAt) } : {}), mfaAuthenticated: 'false' },
       },
     }
   }

@@ -189,7 +189,7 @@ export class KmsService {
         accountId: session.accountId,
         principalArn: assumedRoleArn(this.deps.partition, session.accountId, role.roleName, session.sessionName),
         accessKeyId,
-        role: { roleName: role.roleName, roleId: role.roleId, roleArn: role.arn, sessionName: session.sessionName },
+        role: { roleName: role.roleName, roleId: role.roleId, roleArn: role.arn, sessionName: session.sessionName, sessionCreatedAt: session.createdAt },
       },
       session: { tokenHash: session.tokenHash, expiresAt: session.expiresAt },
     }

@@ -62,4 +62,23 @@ describe('audit trail across a crash', () => {
     assert.match(sealed.stdout, /audit trail verified: \d+ records, \d+ signed digests\n/)
     for (const id of acknowledged) assert.ok(requestIds(data.dir).has(id))
   })
+
+  it('--audit-digest-interval seals digests on schedule, empty ones too, and the chain verifies', async () => {
+    const fresh = tempDataDir()
+    try {
+      const server = await startTestServer(fresh.dir, {}, ['--audit-digest-interval', '0.5'])
+      const kms = kmsClient(server.url)
+      await kms.send(new CreateKeyCommand({}))
+      await new Promise((r) => setTimeout(r, 1800))
+      const digests = readdirSync(join(fresh.dir, 'audit')).filter((n) => /^digest-\d+\.json$/.test(n))
+      assert.ok(digests.length >= 3, digests.join(' '))
+      kms.destroy()
+      assert.equal(await server.stop(), 0)
+      const { stdout } = await run(process.execPath, [CLI, 'audit', 'verify', '--data-dir', fresh.dir])
+      assert.match(stdout, /audit trail verified: 1 records, \d+ signed digests\n/)
+      await assert.rejects(run(process.execPath, [CLI, 'serve', '--data-dir', fresh.dir, '--audit-digest-interval', '0']), /invalid --audit-digest-interval/)
+    } finally {
+      fresh.cleanup()
+    }
+  })
 })

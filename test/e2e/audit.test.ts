@@ -233,7 +233,7 @@ describe('audit trail end to end', () => {
     assert.equal(event!.readOnly, true)
   })
 
-  it('records IAM requests without secrets; an IAM user is an IAMUser in its records and may not call LookupEvents', async () => {
+  it('records IAM and STS requests without secrets; IAMUser and AssumedRole identities; LookupEvents refused to an IAM user', async () => {
     const home = mkdtempSync(join(tmpdir(), 'trent-aws-home-'))
     writeFileSync(join(home, 'config'), '')
     writeFileSync(join(home, 'credentials'), '')
@@ -262,6 +262,29 @@ describe('audit trail end to end', () => {
       assert.equal(event!.userIdentity.userName, 'auditor')
       assert.equal(event!.userIdentity.accessKeyId, key.AccessKeyId)
       assert.match(event!.userIdentity.principalId, /^AIDA/)
+
+      // A role session: AssumeRole is an STS event without the credentials; the session's requests are AssumedRole.
+      const trust = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }] })
+      const role = (await aws(['iam', 'create-role', '--role-name', 'audited', '--assume-role-policy-document', trust])).Role
+      await aws(['iam', 'put-role-policy', '--role-name', 'audited', '--policy-name', 'kms', '--policy-document', JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }] })])
+      const assumed = await aws(['sts', 'assume-role', '--role-arn', role.Arn, '--role-session-name', 'job-7'])
+      const c = assumed.Credentials
+      const session = kmsClient(server.url, { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken } as typeof CREDENTIALS)
+      const enc = await session.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('as a role') }))
+      session.destroy()
+      const trail = JSON.stringify(records(data.dir))
+      assert.equal(trail.includes(c.SecretAccessKey), false)
+      assert.equal(trail.includes(c.SessionToken), false)
+      const assumeEvent = records(data.dir).map((r) => r.event).find((e) => e.eventName === 'AssumeRole')!
+      assert.equal(assumeEvent.eventSource, 'sts.amazonaws.com')
+      assert.deepEqual(assumeEvent.requestParameters, { roleArn: role.Arn, roleSessionName: 'job-7' })
+      const [asRole] = byRequest(data.dir, enc.$metadata.requestId!)
+      assert.equal(asRole!.userIdentity.type, 'AssumedRole')
+      assert.equal(asRole!.userIdentity.arn, `arn:aws:sts::${ACCOUNT}:assumed-role/audited/job-7`)
+      assert.equal(asRole!.userIdentity.principalId, `${role.RoleId}:job-7`)
+      assert.equal(asRole!.userIdentity.accessKeyId, c.AccessKeyId)
+      assert.deepEqual(asRole!.userIdentity.sessionContext.sessionIssuer, { type: 'Role', principalId: role.RoleId, arn: role.Arn, accountId: ACCOUNT, userName: 'audited' })
+      assert.match(asRole!.userIdentity.sessionContext.attributes.creationDate, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
     } finally {
       rmSync(home, { recursive: true, force: true })
     }
