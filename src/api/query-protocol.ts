@@ -68,7 +68,7 @@ function authError(code: string, message: string): IamError {
   }
 }
 
-function sendXml(res: ServerResponse, status: number, requestId: string, xml: string): void {
+function send(res: ServerResponse, status: number, requestId: string, xml: string): void {
   res.writeHead(status, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(xml), 'x-amzn-requestid': requestId })
   res.end(xml)
 }
@@ -94,16 +94,16 @@ export async function handleQuery(endpoint: QueryEndpoint, req: IncomingMessage,
   outcome.api = service
   outcome.eventName = name
   outcome.params = Object.fromEntries(form)
-  const respond = async (status: number, xml: string): Promise<void> => {
+  const respond = async (status: number, xml: string, error?: IamError): Promise<void> => {
+    if (error) outcome.error = { code: error.code, message: error.message }
     let answer = { status, xml }
     try {
       await endpoint.service.record(outcome)
     } catch {
       answer = { status: 500, xml: errorXml(service, SERVICE_FAILURE(), requestId) }
     }
-    sendXml(res, answer.status, requestId, answer.xml)
+    send(res, answer.status, requestId, answer.xml)
   }
-  const fail = (e: { code: string; message: string }): void => void (outcome.error = { code: e.code, message: e.message })
   try {
     let caller: Caller
     try {
@@ -125,20 +125,17 @@ export async function handleQuery(endpoint: QueryEndpoint, req: IncomingMessage,
   } catch (e) {
     if (outcome.recorded) throw e
     if (e instanceof IamError) {
-      fail(e)
-      await respond(e.status, errorXml(service, e, requestId))
+      await respond(e.status, errorXml(service, e, requestId), e)
       return
     }
     if (isKmsError(e) && e.code !== 'KMSInternalException') {
       const error = authError(e.code, e.message)
-      fail(error)
-      await respond(e.status, errorXml(service, error, requestId))
+      await respond(e.status, errorXml(service, error, requestId), error)
       return
     }
-    if (!isKmsError(e)) endpoint.log(`request ${requestId} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`)
+    if (endpoint.service.health().ok) endpoint.log(`request ${requestId} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`)
     const failure = SERVICE_FAILURE()
-    fail(failure)
-    await respond(500, errorXml(service, failure, requestId))
+    await respond(500, errorXml(service, failure, requestId), failure)
   }
 }
 

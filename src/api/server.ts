@@ -136,6 +136,9 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, outcome: RequestOutcome): Promise<void> {
+    if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/') {
+      throw new KmsError('UnknownOperationException', '')
+    }
     const requestId = outcome.requestId
     const body = await readBody(req, limit)
     if (isQueryRequest(req)) {
@@ -186,8 +189,9 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
     const fail = async (e: unknown): Promise<void> => {
       if (res.headersSent) return
       let error = e instanceof KmsError && e.code !== 'KMSInternalException' ? e : undefined
-      // Our own fault: the details go to the operator's log, never to the caller.
-      if (!error && !(e instanceof KmsError)) log(`request ${requestId} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`)
+      // Our own fault: the details go to the operator's log, never to the caller (while the audit
+      // trail is down, the refusals are not: the trail logs its failure once).
+      if (!error && service.health().ok) log(`request ${requestId} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`)
       if (!outcome.recorded) {
         outcome.error = { code: error?.code ?? 'KMSInternalException', message: error?.message ?? '' }
         await service.record(outcome).catch(() => (error = undefined))
@@ -195,7 +199,7 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
       sendError(res, requestId, error ?? new KmsError('KMSInternalException', ''))
       if (error?.code === 'RequestEntityTooLargeException') req.socket.destroySoon()
     }
-    ;(req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/' ? Promise.reject(new KmsError('UnknownOperationException', '')) : handle(req, res, outcome))
+    handle(req, res, outcome)
       .catch(fail)
       .catch((e: unknown) => log(`request ${requestId}: answering failed: ${String(e)}`))
   })
