@@ -71,8 +71,8 @@ export interface AuditSink {
   seal(): Promise<void>
   /** Writes what is pending, seals, and closes. */
   close(): Promise<void>
-  /** The records written so far, oldest first, with their sequence numbers. */
-  records(): Iterable<{ sequence: number; event: AuditEvent }>
+  /** The records written so far, newest first, with their sequence numbers. */
+  recordsNewestFirst(): Iterable<{ sequence: number; event: AuditEvent }>
 }
 
 /**
@@ -84,5 +84,5 @@ export const noopSink: AuditSink = {
   health: () => ({ ok: true }),
   seal: () => Promise.resolve(),
   close: () => Promise.resolve(),
-  records: () => [],
+  recordsNewestFirst: () => [],
 }

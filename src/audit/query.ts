@@ -34,6 +34,23 @@ export function* readRecords(dir: string): Generator<TrailRecord> {
   }
 }
 
+/**
+ * Every complete record of a trail directory, newest first, reading one segment at a time, so a
+ * lookup of recent events stops early instead of reading the whole trail.
+ */
+export function* readRecordsNewestFirst(dir: string): Generator<TrailRecord> {
+  for (const s of listTrail(dir).segments.reverse()) {
+    const lines = completeLines(readFileSync(join(dir, s.name), 'utf8'))
+    for (let i = lines.length - 1; i >= 0; i--) {
+      try {
+        yield JSON.parse(lines[i]!) as TrailRecord
+      } catch {
+        // Not a record (verify names it); queries skip it.
+      }
+    }
+  }
+}
+
 /** Whether `event` passes `filter`. */
 export function matches(event: AuditEvent, filter: EventFilter): boolean {
   const id = event.userIdentity

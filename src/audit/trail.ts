@@ -20,7 +20,7 @@ import {
   type DigestLogFile,
   type TrailRecord,
 } from './format.js'
-import { readRecords } from './query.js'
+import { readRecordsNewestFirst } from './query.js'
 
 /** Signs digests: the audit key lives in the HSM; this holds only its wrapped form and public key. */
 export interface DigestSigner {
@@ -207,8 +207,8 @@ export class FileTrail implements AuditSink {
     return { ok: false, reason: `audit trail not writable: ${this.#failure.message} (${this.#queue.length} records waiting${lost})` }
   }
 
-  records(): Iterable<TrailRecord> {
-    return readRecords(this.#dir)
+  recordsNewestFirst(): Iterable<TrailRecord> {
+    return readRecordsNewestFirst(this.#dir)
   }
 
   seal(): Promise<void> {

@@ -75,15 +75,21 @@ export async function lookupEvents(deps: ServiceDeps, caller: Caller, input: unk
     if (!Number.isSafeInteger(below)) throw new KmsError('ValidationException', 'Invalid NextToken') // Guessed wording
   }
 
-  const found: Array<{ sequence: number; event: AuditEvent }> = []
-  for (const r of deps.audit?.records() ?? []) {
-    if (r.sequence < below && matches(r.event, base) && filters.every((f) => f(r.event))) found.push(r)
+  // Newest first; one match beyond the page tells whether there is a next one.
+  const page: Array<{ sequence: number; event: AuditEvent }> = []
+  let more = false
+  for (const r of deps.audit?.recordsNewestFirst() ?? []) {
+    if (r.sequence >= below || !matches(r.event, base) || !filters.every((f) => f(r.event))) continue
+    if (page.length === max) {
+      more = true
+      break
+    }
+    page.push(r)
   }
-  const page = found.slice(-max).reverse()
   const last = page.at(-1)
   return {
     Events: page.map((r) => lookedUp(r.event)),
-    ...(found.length > max && last ? { NextToken: Buffer.from(String(last.sequence)).toString('base64url') } : {}),
+    ...(more && last ? { NextToken: Buffer.from(String(last.sequence)).toString('base64url') } : {}),
   }
 }
 
