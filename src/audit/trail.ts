@@ -140,6 +140,7 @@ export class FileTrail implements AuditSink {
   #retryTimer: NodeJS.Timeout | undefined
   #digestTimer: NodeJS.Timeout | undefined
   #closed = false
+  #closing = false
   /** Position of the chain after the last record issued, and after the last one durable. */
   #sequence: number
   #lastHash: string
@@ -218,7 +219,8 @@ export class FileTrail implements AuditSink {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return
+    if (this.#closed || this.#closing) return
+    this.#closing = true
     clearInterval(this.#digestTimer)
     clearTimeout(this.#retryTimer)
     // One last attempt for records still waiting after a failure.
@@ -347,6 +349,7 @@ export class FileTrail implements AuditSink {
     for (const s of this.#segments) s.issuedSize = s.size
     this.#durableSoFar = Promise.resolve(true)
     clearTimeout(this.#retryTimer)
+    if (this.#closing) return
     this.#retryTimer = setTimeout(() => this.#scheduleFlush(), this.#retryMs)
     this.#retryTimer.unref()
   }
