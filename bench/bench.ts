@@ -7,6 +7,9 @@
  * at the same concurrency, measured in slices interleaved with the scenarios' own: ratios survive
  * a noisy machine better than absolute figures. See docs/benchmarks.md.
  *
+ * Then the audit case (`audit`): Encrypt 64 B on a server writing the audit trail against one started
+ * with `--audit off`, interleaved, printed as a ratio (target >= 85 %).
+ *
  * Then, when PostgreSQL binaries exist (under /usr/lib/postgresql), the two-node case: a throwaway
  * cluster (scripts/pg-test-cluster.sh on a free port), two `trent serve` nodes on it sharing the
  * seal key, and Encrypt 64 B with the load split across both against the same load on one node,
@@ -557,6 +560,9 @@ const SINGLE_SCENARIOS = ['Encrypt 4 KiB', 'Encrypt 64 B', GRANTS_SCENARIO, 'Dec
 /** Authorisation with a realistic policy and grants must keep this share of plain Encrypt's req/s (issue 4). */
 const AUTHZ_TARGET = 0.85
 const TWO_NODE = 'two-node'
+/** The audit case: Encrypt with the trail on against the same server kind with `--audit off`. */
+const AUDIT_CASE = 'audit'
+const AUDIT_TARGET = 0.85
 
 function selected(name: string): boolean {
   return !ONLY || ONLY.some((o) => name.toLowerCase().startsWith(o.toLowerCase()))
@@ -660,6 +666,51 @@ async function singleNode(failures: Failures): Promise<ScenarioResult[]> {
       if (code !== 0) console.error(`server exited with ${code}:\n${server.output.slice(-20).join('\n')}`)
     }
     data.cleanup()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the audit trail costs
+
+/**
+ * Two servers side by side, one writing the audit trail (group-committed, fdatasync before every
+ * response) and one started with `--audit off`; Encrypt 64 B on each, interleaved, at every
+ * concurrency. The ratio trail/off is what the trail costs.
+ */
+async function auditCost(failures: Failures): Promise<ScenarioResult[]> {
+  const dirs = [tempDataDir(), tempDataDir()]
+  const servers: TestServer[] = []
+  try {
+    servers.push(await startTestServer(dirs[0]!.dir), await startTestServer(dirs[1]!.dir, {}, ['--audit', 'off']))
+    const targets: Target[] = []
+    for (const s of servers) {
+      const url = new URL(s.url)
+      const { KeyMetadata } = await call(url, 'CreateKey', { Description: 'bench key' })
+      const pool = await encryptPool(url, KeyMetadata.Arn, 64)
+      await preflight('Encrypt 64 B', url, pool)
+      targets.push({ url, pool })
+    }
+    const pidsOf = (s: TestServer): Pids => {
+      const hsm = childPids(s.process.pid!)[0]
+      return { servers: [s.process.pid!], hsms: hsm === undefined ? [] : [hsm] }
+    }
+    console.log(`\naudit trail cost: Encrypt 64 B on a server writing the trail against one with --audit off, interleaved`)
+    const results: ScenarioResult[] = []
+    for (const c of CONCURRENCY) {
+      const off = new Load('Encrypt 64 B, --audit off', [targets[1]!], c, pidsOf(servers[1]!), failures)
+      const on = new Load('Encrypt 64 B, audit trail on', [targets[0]!], c, pidsOf(servers[0]!), failures)
+      await interleave([off, on])
+      const [base, withTrail] = [off.result(), on.result()]
+      withTrail.ratio = base.rps > 0 ? withTrail.rps / base.rps : 0
+      withTrail.verdict = withTrail.ratio >= AUDIT_TARGET ? 'PASS' : 'BELOW'
+      results.push(base, withTrail)
+    }
+    printTable(results, 'vs off')
+    console.log(`\ntarget: Encrypt with the audit trail >= ${AUDIT_TARGET * 100}% of the req/s with --audit off (informative)`)
+    return results
+  } finally {
+    for (const s of servers) await s.stop()
+    for (const d of dirs) d.cleanup()
   }
 }
 
@@ -778,6 +829,7 @@ async function main(): Promise<number> {
 
   // With BENCH_ONLY naming only the two-node case, the single-node run is left out entirely.
   const results = !ONLY || SINGLE_SCENARIOS.some(selected) ? await singleNode(failures) : []
+  const audit = !EXTERNAL_URL && selected(AUDIT_CASE) ? await auditCost(failures) : []
   let twoNode: TwoNodeRun | undefined
   if (selected(TWO_NODE)) {
     const run = await twoNodes(failures)
@@ -785,7 +837,7 @@ async function main(): Promise<number> {
     else twoNode = run
   }
 
-  const all = [...results, ...(twoNode?.results ?? [])]
+  const all = [...results, ...audit, ...(twoNode?.results ?? [])]
   const totalErrors = all.reduce((n, r) => n + r.errors, 0)
   const disturbed = Math.max(0, ...all.map((r) => r.cpu.other ?? 0))
   if (disturbed > OTHER_CPU_WARNING) {
@@ -807,6 +859,7 @@ async function main(): Promise<number> {
       pool: POOL,
       targetRatio: TARGET_RATIO,
       results: results.map(jsonResult),
+      ...(audit.length ? { audit: audit.map(jsonResult) } : {}),
       ...(twoNode
         ? { twoNode: { results: twoNode.results.map(jsonResult), ratios: twoNode.ratios.map((r) => ({ ...r, ratio: Number(r.ratio.toFixed(3)) })) } }
         : {}),

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { hostname } from 'node:os'
@@ -8,15 +8,23 @@ import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import pg from 'pg'
 import { createApiServer } from './api/server.js'
+import { noopSink, type AuditEvent, type AuditSink } from './audit/event.js'
+import { listTrail, PUBLIC_KEY_FILE, signatureName } from './audit/format.js'
+import { matches, readRecords, type EventFilter } from './audit/query.js'
+import { verifyTrail, type VerifyResult } from './audit/verify.js'
+import { FileTrail, openDigestSigner } from './audit/trail.js'
 import { systemClock, type Clock } from './core/clock.js'
 import { runHsmChild } from './hsm/hsm-child.js'
 import { listenHsm } from './hsm/hsm-server.js'
 import { SupervisedHsm } from './hsm/hsm-supervisor.js'
 import { loadOrCreateSealKey } from './hsm/seal.js'
 import { SoftwareHsm } from './hsm/software-hsm.js'
+import { recordSystemEvent } from './service/audit-record.js'
 import { DeletionScheduler } from './service/deletion-scheduler.js'
+import type { ServiceDeps } from './service/deps.js'
 import type { SystemEventSink } from './service/key-material.js'
 import { KeyMaterialScheduler, type KeyMaterialRun } from './service/key-material-scheduler.js'
+import { KeyUsageTracker } from './service/key-usage.js'
 import { explainAccess, type ExplainQuestion, type Explanation } from './service/explain.js'
 import { createAccount } from './service/accounts.js'
 import { KmsService, type AccessKeyPair } from './service/kms-service.js'
@@ -52,7 +60,16 @@ export interface TrentConfig {
    * connection reconnects). Default 1000 ms.
    */
   cacheTtlMs?: number
+  /**
+   * `off` runs without an audit trail: for measuring what the trail costs only, never in use.
+   * Default `on`: every request's record in `<dataDir>/audit/` before its response.
+   */
+  audit?: 'on' | 'off'
+  /** How often the audit trail is sealed by a signed digest. Default one hour. */
+  auditDigestIntervalMs?: number
   clock?: Clock
+  /** Told of each rotation and material expiry the server performs, after the audit trail recorded it. */
+  onSystemEvent?: SystemEventSink
   /**
    * Prometheus metrics, off by default: `'api'` serves `GET /metrics` on the API port; a port
    * (and host, default the API host) serves it on a listener of its own, e.g. an internal address.
@@ -63,8 +80,6 @@ export interface TrentConfig {
   canaryContexts?: CanaryContext[]
   /** URLs that receive every canary alert as a JSON POST. */
   canaryWebhooks?: string[]
-  /** Receives the automatic rotations and material expiries the server performs (for the audit trail). */
-  onSystemEvent?: SystemEventSink
 }
 
 /** A running Trent front end. */
@@ -118,9 +133,24 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
       if (sealed) await h.loadDomain(sealed)
     },
   })
+  const deps: ServiceDeps = { store, hsm, clock, region: config.region, partition: 'aws', keyUsage: new KeyUsageTracker(store) }
   const holder = `${hostname()}/${process.pid}/${randomUUID()}`
-  const deletions = new DeletionScheduler({ store, clock, holder })
-  const keyMaterial = new KeyMaterialScheduler({ store, hsm, clock, holder, ...(config.onSystemEvent ? { onSystemEvent: config.onSystemEvent } : {}) })
+  const deletions = new DeletionScheduler({ store, clock, holder, recordEvent: (e) => recordSystemEvent(deps, e) })
+  const keyMaterial = new KeyMaterialScheduler({
+    store,
+    hsm,
+    clock,
+    holder,
+    onSystemEvent: async (e) => {
+      await recordSystemEvent(deps, {
+        eventName: e.eventName,
+        key: { arn: e.keyArn, keyId: e.keyId, accountId: e.accountId },
+        serviceEventDetails: { keyId: e.keyId, keyMaterialId: e.keyMaterialId },
+      })
+      await config.onSystemEvent?.(e)
+    },
+  })
+  let trail: AuditSink | undefined
   const observer = new RequestObserver({
     operationNames: KmsService.operationNames,
     clock,
@@ -141,10 +171,17 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
       )
     }
     await hsm.ready().catch(withSealHint)
-    const service = new KmsService({ store, hsm, clock, region: config.region, partition: 'aws' })
+    const service = new KmsService(deps)
     const init = await service
       .initialize({ accountId: config.accountId, ...(config.admin ? { admin: config.admin } : {}) })
       .catch(withSealHint)
+    // The trail's digests are signed in the HSM, so it opens once the domain is loaded.
+    trail = config.audit === 'off' ? noopSink : await openTrail(join(config.dataDir, 'audit'), hsm, clock, config.auditDigestIntervalMs)
+    deps.audit = trail
+    if (trail instanceof FileTrail) {
+      const fileTrail = trail
+      observer.metrics.gauge('trent_audit_queue_depth', 'Audit records accepted and not yet written.', () => fileTrail.queueDepth)
+    }
     const credentialsFile = init.created ? writeCredentials(config.dataDir, init.created) : undefined
     // Its first run, before serving, deletes the keys that fell due while the server was down.
     await deletions.start()
@@ -179,6 +216,8 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
         await closed
         await closeQuietly(metricsServer)
         observer.close()
+        await service.close()
+        await trail?.close()
         await hsm.close()
         await store.close()
       },
@@ -188,6 +227,7 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
     observer.close()
     await deletions.stop()
     await keyMaterial.stop()
+    await trail?.close().catch(() => undefined)
     await hsm.close()
     await store.close()
     throw e
@@ -221,6 +261,24 @@ function observeHsm(observer: RequestObserver, hsm: SupervisedHsm): void {
   hsm.on('exit', () => (exited = true))
   hsm.on('spawn', () => {
     if (exited) respawns.inc()
+  })
+}
+
+async function openTrail(dir: string, hsm: SupervisedHsm, clock: Clock, digestIntervalMs: number | undefined): Promise<FileTrail> {
+  // Test hook: while this file exists every trail write fails as on a full disk.
+  const failFile = process.env['TRENT_TEST_AUDIT_FAIL_FILE']
+  return FileTrail.open({
+    dir,
+    signer: await openDigestSigner(dir, hsm),
+    clock,
+    ...(digestIntervalMs !== undefined ? { digestIntervalMs } : {}),
+    ...(failFile
+      ? {
+          beforeWrite: () => {
+            if (existsSync(failFile)) throw Object.assign(new Error('ENOSPC: no space left on device (injected)'), { code: 'ENOSPC' })
+          },
+        }
+      : {}),
   })
 }
 
@@ -417,4 +475,43 @@ export async function runHsm(options: HsmRunOptions): Promise<void> {
   const psk = new Uint8Array(readFileSync(options.pskFile))
   if (psk.length !== 32) throw new Error(`${options.pskFile} must hold exactly 32 bytes`)
   await listenHsm({ socketPath: options.socketPath, hsm: await createHsm(), psk })
+}
+
+/** Where `trent audit` reads a trail: a data dir's, or an exported copy with its public key. */
+export type AuditLocation = { dataDir: string } | { trailDir: string; publicKeyFile: string }
+
+function auditDir(where: AuditLocation): { dir: string; publicKeyFile: string } {
+  const dir = 'dataDir' in where ? join(where.dataDir, 'audit') : where.trailDir
+  if (!existsSync(dir)) throw new Error(`no audit trail in ${dir}`)
+  return { dir, publicKeyFile: 'publicKeyFile' in where ? where.publicKeyFile : join(dir, PUBLIC_KEY_FILE) }
+}
+
+/** `trent audit verify`: checks a trail offline with its public key (no HSM, no store). */
+export function verifyAudit(where: AuditLocation): VerifyResult {
+  const { dir, publicKeyFile } = auditDir(where)
+  return verifyTrail(dir, readFileSync(publicKeyFile, 'utf8'))
+}
+
+/** `trent audit query`: the records that pass `filter`, oldest first. */
+export function* queryAudit(where: AuditLocation, filter: EventFilter): Generator<AuditEvent> {
+  for (const r of readRecords(auditDir(where).dir)) if (matches(r.event, filter)) yield r.event
+}
+
+/**
+ * `trent audit export`: copies the sealed and unsealed segments, the digests with their signatures
+ * and the public key into `out` (created; must be empty), so the copy verifies on its own.
+ */
+export function exportAudit(where: AuditLocation, out: string): { files: number } {
+  const { dir, publicKeyFile } = auditDir(where)
+  mkdirSync(out, { recursive: true })
+  if (readdirSync(out).length > 0) throw new Error(`${out} is not empty`)
+  const { segments, digests } = listTrail(dir)
+  // A record being appended right now is left out: only complete lines are copied.
+  for (const s of segments) {
+    const text = readFileSync(join(dir, s.name), 'utf8')
+    writeFileSync(join(out, s.name), text.slice(0, text.lastIndexOf('\n') + 1))
+  }
+  for (const name of digests.flatMap((d) => [d.name, signatureName(d.name)])) copyFileSync(join(dir, name), join(out, name))
+  copyFileSync(publicKeyFile, join(out, PUBLIC_KEY_FILE))
+  return { files: segments.length + 2 * digests.length + 1 }
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { isKmsError } from '../core/errors.js'
+import type { RequestOutcome } from '../service/audit-record.js'
 import type { Caller } from '../service/deps.js'
 import { IAM_ACTIONS, IamError, Params, type IamContext, type XmlObject, type XmlValue } from '../service/iam/index.js'
 import type { KmsService } from '../service/kms-service.js'
@@ -80,12 +81,29 @@ export interface QueryEndpoint {
   log(message: string): void
 }
 
-/** Answers one query-protocol request (always: errors become XML error responses). */
-export async function handleQuery(endpoint: QueryEndpoint, req: IncomingMessage, res: ServerResponse, body: Uint8Array, requestId: string): Promise<void> {
+/**
+ * Answers one query-protocol request (always: errors become XML error responses), after writing
+ * its audit record; if that cannot be written the answer is a ServiceFailure.
+ */
+export async function handleQuery(endpoint: QueryEndpoint, req: IncomingMessage, res: ServerResponse, body: Uint8Array, outcome: RequestOutcome): Promise<void> {
   const form = new URLSearchParams(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'))
   const name = form.get('Action') ?? ''
   const action = IAM_ACTIONS.get(name)
   const service = action?.service ?? 'iam'
+  const requestId = outcome.requestId
+  outcome.api = service
+  outcome.eventName = name
+  outcome.params = Object.fromEntries(form)
+  const respond = async (status: number, xml: string, error?: IamError): Promise<void> => {
+    if (error) outcome.error = { code: error.code, message: error.message }
+    let answer = { status, xml }
+    try {
+      await endpoint.service.record(outcome)
+    } catch {
+      answer = { status: 500, xml: errorXml(service, SERVICE_FAILURE(), requestId) }
+    }
+    send(res, answer.status, requestId, answer.xml)
+  }
   try {
     let caller: Caller
     try {
@@ -98,20 +116,27 @@ export async function handleQuery(endpoint: QueryEndpoint, req: IncomingMessage,
     if (!action || (version !== null && version !== VERSION[service])) {
       throw new IamError('InvalidAction', `Could not find operation ${name} for version ${version ?? 'NO_VERSION_SPECIFIED'}`)
     }
+    outcome.caller = caller
+    endpoint.service.assertAuditable()
     if (req.socket.remoteAddress !== undefined) caller = { ...caller, sourceIp: req.socket.remoteAddress }
     const ctx: IamContext = { deps: endpoint.service.deps, service: endpoint.service, caller, forgetAccessKey: endpoint.forgetAccessKey }
     const result = await action.run(ctx, new Params(form))
-    send(res, 200, requestId, successXml(service, name, result, requestId))
+    await respond(200, successXml(service, name, result, requestId))
   } catch (e) {
+    if (outcome.recorded) throw e
     if (e instanceof IamError) {
-      send(res, e.status, requestId, errorXml(service, e, requestId))
+      await respond(e.status, errorXml(service, e, requestId), e)
       return
     }
     if (isKmsError(e) && e.code !== 'KMSInternalException') {
-      send(res, e.status, requestId, errorXml(service, authError(e.code, e.message), requestId))
+      const error = authError(e.code, e.message)
+      await respond(e.status, errorXml(service, error, requestId), error)
       return
     }
-    endpoint.log(`request ${requestId} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`)
-    send(res, 500, requestId, errorXml(service, new IamError('ServiceFailure', 'Request processing has failed due to some unknown error, exception or failure.', 500, 'Receiver'), requestId))
+    if (endpoint.service.health().ok) endpoint.log(`request ${requestId} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`)
+    const failure = SERVICE_FAILURE()
+    await respond(500, errorXml(service, failure, requestId), failure)
   }
 }
+
+const SERVICE_FAILURE = (): IamError => new IamError('ServiceFailure', 'Request processing has failed due to some unknown error, exception or failure.', 500, 'Receiver')

@@ -3,8 +3,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Clock } from '../core/clock.js'
 import { KmsError } from '../core/errors.js'
 import { parseInput } from '../core/shape.js'
+import type { RequestOutcome } from '../service/audit-record.js'
 import type { Caller } from '../service/deps.js'
 import { explainForCaller } from '../service/explain.js'
+import { lookupEvents } from '../service/lookup-events.js'
 import type { KmsService } from '../service/kms-service.js'
 import { METRICS_CONTENT_TYPE } from '../service/observe/metrics.js'
 import type { RequestObserver } from '../service/observe/observer.js'
@@ -25,14 +27,12 @@ export interface ApiOptions {
   metricsEndpoint?: boolean
 }
 
-/** What one request revealed while it was handled, for the observer. */
-interface Exchange {
-  readonly requestId: string
-  caller?: Caller
-  input?: Record<string, unknown>
-}
-
 const TARGET_PREFIX = 'TrentService.'
+/** Trent's own administrator calls on the same endpoint (account root only). */
+const ADMIN: Readonly<Record<string, (deps: KmsService['deps'], caller: Caller, input: unknown) => Promise<object>>> = {
+  'TrentAdmin.ExplainPolicy': explainForCaller,
+  'TrentAdmin.LookupEvents': lookupEvents,
+}
 const JSON_TYPE = 'application/x-amz-json-1.1'
 
 /** Reads a request body up to `limit` bytes; larger bodies are refused without buffering them. */
@@ -58,6 +58,10 @@ function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
     req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)))
     req.on('error', reject)
   })
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 function toJson(body: object): string {
@@ -96,6 +100,18 @@ function sendError(res: ServerResponse, requestId: string, e: KmsError): void {
   send(res, e.status, requestId, JSON.stringify({ __type: e.code, [field]: e.message }))
 }
 
+/** What is known of a request before it is read: who sent it from where. */
+function requestOutcome(req: IncomingMessage, requestId: string): RequestOutcome {
+  const outcome: RequestOutcome = { requestId, api: 'kms' }
+  const address = req.socket.remoteAddress
+  if (address !== undefined) outcome.sourceIp = address.startsWith('::ffff:') ? address.slice(7) : address
+  const agent = req.headers['user-agent']
+  if (agent !== undefined) outcome.userAgent = agent
+  const claimed = /Credential=([A-Z0-9]{16,128})\//.exec(req.headers.authorization ?? '')?.[1]
+  if (claimed !== undefined) outcome.claimedAccessKeyId = claimed
+  return outcome
+}
+
 /**
  * The AWS KMS JSON 1.1 front end on node:http: `POST /` with `X-Amz-Target: TrentService.<Op>`,
  * SigV4 on every request, and `GET /health`.
@@ -132,10 +148,54 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
   const observer = options.observer
   const metrics = options.metricsEndpoint ? observer?.metrics : undefined
 
-  async function handle(req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
-    const requestId = exchange.requestId
+  async function handle(req: IncomingMessage, res: ServerResponse, outcome: RequestOutcome): Promise<void> {
+    if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/') {
+      throw new KmsError('UnknownOperationException', '')
+    }
+    const requestId = outcome.requestId
+    const body = await readBody(req, limit)
+    if (isQueryRequest(req)) {
+      await handleQuery(query, req, res, body, outcome)
+      return
+    }
+    const target = req.headers['x-amz-target']
+    if (typeof target === 'string') outcome.eventName = target.slice(target.indexOf('.') + 1)
+    const { principal } = await verifier.verify({ method: 'POST', path: req.url ?? '/', headers: req.headersDistinct, body })
+    const caller: Caller = { ...principal, trace: { keys: [] } }
+    outcome.caller = caller
+    service.assertAuditable()
+    outcome.params = parseJson(body)
+
+    const admin = typeof target === 'string' && Object.hasOwn(ADMIN, target) ? ADMIN[target] : undefined
+    if (admin) {
+      const answer = JSON.stringify(await admin(service.deps, principal, outcome.params))
+      await service.record(outcome)
+      send(res, 200, requestId, answer)
+      return
+    }
+    const name = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : undefined
+    const operation = name === undefined ? undefined : service.operation(name)
+    if (!operation) throw new KmsError('UnknownOperationException', '')
+
+    const input = parseInput(operation.input, outcome.params)
+    if (req.socket.remoteAddress !== undefined) caller.sourceIp = req.socket.remoteAddress
+    const result = await operation.run(service.deps, caller, input)
+    try {
+      outcome.result = result
+      // The response goes out only once its audit record is durable.
+      await service.record(outcome)
+      send(res, 200, requestId, toJson(result))
+    } finally {
+      scrub(result)
+      scrub(input)
+    }
+  }
+
+  return createServer((req, res) => {
+    const requestId = randomUUID()
     if (req.method === 'GET' && (req.url === '/health' || req.url === '/health/')) {
-      send(res, 200, requestId, '{"status":"ok"}')
+      const health = service.health()
+      send(res, health.ok ? 200 : 503, requestId, JSON.stringify(health.ok ? { status: 'ok' } : { status: 'unavailable', reason: health.reason }))
       return
     }
     if (metrics && req.method === 'GET' && req.url === '/metrics') {
@@ -144,71 +204,36 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
       res.end(text)
       return
     }
-    if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/') {
-      throw new KmsError('UnknownOperationException', '')
-    }
-    const body = await readBody(req, limit)
-    if (isQueryRequest(req)) {
-      await handleQuery(query, req, res, body, requestId)
-      return
-    }
-    const { principal } = await verifier.verify({ method: 'POST', path: req.url ?? '/', headers: req.headersDistinct, body })
-
-    const target = req.headers['x-amz-target']
-    if (target === 'TrentAdmin.ExplainPolicy') {
-      send(res, 200, requestId, JSON.stringify(await explainForCaller(service.deps, principal, parseJson(body))))
-      return
-    }
-    const name = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : undefined
-    const operation = name === undefined ? undefined : service.operation(name)
-    if (!operation) throw new KmsError('UnknownOperationException', '')
-
-    const input = parseInput(operation.input, parseJson(body))
-    const caller: Caller = { ...principal, trace: { keys: [] } }
-    if (req.socket.remoteAddress !== undefined) caller.sourceIp = req.socket.remoteAddress
-    exchange.caller = caller
-    exchange.input = input
-    const result = await operation.run(service.deps, caller, input)
-    try {
-      send(res, 200, requestId, toJson(result))
-    } finally {
-      scrub(result)
-      scrub(input)
-    }
-  }
-
-  /** Answers a request that failed; returns the error code sent. */
-  function fail(req: IncomingMessage, res: ServerResponse, requestId: string, e: unknown): string | undefined {
-    if (e instanceof KmsError && e.code !== 'KMSInternalException') {
-      if (res.headersSent) return e.code
-      sendError(res, requestId, e)
-      if (e.code === 'RequestEntityTooLargeException') req.socket.destroySoon()
-      return e.code
-    }
-    if (res.headersSent) return undefined
-    // Our own fault: the details go to the operator's log, never to the caller.
-    log(`request ${requestId} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`)
-    sendError(res, requestId, new KmsError('KMSInternalException', ''))
-    return 'KMSInternalException'
-  }
-
-  return createServer((req, res) => {
-    const exchange: Exchange = { requestId: randomUUID() }
+    const outcome = requestOutcome(req, requestId)
     const started = observer ? performance.now() : 0
     const ended = (errorCode: string | undefined): void =>
       observer?.requestEnded({
-        requestId: exchange.requestId,
+        requestId,
         method: req.method,
         target: req.headers['x-amz-target'] as string | undefined,
-        caller: exchange.caller,
-        input: exchange.input,
+        caller: outcome.caller,
+        input: isRecord(outcome.params) ? outcome.params : undefined,
         errorCode,
         status: res.statusCode,
         seconds: (performance.now() - started) / 1000,
       })
-    handle(req, res, exchange).then(
-      () => ended(undefined),
-      (e: unknown) => ended(fail(req, res, exchange.requestId, e)),
-    )
+    /** Answers a request that failed; returns the error code sent. */
+    const fail = async (e: unknown): Promise<string | undefined> => {
+      if (res.headersSent) return e instanceof KmsError ? e.code : undefined
+      let error = e instanceof KmsError && e.code !== 'KMSInternalException' ? e : undefined
+      // Our own fault: the details go to the operator's log, never to the caller (while the audit
+      // trail is down, the refusals are not: the trail logs its failure once).
+      if (!error && service.health().ok) log(`request ${requestId} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`)
+      if (!outcome.recorded) {
+        outcome.error = { code: error?.code ?? 'KMSInternalException', message: error?.message ?? '' }
+        await service.record(outcome).catch(() => (error = undefined))
+      }
+      sendError(res, requestId, error ?? new KmsError('KMSInternalException', ''))
+      if (error?.code === 'RequestEntityTooLargeException') req.socket.destroySoon()
+      return error?.code ?? 'KMSInternalException'
+    }
+    handle(req, res, outcome)
+      .then(() => ended(undefined), async (e: unknown) => ended(await fail(e)))
+      .catch((e: unknown) => log(`request ${requestId}: answering failed: ${String(e)}`))
   })
 }

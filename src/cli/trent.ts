@@ -1,6 +1,20 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
-import { canaryAdmin, createAccountAdmin, explainPolicy, isPostgresUrl, parseCanaryContext, redactUrl, runHsm, startServer, type TrentConfig } from '../main.js'
+import {
+  canaryAdmin,
+  createAccountAdmin,
+  explainPolicy,
+  exportAudit,
+  isPostgresUrl,
+  parseCanaryContext,
+  queryAudit,
+  redactUrl,
+  runHsm,
+  startServer,
+  verifyAudit,
+  type AuditLocation,
+  type TrentConfig,
+} from '../main.js'
 
 const USAGE = `usage: trent <command> [options]
 
@@ -17,6 +31,12 @@ commands:
           mark a key as a canary (sets its trent:canary tag, value V, default true) or unmark it
   admin canary list [--account-id A] [--region R] [--data-dir D | --store URL]
           print the ARNs of the canary keys of an account and region
+  audit verify [--data-dir D | --trail DIR --public-key FILE]
+          prove the audit trail was not edited, deleted, truncated, reordered or forged (offline:
+          needs only the trail and its public key); exit 1 naming the first bad record
+  audit query [--key K] [--principal P] [--event-name N] [--error-code C] [--start-time T] [--end-time T]
+          [--data-dir D | --trail DIR]    print matching records as JSON lines, oldest first
+  audit export --out DIR [--data-dir D]  copy the trail, its signed digests and the public key to DIR
 
 options (serve):
   --port <n>          TRENT_PORT          default 7300
@@ -37,6 +57,9 @@ options (serve):
                                           context holds this pair raises a canary alert
   --canary-webhook <url>  TRENT_CANARY_WEBHOOKS (comma-separated)  repeatable; receives each canary
                                           alert as a JSON POST (asynchronous, retried, bounded queue)
+  --audit on|off      TRENT_AUDIT         default on; off runs WITHOUT an audit trail, for benchmarking
+                                          the trail's cost only
+  --audit-digest-interval <s>             default 3600; seconds between signed digests of the trail
   admin credentials at first start: TRENT_ADMIN_ACCESS_KEY_ID, TRENT_ADMIN_SECRET_ACCESS_KEY
 `
 
@@ -61,10 +84,16 @@ async function serve(argv: string[]): Promise<void> {
       'metrics-host': { type: 'string' },
       'canary-context': { type: 'string', multiple: true },
       'canary-webhook': { type: 'string', multiple: true },
+      audit: { type: 'string' },
+      'audit-digest-interval': { type: 'string' },
     },
     strict: true,
   })
   const env = process.env
+  const audit = values.audit ?? (env['TRENT_AUDIT'] || 'on')
+  if (audit !== 'on' && audit !== 'off') fail(`invalid --audit ${audit} (on or off)`)
+  const digestSeconds = values['audit-digest-interval']
+  if (digestSeconds !== undefined && !(/^\d+(\.\d+)?$/.test(digestSeconds) && Number(digestSeconds) > 0)) fail(`invalid --audit-digest-interval ${digestSeconds} (seconds)`)
   const port = Number(values.port ?? env['TRENT_PORT'] ?? 7300)
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`invalid port ${values.port ?? env['TRENT_PORT']}`)
   const region = values.region ?? env['TRENT_REGION'] ?? 'us-east-1'
@@ -102,6 +131,8 @@ async function serve(argv: string[]): Promise<void> {
     ...(metrics ? { metrics } : {}),
     ...(canaryContexts.length > 0 ? { canaryContexts } : {}),
     ...(canaryWebhooks.length > 0 ? { canaryWebhooks } : {}),
+    audit,
+    ...(digestSeconds !== undefined ? { auditDigestIntervalMs: Number(digestSeconds) * 1000 } : {}),
     ...(adminId && adminSecret ? { admin: { accessKeyId: adminId, secretAccessKey: adminSecret } } : {}),
   }
   const trent = await startServer(config)
@@ -252,8 +283,73 @@ async function admin(argv: string[]): Promise<void> {
   else process.stdout.write(result.text)
 }
 
+async function auditCommand(argv: string[]): Promise<void> {
+  const [sub, ...args] = argv
+  const { values } = parseArgs({
+    args,
+    options: {
+      'data-dir': { type: 'string' },
+      trail: { type: 'string' },
+      'public-key': { type: 'string' },
+      out: { type: 'string' },
+      key: { type: 'string' },
+      principal: { type: 'string' },
+      'event-name': { type: 'string' },
+      'error-code': { type: 'string' },
+      'start-time': { type: 'string' },
+      'end-time': { type: 'string' },
+    },
+    strict: true,
+  })
+  const where: AuditLocation =
+    values.trail !== undefined
+      ? { trailDir: values.trail, publicKeyFile: values['public-key'] ?? `${values.trail}/public-key.pem` }
+      : { dataDir: values['data-dir'] ?? process.env['TRENT_DATA_DIR'] ?? '.trent-data' }
+  if (sub === 'verify') {
+    const r = verifyAudit(where)
+    if (!r.ok) {
+      process.stderr.write(`trent: audit trail FAILED verification\n${r.problems.map((p) => `  ${p}`).join('\n')}\n`)
+      if (r.firstBad) process.stderr.write(`first bad record: ${r.firstBad.sequence} (${r.firstBad.file} line ${r.firstBad.line})\n`)
+      process.exit(1)
+    }
+    const torn = r.tornTail ? '; the newest segment ends in a partly written record (an append interrupted by a crash, never acknowledged)' : ''
+    const tail = (r.unsealedRecords > 0 ? `; ${r.unsealedRecords} newest records are chained but not yet sealed by a digest` : '') + torn
+    process.stdout.write(`trent: audit trail verified: ${r.records} records, ${r.digests} signed digests${tail}\n`)
+    return
+  }
+  if (sub === 'query') {
+    const time = (name: 'start-time' | 'end-time'): number | undefined => {
+      const v = values[name]
+      if (v === undefined) return undefined
+      const t = Date.parse(v)
+      if (Number.isNaN(t)) fail(`invalid --${name} ${v} (ISO 8601)`)
+      return t
+    }
+    const start = time('start-time')
+    const end = time('end-time')
+    const filter = {
+      ...(values.key !== undefined ? { key: values.key } : {}),
+      ...(values.principal !== undefined ? { principal: values.principal } : {}),
+      ...(values['event-name'] !== undefined ? { eventName: values['event-name'] } : {}),
+      ...(values['error-code'] !== undefined ? { errorCode: values['error-code'] } : {}),
+      ...(start !== undefined ? { startTime: start } : {}),
+      ...(end !== undefined ? { endTime: end } : {}),
+    }
+    for (const event of queryAudit(where, filter)) process.stdout.write(`${JSON.stringify(event)}\n`)
+    return
+  }
+  if (sub === 'export') {
+    if (values.out === undefined) fail('trent audit export needs --out DIR')
+    const { files } = exportAudit(where, values.out)
+    process.stdout.write(`trent: exported ${files} files to ${values.out}; verify with: trent audit verify --trail ${values.out}\n`)
+    return
+  }
+  fail('usage: trent audit verify|query|export [options]')
+}
+
 const [command, ...rest] = process.argv.slice(2)
-const run = command === 'serve' ? serve : command === 'hsm' ? hsm : command === 'policy' ? policy : command === 'admin' ? admin : undefined
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { serve, hsm, policy, admin, audit: auditCommand }
+const run = command !== undefined && Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined
 if (!run) fail(command ? `unknown command ${command}` : 'no command given')
 run(rest).catch((e: unknown) => {
   process.stderr.write(`trent: ${e instanceof Error ? e.message : String(e)}\n`)

@@ -23,6 +23,7 @@ const utf8 = new TextEncoder()
 const EKT_LABEL = utf8.encode('trent-ekt-v1')
 const CREDENTIAL_LABEL = utf8.encode('trent-credential-v1')
 const IMPORT_KEY_LABEL = utf8.encode('trent-import-wrapping-key-v1')
+const AUDIT_KEY_LABEL = utf8.encode('trent-audit-signing-key-v1')
 
 /** A domain key as the HSM holds it in memory. */
 export interface DomainKeyHandle {
@@ -166,6 +167,16 @@ export function wrapImportKey(domainKey: DomainKeyHandle, keyArn: string, wrappi
 /** Unwraps a key wrapped by {@link wrapImportKey} for `keyArn` and `wrappingKeySpec`; undefined on any failure. */
 export function unwrapImportKey(wrapped: Uint8Array, lookup: DomainKeyLookup, keyArn: string, wrappingKeySpec: string): Uint8Array | undefined {
   return unwrapV1(wrapped, lookup, (id) => importKeyAad(id, keyArn, wrappingKeySpec))
+}
+
+/** Wraps the audit signing key (PKCS#8 DER) under a domain key; same layout as a wrapped credential. */
+export function wrapAuditKey(domainKey: DomainKeyHandle, pkcs8: Uint8Array, iv: Uint8Array): Uint8Array {
+  return wrapV1(domainKey, pkcs8, lengthPrefixed([AUDIT_KEY_LABEL, domainKey.id]), iv)
+}
+
+/** Unwraps an audit signing key wrapped by {@link wrapAuditKey}; undefined on any failure. */
+export function unwrapAuditKey(wrapped: Uint8Array, lookup: DomainKeyLookup): Uint8Array | undefined {
+  return unwrapV1(wrapped, lookup, (id) => lengthPrefixed([AUDIT_KEY_LABEL, id]))
 }
 
 function wrapV1(domainKey: DomainKeyHandle, secret: Uint8Array, aad: Uint8Array, iv: Uint8Array): Uint8Array {

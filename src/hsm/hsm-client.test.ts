@@ -54,6 +54,9 @@ describe('RemoteHsm over the channel', () => {
     assert.deepEqual(await remote.generateRandom(4), new Uint8Array([4, 4, 4, 4]))
     assert.ok((await remote.wrapSecret('AKID', new Uint8Array([9]))).length > 0)
     assert.equal(new TextDecoder().decode(await remote.deriveSigningKey('AKID', new Uint8Array(3), '20260101', 'us-east-1', 'kms')), 'AKID/3/20260101/us-east-1/kms')
+    const auditKey = await remote.createAuditSigningKey()
+    assert.equal(new TextDecoder().decode(auditKey.publicKey), 'fake-public-key')
+    assert.deepEqual((await remote.signAuditDigest(auditKey.wrappedKey, new Uint8Array(3))).signature, new Uint8Array([...auditKey.wrappedKey.subarray(0, 4), 3]))
     await remote.close()
   })
 

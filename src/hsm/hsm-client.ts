@@ -2,7 +2,7 @@ import { connect } from 'node:net'
 import { KmsError } from '../core/errors.js'
 import type { EncryptionContext } from '../core/types.js'
 import { openChannel, type ChannelOptions, type ChannelStream, type SecureChannel } from './channel.js'
-import type { DataKey, DataKeyPair, Hsm, ImportWrapping, ImportWrappingKey, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
+import type { AuditSignature, AuditSigningKey, DataKey, DataKeyPair, Hsm, ImportWrapping, ImportWrappingKey, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
 import type { HsmListenAddress } from './hsm-server.js'
 import {
   decodeResponse,
@@ -197,6 +197,14 @@ export class RemoteHsm implements Hsm {
     service: string,
   ): Promise<Uint8Array> {
     return this.#call('deriveSigningKey', [accessKeyId, wrappedSecret, date, region, service])
+  }
+
+  createAuditSigningKey(): Promise<AuditSigningKey> {
+    return this.#call('createAuditSigningKey', [])
+  }
+
+  signAuditDigest(wrappedKey: Uint8Array, message: Uint8Array): Promise<AuditSignature> {
+    return this.#call('signAuditDigest', [wrappedKey, message])
   }
 
   #call<M extends HsmMethod>(method: M, args: HsmArgs<M>): Promise<HsmResult<M>> {

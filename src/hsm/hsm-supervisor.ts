@@ -5,7 +5,7 @@ import { KmsError } from '../core/errors.js'
 import { zeroize } from '../core/secret.js'
 import type { EncryptionContext } from '../core/types.js'
 import { PSK_BYTES, openChannel } from './channel.js'
-import type { DataKey, DataKeyPair, Hsm, ImportWrapping, ImportWrappingKey, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
+import type { AuditSignature, AuditSigningKey, DataKey, DataKeyPair, Hsm, ImportWrapping, ImportWrappingKey, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
 import { RemoteHsm } from './hsm-client.js'
 import type { HsmArgs } from './protocol.js'
 
@@ -236,6 +236,14 @@ export class SupervisedHsm extends EventEmitter<SupervisedHsmEvents> implements 
     service: string,
   ): Promise<Uint8Array> {
     return this.#with((h) => h.deriveSigningKey(accessKeyId, wrappedSecret, date, region, service))
+  }
+
+  createAuditSigningKey(): Promise<AuditSigningKey> {
+    return this.#with((h) => h.createAuditSigningKey())
+  }
+
+  signAuditDigest(wrappedKey: Uint8Array, message: Uint8Array): Promise<AuditSignature> {
+    return this.#with((h) => h.signAuditDigest(wrappedKey, message))
   }
 
   #with<T>(call: (hsm: RemoteHsm) => Promise<T>): Promise<T> {

@@ -61,6 +61,20 @@ export interface DataKeyPair {
   privateKeyPlaintext?: Uint8Array
 }
 
+/** The audit trail's signing key as it leaves the HSM: wrapped, and its public key. */
+export interface AuditSigningKey {
+  wrappedKey: Uint8Array
+  /** SubjectPublicKeyInfo DER of the Ed25519 public key. */
+  publicKey: Uint8Array
+}
+
+/** An audit digest signature and the public key that verifies it. */
+export interface AuditSignature {
+  signature: Uint8Array
+  /** SubjectPublicKeyInfo DER. */
+  publicKey: Uint8Array
+}
+
 /**
  * The crypto world's command interface. The front end holds only EKTs, wrapped secrets and blobs;
  * HBKs, domain keys and credential secrets never cross this interface in plaintext.
@@ -161,6 +175,17 @@ export interface Hsm {
     region: string,
     service: string,
   ): Promise<Uint8Array>
+  /**
+   * Creates the audit trail's digest-signing key (Ed25519) inside the HSM. Returns the private key
+   * wrapped under the active domain key, for the front end to store, and its public key (SPKI DER).
+   */
+  createAuditSigningKey(): Promise<AuditSigningKey>
+  /**
+   * Signs an audit digest with the audit signing key `wrappedKey` made by createAuditSigningKey.
+   * Returns the Ed25519 signature and the key's public key (SPKI DER), so the caller can check it
+   * signed with the key it expected.
+   */
+  signAuditDigest(wrappedKey: Uint8Array, message: Uint8Array): Promise<AuditSignature>
   /** Releases the HSM connection or state. */
   close(): Promise<void>
 }

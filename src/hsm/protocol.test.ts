@@ -70,7 +70,9 @@ describe('protocol', () => {
     roundTripRequest('verifyMac', [key, bytes(7), 'HMAC_SHA_512', bytes(8)])
     roundTripRequest('deriveSharedSecret', [key, bytes(0x30, 1)])
     roundTripRequest('generateDataKeyPair', [key, 'ECC_NIST_P256', { a: 'b' }, false])
-    assert.equal(Object.keys(OPCODES).length, 22)
+    roundTripRequest('createAuditSigningKey', [])
+    roundTripRequest('signAuditDigest', [bytes(1, 2), bytes(3, 4, 5)])
+    assert.equal(Object.keys(OPCODES).length, 24)
   })
 
   it('round-trips the results of every method', () => {
@@ -91,6 +93,8 @@ describe('protocol', () => {
     roundTripResult('verifyMac', false)
     roundTripResult('generateDataKeyPair', { publicKey: bytes(1), privateKeyCiphertextBlob: bytes(2), privateKeyPlaintext: bytes(3) })
     roundTripResult('generateDataKeyPair', { publicKey: bytes(1), privateKeyCiphertextBlob: bytes(2) })
+    roundTripResult('createAuditSigningKey', { wrappedKey: bytes(1), publicKey: bytes(2, 3) })
+    roundTripResult('signAuditDigest', { signature: bytes(4), publicKey: bytes(5) })
   })
 
   it('keeps "__proto__" and other awkward context keys as plain own properties', () => {

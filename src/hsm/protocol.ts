@@ -41,16 +41,18 @@ export const OPCODES: Readonly<Record<HsmMethod, number>> = Object.freeze({
   deriveSigningKey: 10,
   generateWrappingKey: 11,
   importKeyMaterial: 12,
-  getPublicKey: 32,
-  sign: 33,
-  verify: 34,
-  encryptAsymmetric: 35,
-  decryptAsymmetric: 36,
-  reEncryptAsymmetric: 37,
-  generateMac: 38,
-  verifyMac: 39,
-  deriveSharedSecret: 40,
-  generateDataKeyPair: 41,
+  getPublicKey: 13,
+  sign: 14,
+  verify: 15,
+  encryptAsymmetric: 16,
+  decryptAsymmetric: 17,
+  reEncryptAsymmetric: 18,
+  generateMac: 19,
+  verifyMac: 20,
+  deriveSharedSecret: 21,
+  generateDataKeyPair: 22,
+  createAuditSigningKey: 23,
+  signAuditDigest: 24,
 })
 
 const METHODS: ReadonlyMap<number, HsmMethod> = new Map(
@@ -405,6 +407,18 @@ const CODECS: { readonly [M in HsmMethod]: MethodCodec<M> } = {
     decodeArgs: (r) => [r.binding(), r.wrapping(), r.bytes()],
     encodeResult: (w, m) => void w.bytes(m.hbkId).bytes(m.ekt),
     decodeResult: (r) => ({ hbkId: r.bytes(), ekt: r.bytes() }),
+  },
+  createAuditSigningKey: {
+    encodeArgs: () => {},
+    decodeArgs: () => [],
+    encodeResult: (w, k) => void w.bytes(k.wrappedKey).bytes(k.publicKey),
+    decodeResult: (r) => ({ wrappedKey: r.bytes(), publicKey: r.bytes() }),
+  },
+  signAuditDigest: {
+    encodeArgs: (w, [wrappedKey, message]) => void w.bytes(wrappedKey).bytes(message),
+    decodeArgs: (r) => [r.bytes(), r.bytes()],
+    encodeResult: (w, s) => void w.bytes(s.signature).bytes(s.publicKey),
+    decodeResult: (r) => ({ signature: r.bytes(), publicKey: r.bytes() }),
   },
 }
 

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { createHmac } from 'node:crypto'
+import { createHmac, createPublicKey, verify } from 'node:crypto'
 import { isKmsError } from '../core/errors.js'
 import type { EncryptionContext } from '../core/types.js'
 import type { Hsm, KeyBinding, KeyMaterialRef } from './hsm.js'
@@ -454,5 +454,31 @@ describe('SoftwareHsm random and credentials', () => {
     for (const [date, region, service] of bad) {
       await assert.rejects(hsm.deriveSigningKey('AKIDEXAMPLE', wrapped, date, region, service), validation, `${date}/${region}/${service}`)
     }
+  })
+})
+
+describe('SoftwareHsm audit signing key', () => {
+  it('makes an Ed25519 key that leaves only wrapped, and signs digests that its public key verifies', async () => {
+    const hsm = await readyHsm()
+    const { wrappedKey, publicKey } = await hsm.createAuditSigningKey()
+    const message = bytes('digest bytes')
+    const signed = await hsm.signAuditDigest(wrappedKey, message)
+    assert.deepEqual(signed.publicKey, publicKey)
+    const key = createPublicKey({ key: Buffer.from(publicKey), format: 'der', type: 'spki' })
+    assert.equal(key.asymmetricKeyType, 'ed25519')
+    assert.equal(verify(null, message, key, signed.signature), true)
+    assert.equal(verify(null, bytes('other bytes'), key, signed.signature), false)
+  })
+
+  it('Precondition: An audit digest is signed only with an audit signing key this domain wrapped.', async () => {
+    const hsm = await readyHsm()
+    const other = await readyHsm()
+    const { wrappedKey } = await other.createAuditSigningKey()
+    await assert.rejects(hsm.signAuditDigest(wrappedKey, bytes('x')), internal)
+    const tampered = Uint8Array.from(wrappedKey)
+    tampered[tampered.length - 1]! ^= 1
+    await assert.rejects(other.signAuditDigest(tampered, bytes('x')), internal)
+    // A wrapped credential is not an audit key, even in the same domain.
+    await assert.rejects(hsm.signAuditDigest(await hsm.wrapSecret('AKIDEXAMPLE', bytes('s'.repeat(48))), bytes('x')), internal)
   })
 })

@@ -1,7 +1,8 @@
+import { createPrivateKey, createPublicKey, sign } from 'node:crypto'
 import { RandomPool } from './random-pool.js'
 import type { Clock } from '../core/clock.js'
 import type { EncryptionContext } from '../core/types.js'
-import type { DataKey, DataKeyPair, Hsm, ImportWrapping, ImportWrappingKey, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
+import type { AuditSignature, AuditSigningKey, DataKey, DataKeyPair, Hsm, ImportWrapping, ImportWrappingKey, KeyBinding, KeyMaterialRef, NewKeyMaterial } from './hsm.js'
 import type { SelfTestPrimitives } from './self-test.js'
 import type { DomainState } from './seal.js'
 import { systemClock } from '../core/clock.js'
@@ -15,9 +16,11 @@ import { encodeEncryptionContext } from './context.js'
 import {
   DOMAIN_KEY_ID_BYTES,
   HBK_BYTES,
+  unwrapAuditKey,
   unwrapCredential,
   unwrapEkt,
   unwrapImportKey,
+  wrapAuditKey,
   wrapCredential,
   wrapEkt,
   wrapImportKey,
@@ -484,6 +487,35 @@ export class SoftwareHsm implements Hsm {
     }
   }
 
+  async createAuditSigningKey(): Promise<AuditSigningKey> {
+    const domain = this.#ready()
+    // An Ed25519 private key is a 32-byte seed; drawing it from the HSM's own generator keeps
+    // injected (deterministic) random sources in charge of every key the HSM makes.
+    const pkcs8 = concat(ED25519_PKCS8_PREFIX, this.#random(32))
+    try {
+      const publicKey = new Uint8Array(createPublicKey(ed25519Key(pkcs8)).export({ format: 'der', type: 'spki' }))
+      return { wrappedKey: wrapAuditKey(activeDomainKey(domain), pkcs8, this.#random(GCM_IV_BYTES)), publicKey }
+    } finally {
+      zeroize(pkcs8)
+    }
+  }
+
+  async signAuditDigest(wrappedKey: Uint8Array, message: Uint8Array): Promise<AuditSignature> {
+    const domain = this.#ready()
+    const pkcs8 = unwrapAuditKey(wrappedKey, domainKeyLookup(domain))
+    /* Precondition: An audit digest is signed only with an audit signing key this domain wrapped. */
+    if (pkcs8 === undefined) throw new KmsError('KMSInternalException', 'The audit signing key does not unwrap in this domain')
+    try {
+      const key = ed25519Key(pkcs8)
+      return {
+        signature: new Uint8Array(sign(null, message, key)),
+        publicKey: new Uint8Array(createPublicKey(key).export({ format: 'der', type: 'spki' })),
+      }
+    } finally {
+      zeroize(pkcs8)
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#status === 'closed') return
     this.#wipe()
@@ -658,6 +690,13 @@ function checkAccessKeyId(accessKeyId: string): void {
   if (!ACCESS_KEY_ID.test(accessKeyId)) {
     throw new KmsError('ValidationException', 'Malformed access key id')
   }
+}
+
+/** PKCS#8 DER of an Ed25519 private key up to its 32-byte seed (RFC 8410). */
+const ED25519_PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20])
+
+function ed25519Key(pkcs8: Uint8Array): ReturnType<typeof createPrivateKey> {
+  return createPrivateKey({ key: Buffer.from(pkcs8.buffer, pkcs8.byteOffset, pkcs8.byteLength), format: 'der', type: 'pkcs8' })
 }
 
 function activeDomainKey(domain: DomainState): { id: Uint8Array; key: Uint8Array } {

@@ -9,6 +9,8 @@ import Database from 'better-sqlite3'
 import type { Clock } from '../core/clock.js'
 import { SqliteStore } from '../store/sqlite/sqlite-store.js'
 import type { KeyRecord, Store } from '../store/store.js'
+import type { AuditEvent, AuditSink } from '../audit/event.js'
+import { recordSystemEvent } from './audit-record.js'
 import { DELETION_LEASE, DeletionScheduler, type DeletionSchedulerOptions } from './deletion-scheduler.js'
 
 const DAY = 24 * 60 * 60 * 1000
@@ -135,6 +137,38 @@ describe('DeletionScheduler', () => {
     assert.deepEqual(await remains(store, live), ALL)
     assert.ok(s.logs.some((l) => l.includes(`deleted key ${due.arn}`)), s.logs.join('\n'))
     assert.equal(await s.runOnce(), 0)
+    await s.stop()
+    await store.close()
+  })
+
+  it('records each deletion as an AwsServiceEvent DeleteKey, and a failed record does not undo it', async () => {
+    const store = await memoryStore()
+    const clock = new FakeClock()
+    const due = await addKey(store, T0)
+    const alsoDue = await addKey(store, T0)
+    const events: AuditEvent[] = []
+    const deps = { region: 'us-east-1', clock, audit: { append: async (e: AuditEvent) => void events.push(e) } as unknown as AuditSink }
+    let fail = true
+    const s = scheduler(store, clock, {
+      recordEvent: (e) => {
+        if (fail) {
+          fail = false
+          return Promise.reject(new Error('disk full'))
+        }
+        return recordSystemEvent(deps, e)
+      },
+    })
+    assert.equal(await s.runOnce(), 2)
+    assert.deepEqual([await remains(store, due), await remains(store, alsoDue)], [NONE, NONE])
+    assert.ok(s.logs.some((l) => l.includes('could not be written')), s.logs.join('\n'))
+    assert.equal(events.length, 1)
+    const [event] = events
+    assert.equal(event!.eventType, 'AwsServiceEvent')
+    assert.equal(event!.eventName, 'DeleteKey')
+    assert.deepEqual(event!.userIdentity, { type: 'AWSService', accountId: '111122223333', invokedBy: 'AWS Internal' })
+    assert.equal(event!.sourceIPAddress, 'AWS Internal')
+    assert.equal(event!.requestParameters, null)
+    assert.equal(event!.resources?.[0]?.type, 'AWS::KMS::Key')
     await s.stop()
     await store.close()
   })

@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js'
 import type { Store } from '../store/store.js'
+import type { SystemEvent } from './audit-record.js'
 
 /** The store lease that makes one node at a time run the deletion job. */
 export const DELETION_LEASE = 'key-deletion'
@@ -18,6 +19,8 @@ export interface DeletionSchedulerOptions {
   leaseMs?: number
   /** Keys read per batch. Default 100. */
   batchSize?: number
+  /** Writes the audit record (AwsServiceEvent DeleteKey) of each deletion; awaited before the next. */
+  recordEvent?: (event: SystemEvent) => Promise<void>
   /** Where deletions and failures are reported. Default: stderr. */
   log?: (message: string) => void
 }
@@ -40,6 +43,7 @@ export class DeletionScheduler {
   readonly #leaseMs: number
   readonly #batchSize: number
   readonly #log: (message: string) => void
+  readonly #recordEvent: ((event: SystemEvent) => Promise<void>) | undefined
   #timer: NodeJS.Timeout | undefined
   /** The last run queued; runs never overlap on one node. */
   #tail: Promise<unknown> = Promise.resolve()
@@ -54,6 +58,7 @@ export class DeletionScheduler {
     this.#leaseMs = options.leaseMs ?? 3 * this.#intervalMs
     this.#batchSize = options.batchSize ?? 100
     this.#log = options.log ?? ((m) => process.stderr.write(`${m}\n`))
+    this.#recordEvent = options.recordEvent
     for (const [name, v] of [['intervalMs', this.#intervalMs], ['leaseMs', this.#leaseMs], ['batchSize', this.#batchSize]] as const) {
       if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`)
     }
@@ -115,6 +120,10 @@ export class DeletionScheduler {
       for (const key of due) {
         if (await this.#store.deleteKey(key)) {
           deletedInBatch++
+          // The deletion happened; a record that cannot be written is reported, never undone.
+          await this.#recordEvent?.({ eventName: 'DeleteKey', key }).catch((e: unknown) =>
+            this.#log(`trent: the audit record of deleting ${key.arn} could not be written: ${describe(e)}`),
+          )
           this.#log(`trent: deleted key ${key.arn} (deletion date ${new Date(key.deletionDate ?? now).toISOString()})`)
         }
       }

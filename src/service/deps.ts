@@ -1,6 +1,8 @@
+import type { AuditSink } from '../audit/event.js'
 import type { Clock } from '../core/clock.js'
 import type { Hsm } from '../hsm/hsm.js'
 import type { KeyRecord, Store } from '../store/store.js'
+import type { KeyUsageTracker } from './key-usage.js'
 
 /** What every operation runs against. Built once by the composition root. */
 export interface ServiceDeps {
@@ -9,6 +11,10 @@ export interface ServiceDeps {
   clock: Clock
   region: string
   partition: string
+  /** Where each request's audit record goes; none in unit tests that build deps by hand. */
+  audit?: AuditSink
+  /** Coalesces GetKeyLastUsage's writes; without it uses are not tracked. */
+  keyUsage?: KeyUsageTracker
 }
 
 /** The authenticated caller of one request. */
@@ -22,7 +28,7 @@ export interface Caller {
    * Set for temporary credentials from STS AssumeRole: `principalArn` is then the session's
    * `arn:aws:sts::<acct>:assumed-role/<role>/<session>`.
    */
-  role?: { roleName: string; roleId: string; roleArn: string; sessionName: string }
+  role?: { roleName: string; roleId: string; roleArn: string; sessionName: string; sessionCreatedAt?: number }
   /** The address the request came from (aws:SourceIp). */
   sourceIp?: string
   /** Filled in while the request runs; read afterwards by the audit trail and canaries. */

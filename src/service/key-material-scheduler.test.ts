@@ -61,7 +61,7 @@ describe('KeyMaterialScheduler', () => {
     for (let i = 0; i < 5; i++) due.push(await rotatingKey(store, hsm, T0 - i * DAY))
     const later = await rotatingKey(store, hsm, T0 + DAY)
     const events: SystemEvent[] = []
-    const scheduler = new KeyMaterialScheduler({ store, hsm, clock, holder: 'a', batchSize: 2, onSystemEvent: (e) => events.push(e) })
+    const scheduler = new KeyMaterialScheduler({ store, hsm, clock, holder: 'a', batchSize: 2, onSystemEvent: (e) => void events.push(e) })
     assert.deepEqual(await scheduler.runOnce(), { rotated: 5, expired: 0 })
     assert.deepEqual(new Set(events.map((e) => e.keyId)), new Set(due.map((k) => k.keyId)))
     for (const k of due) {

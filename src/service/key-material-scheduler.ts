@@ -126,14 +126,14 @@ export class KeyMaterialScheduler {
     const hsmMaterial = await this.#o.hsm.generateKeyMaterial({ keyArn: key.arn, keyId: key.keyId, keySpec: key.keySpec, origin: key.origin })
     const material = rotatedMaterial(key, hsmMaterial, 'AUTOMATIC', now)
     if (!(await conditional(makeCurrent(this.#o, key, material, { nextRotationDate: now + key.rotationPeriodInDays * DAY_MS })))) return false
-    this.#o.onSystemEvent({ eventName: 'RotateKey', keyArn: key.arn, keyId: key.keyId, keyMaterialId: material.keyMaterialId, eventTime: now })
+    await this.#o.onSystemEvent({ eventName: 'RotateKey', keyArn: key.arn, keyId: key.keyId, accountId: key.accountId, keyMaterialId: material.keyMaterialId, eventTime: now })
     return true
   }
 
   async #expire(material: KeyMaterialRecord, now: number): Promise<boolean> {
     const key = await this.#o.store.getKey(material.keyId)
     if (!key || !(await conditional(deleteImportedMaterial(this.#o, key, material)))) return false
-    this.#o.onSystemEvent({ eventName: 'DeleteExpiredKeyMaterial', keyArn: key.arn, keyId: key.keyId, keyMaterialId: material.keyMaterialId, eventTime: now })
+    await this.#o.onSystemEvent({ eventName: 'DeleteExpiredKeyMaterial', keyArn: key.arn, keyId: key.keyId, accountId: key.accountId, keyMaterialId: material.keyMaterialId, eventTime: now })
     return true
   }
 }

@@ -19,6 +19,7 @@ export interface SystemEvent {
   eventName: 'RotateKey' | 'DeleteExpiredKeyMaterial'
   keyArn: string
   keyId: string
+  accountId: string
   /** The material made current (RotateKey) or deleted (DeleteExpiredKeyMaterial). */
   keyMaterialId: string
   /** Milliseconds since the epoch. */
@@ -26,7 +27,7 @@ export interface SystemEvent {
 }
 
 /** Where system events go; wired by main.ts. */
-export type SystemEventSink = (event: SystemEvent) => void
+export type SystemEventSink = (event: SystemEvent) => void | Promise<void>
 
 /** True for the keys whose material can rotate: symmetric encryption keys of AWS KMS or imported material. */
 export function rotatable(key: KeyRecord): boolean {

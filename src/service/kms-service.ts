@@ -1,6 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { zeroize } from '../core/secret.js'
 import type { IamRoleRecord } from '../store/store.js'
+import { KmsError } from '../core/errors.js'
+import { requestEvent, type RequestOutcome } from './audit-record.js'
+import { TRACKED_OPERATIONS } from './key-usage.js'
 import { authorizeByIdentity } from './authorize.js'
 import type { Caller, ServiceDeps } from './deps.js'
 import type { Operation } from './operation.js'
@@ -25,6 +28,7 @@ import { verify } from './operations/verify.js'
 import { verifyMac } from './operations/verify-mac.js'
 import { generateDataKeyWithoutPlaintext } from './operations/generate-data-key-without-plaintext.js'
 import { generateRandom } from './operations/generate-random.js'
+import { getKeyLastUsage } from './operations/get-key-last-usage.js'
 import { getKeyPolicy } from './operations/get-key-policy.js'
 import { listAliases } from './operations/list-aliases.js'
 import { listGrants } from './operations/list-grants.js'
@@ -76,6 +80,7 @@ const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
     verify,
     verifyMac,
     generateRandom,
+    getKeyLastUsage,
     getKeyPolicy,
     getKeyRotationStatus,
     getParametersForImport,
@@ -133,6 +138,42 @@ export class KmsService {
     this.deps = deps
   }
 
+  /**
+   * Writes the audit record of a request whose outcome is known; resolves once it is durable, and
+   * rejects (KMSInternalException) when it cannot be written. Call exactly once per request, before
+   * its response is sent.
+   */
+  async record(outcome: RequestOutcome): Promise<void> {
+    outcome.recorded = true
+    if (!this.deps.audit) return
+    const event = requestEvent(this.deps, outcome)
+    await this.deps.audit.append(event)
+    // A use counts for GetKeyLastUsage once it succeeded and its record (the eventID it names) is durable.
+    const tracker = this.deps.keyUsage
+    if (tracker && !outcome.error && outcome.api === 'kms' && TRACKED_OPERATIONS.has(event.eventName)) {
+      const timestamp = this.deps.clock.now()
+      for (const r of event.resources ?? []) {
+        const keyId = r.ARN.slice(r.ARN.indexOf(':key/') + 5)
+        tracker.note({ keyId, operation: event.eventName, timestamp, eventId: event.eventID, requestId: outcome.requestId })
+      }
+    }
+  }
+
+  /** Writes what is pending (key usage) before the store closes. */
+  async close(): Promise<void> {
+    await this.deps.keyUsage?.flush()
+  }
+
+  /** Refuses work while the audit trail cannot be written: requests fail closed. */
+  assertAuditable(): void {
+    if (this.deps.audit && !this.deps.audit.health().ok) throw new KmsError('KMSInternalException', '')
+  }
+
+  /** What /health reports: not ok while the audit trail cannot be written. */
+  health(): { ok: true } | { ok: false; reason: string } {
+    return this.deps.audit?.health() ?? { ok: true }
+  }
+
   /** Names of the operations this service answers. */
   static readonly operationNames: readonly string[] = [...OPERATIONS.keys()].sort()
 
@@ -180,7 +221,7 @@ export class KmsService {
         accountId: session.accountId,
         principalArn: assumedRoleArn(this.deps.partition, session.accountId, role.roleName, session.sessionName),
         accessKeyId,
-        role: { roleName: role.roleName, roleId: role.roleId, roleArn: role.arn, sessionName: session.sessionName },
+        role: { roleName: role.roleName, roleId: role.roleId, roleArn: role.arn, sessionName: session.sessionName, sessionCreatedAt: session.createdAt },
       },
       session: { tokenHash: session.tokenHash, expiresAt: session.expiresAt },
     }

@@ -323,6 +323,9 @@ export class CachedStore implements Store {
   putRoleSession: Store['putRoleSession'] = (session) => this.#store.putRoleSession(session)
   getRoleSession: Store['getRoleSession'] = (accessKeyId) => this.#store.getRoleSession(accessKeyId)
   listRoleSessionIds: Store['listRoleSessionIds'] = (accountId, roleName) => this.#store.listRoleSessionIds(accountId, roleName)
+  recordKeyUsage: Store['recordKeyUsage'] = (usages) => this.#store.recordKeyUsage(usages)
+  getKeyLastUsage: Store['getKeyLastUsage'] = (keyId) => this.#store.getKeyLastUsage(keyId)
+  keyUsageTrackingStart: Store['keyUsageTrackingStart'] = () => this.#store.keyUsageTrackingStart()
   deleteUserPolicy: Store['deleteUserPolicy'] = async (accountId, userName, policyName) => {
     try {
       return await this.#store.deleteUserPolicy(accountId, userName, policyName)

@@ -243,6 +243,18 @@ export interface StoreChange {
 /** Receives {@link StoreChange}s; called synchronously, must not throw. */
 export type StoreChangeListener = (change: StoreChange) => void
 
+/** The last successful cryptographic use of a KMS key (GetKeyLastUsage). */
+export interface KeyUsageRecord {
+  keyId: string
+  /** The operation, e.g. Encrypt, Decrypt, GenerateDataKey, ReEncrypt. */
+  operation: string
+  /** Milliseconds since the epoch. */
+  timestamp: number
+  /** The audit event's eventID. */
+  eventId: string
+  requestId: string
+}
+
 /**
  * Persistence for Trent. Every method is async so SQLite and PostgreSQL backends share it; every
  * backend must pass test/contract/store-contract.ts.
@@ -378,6 +390,15 @@ export interface Store {
   getRoleSession(accessKeyId: string): Promise<RoleSessionRecord | undefined>
   /** Access key ids of a role's sessions (expired ones included). */
   listRoleSessionIds(accountId: string, roleName: string): Promise<string[]>
+  /**
+   * Records keys' latest cryptographic uses in one write; for each key keeps the newer of the stored
+   * and the given use (by timestamp), so writes from several nodes may arrive in any order.
+   */
+  recordKeyUsage(usages: readonly KeyUsageRecord[]): Promise<void>
+  /** A key's last recorded cryptographic use, if any. */
+  getKeyLastUsage(keyId: string): Promise<KeyUsageRecord | undefined>
+  /** When this store began tracking key usage (milliseconds since the epoch). */
+  keyUsageTrackingStart(): Promise<number>
   /**
    * Offered by stores that several nodes share (PostgreSQL; absent for SQLite, which has one node).
    * Calls `listener` after a key update or deletion, a grant creation or deletion (as a change of

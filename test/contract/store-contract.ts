@@ -156,6 +156,30 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
   describe(`Store contract: ${name}`, () => {
     grantContract(withStore)
 
+    describe('key last usage', () => {
+      it('keeps the newest use per key, whatever order the writes come in, and a tracking start', () =>
+        withStore(async (store) => {
+          const before = Date.now()
+          const a = sampleKey()
+          const b = sampleKey()
+          await store.createKey(a)
+          await store.createKey(b)
+          assert.equal(await store.getKeyLastUsage(a.keyId), undefined)
+          const use = (keyId: string, timestamp: number, operation = 'Encrypt') => ({ keyId, operation, timestamp, eventId: `evt-${timestamp}`, requestId: `req-${timestamp}` })
+          await store.recordKeyUsage([use(a.keyId, 2000), use(b.keyId, 1000, 'Decrypt')])
+          await store.recordKeyUsage([use(a.keyId, 1500, 'Decrypt')])
+          assert.deepEqual(await store.getKeyLastUsage(a.keyId), use(a.keyId, 2000))
+          assert.deepEqual(await store.getKeyLastUsage(b.keyId), use(b.keyId, 1000, 'Decrypt'))
+          await store.recordKeyUsage([use(b.keyId, 3000, 'ReEncrypt')])
+          assert.deepEqual(await store.getKeyLastUsage(b.keyId), use(b.keyId, 3000, 'ReEncrypt'))
+          await store.recordKeyUsage([])
+          const start = await store.keyUsageTrackingStart()
+          assert.ok(start > 0 && start <= Date.now() && start > before - 60 * 60 * 1000, String(start))
+          await store.migrate()
+          assert.equal(await store.keyUsageTrackingStart(), start)
+        }))
+    })
+
     describe('migrate', () => {
       it('can run again on a migrated database and keeps the data', () =>
         withStore(async (store) => {

@@ -85,7 +85,7 @@ describe('imported key material (BYOK): GetParametersForImport, ImportKeyMateria
   let kms: KMSClient
 
   async function start(): Promise<void> {
-    trent = await startServer({ host: '127.0.0.1', port: 0, dataDir: data.dir, region: REGION, accountId: ACCOUNT, admin: CREDENTIALS, clock, onSystemEvent: (e) => events.push(e) })
+    trent = await startServer({ host: '127.0.0.1', port: 0, dataDir: data.dir, region: REGION, accountId: ACCOUNT, admin: CREDENTIALS, clock, onSystemEvent: (e) => void events.push(e) })
     kms = clockedClient(trent.url, clock)
   }
   async function stop(): Promise<void> {

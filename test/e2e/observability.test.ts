@@ -26,7 +26,8 @@ describe('GET /metrics (--metrics)', () => {
     assert.equal(before.types.get('trent_request_duration_seconds'), 'histogram')
     assert.equal(before.value('trent_hsm_up'), 1)
     assert.equal(before.types.get('trent_hsm_respawns_total'), 'counter')
-    assert.equal(before.types.has('trent_audit_queue_depth'), false, 'shown only once the audit trail registers it')
+    assert.equal(before.types.get('trent_audit_queue_depth'), 'gauge')
+    assert.equal(before.value('trent_audit_queue_depth'), 0)
 
     const { KeyMetadata } = await kms.send(new CreateKeyCommand({}))
     const keyId = KeyMetadata!.KeyId!

@@ -21,7 +21,7 @@ import {
   type RotationsListEntry,
 } from '@aws-sdk/client-kms'
 import Database from 'better-sqlite3'
-import { startServer, type RunningTrent } from '../../src/main.js'
+import { queryAudit, startServer, type RunningTrent } from '../../src/main.js'
 import type { SystemEvent } from '../../src/service/key-material.js'
 import { ACCOUNT, CREDENTIALS, REGION, rejectsWithKmsError as rejects, tempDataDir } from './harness.js'
 import { ShiftedClock, clockedClient } from './shifted-clock.js'
@@ -41,7 +41,7 @@ describe('key rotation: EnableKeyRotation, RotateKeyOnDemand, ListKeyRotations a
   let kms: KMSClient
 
   const start = (): Promise<RunningTrent> =>
-    startServer({ host: '127.0.0.1', port: 0, dataDir: data.dir, region: REGION, accountId: ACCOUNT, admin: CREDENTIALS, clock, onSystemEvent: (e) => events.push(e) })
+    startServer({ host: '127.0.0.1', port: 0, dataDir: data.dir, region: REGION, accountId: ACCOUNT, admin: CREDENTIALS, clock, onSystemEvent: (e) => void events.push(e) })
 
   async function stop(): Promise<void> {
     kms?.destroy()
@@ -238,6 +238,12 @@ describe('key rotation: EnableKeyRotation, RotateKeyOnDemand, ListKeyRotations a
     assert.equal(last.KeyMaterialId, await currentMaterial(key.id))
     near((await kms.send(new GetKeyRotationStatusCommand({ KeyId: key.id }))).NextRotationDate, clock.now() + 90 * DAY)
     assert.deepEqual(events.map((e) => [e.eventName, e.keyArn, e.keyMaterialId]), [['RotateKey', key.arn, last.KeyMaterialId]])
+    // The audit trail holds it as an AWS service event, durable before the job reported it.
+    const audited = [...queryAudit({ dataDir: data.dir }, { eventName: 'RotateKey' })]
+    assert.equal(audited.length, 1)
+    assert.equal(audited[0]!.eventType, 'AwsServiceEvent')
+    assert.deepEqual(audited[0]!.resources, [{ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: key.arn }])
+    assert.deepEqual(audited[0]!.serviceEventDetails, { keyId: key.id, keyMaterialId: last.KeyMaterialId })
     assert.deepEqual(await decrypt(firstBlob), { text: 'before any rotation', keyMaterialId: firstMaterial })
   })
 

@@ -1,6 +1,6 @@
 import { KmsError } from '../../core/errors.js'
 import type { EncryptionContext } from '../../core/types.js'
-import type { DataKey, DataKeyPair, Hsm, ImportWrapping, ImportWrappingKey, KeyBinding, KeyMaterialRef, NewKeyMaterial } from '../hsm.js'
+import type { AuditSignature, AuditSigningKey, DataKey, DataKeyPair, Hsm, ImportWrapping, ImportWrappingKey, KeyBinding, KeyMaterialRef, NewKeyMaterial } from '../hsm.js'
 
 /**
  * TEST DOUBLE ONLY: an Hsm with fake, insecure "crypto" (byte reversal and tagging) for exercising
@@ -142,6 +142,14 @@ export class FakeHsm implements Hsm {
     const privateKeyCiphertextBlob = await this.encrypt(key, privateKeyPlaintext, context)
     const publicKey = new TextEncoder().encode(`public ${keyPairSpec}`)
     return withPlaintext ? { publicKey, privateKeyCiphertextBlob, privateKeyPlaintext } : { publicKey, privateKeyCiphertextBlob }
+  }
+
+  async createAuditSigningKey(): Promise<AuditSigningKey> {
+    return { wrappedKey: new TextEncoder().encode('fake-audit-key'), publicKey: new TextEncoder().encode('fake-public-key') }
+  }
+
+  async signAuditDigest(wrappedKey: Uint8Array, message: Uint8Array): Promise<AuditSignature> {
+    return { signature: Uint8Array.from([...wrappedKey.subarray(0, 4), message.length & 0xff]), publicKey: new TextEncoder().encode('fake-public-key') }
   }
 
   async close(): Promise<void> {

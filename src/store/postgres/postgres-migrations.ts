@@ -244,6 +244,20 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       CREATE INDEX import_tokens_by_key ON import_tokens (key_id);
     `,
   },
+  {
+    name: '0007-key-last-usage',
+    sql: `
+      -- GetKeyLastUsage: each key's last successful cryptographic use. Tracking starts when this
+      -- migration runs (its applied_at in trent_migrations).
+      CREATE TABLE key_last_usage (
+        key_id text PRIMARY KEY,
+        operation text NOT NULL,
+        used_at bigint NOT NULL,
+        event_id text NOT NULL,
+        request_id text NOT NULL
+      );
+    `,
+  },
 ]
 
 /**

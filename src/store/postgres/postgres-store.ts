@@ -26,10 +26,12 @@ import {
   type KeyMaterialRecord,
   type KeyPage,
   type KeyRecord,
+  type KeyUsageRecord,
   type Store,
   type StoreChangeListener,
   type Tag,
 } from '../store.js'
+import { toUsage, type UsageRow } from '../key-usage-rows.js'
 import type { PgListenClient, PgPool, PgQueryable, PgQueryResult } from './postgres-config.js'
 import { migratePostgres, type PostgresMigrationReport } from './postgres-migrations.js'
 import { pgCountGrants, pgCreateGrant, pgDeleteGrant, pgGetGrant, pgGrantByToken, pgListGrants, pgListRetirableGrants } from './postgres-grants.js'
@@ -818,6 +820,31 @@ export class PostgresStore implements Store {
     const rows = (await this.#query('SELECT access_key_id FROM role_sessions WHERE account_id = $1 AND role_name = $2 ORDER BY access_key_id', [accountId, roleName]))
       .rows as Array<{ access_key_id: string }>
     return rows.map((r) => r.access_key_id)
+  }
+
+  async recordKeyUsage(usages: readonly KeyUsageRecord[]): Promise<void> {
+    if (usages.length === 0) return
+    // One statement for the batch; a newer use recorded meanwhile by another node is kept.
+    await this.#query(
+      `INSERT INTO key_last_usage (key_id, operation, used_at, event_id, request_id)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[])
+      ON CONFLICT (key_id) DO UPDATE SET operation = excluded.operation, used_at = excluded.used_at,
+        event_id = excluded.event_id, request_id = excluded.request_id
+      WHERE excluded.used_at >= key_last_usage.used_at`,
+      [usages.map((u) => u.keyId), usages.map((u) => u.operation), usages.map((u) => u.timestamp), usages.map((u) => u.eventId), usages.map((u) => u.requestId)],
+    )
+  }
+
+  async getKeyLastUsage(keyId: string): Promise<KeyUsageRecord | undefined> {
+    const row = (await this.#query('SELECT key_id, operation, used_at, event_id, request_id FROM key_last_usage WHERE key_id = $1', [keyId])).rows[0] as
+      | UsageRow
+      | undefined
+    return row === undefined ? undefined : toUsage(row)
+  }
+
+  async keyUsageTrackingStart(): Promise<number> {
+    const row = (await this.#query(`SELECT applied_at FROM trent_migrations WHERE name = '0007-key-last-usage'`)).rows[0] as { applied_at: string } | undefined
+    return Number(row?.applied_at ?? 0)
   }
 
   async getRoleSession(accessKeyId: string): Promise<RoleSessionRecord | undefined> {

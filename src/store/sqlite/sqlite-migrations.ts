@@ -219,6 +219,20 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX import_tokens_by_key ON import_tokens (key_id);
     `,
   },
+  {
+    name: '0007-key-last-usage',
+    sql: `
+      -- GetKeyLastUsage: each key's last successful cryptographic use. Tracking starts when this
+      -- migration runs (its applied_at in trent_migrations).
+      CREATE TABLE key_last_usage (
+        key_id TEXT PRIMARY KEY,
+        operation TEXT NOT NULL,
+        used_at INTEGER NOT NULL,
+        event_id TEXT NOT NULL,
+        request_id TEXT NOT NULL
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ]
 
 /**

@@ -15,9 +15,11 @@ import {
   type KeyMaterialRecord,
   type KeyPage,
   type KeyRecord,
+  type KeyUsageRecord,
   type Store,
   type Tag,
 } from '../store.js'
+import { toUsage, type UsageRow } from '../key-usage-rows.js'
 import {
   aliasMarkerScope,
   decodeAliasName,
@@ -676,6 +678,27 @@ export class SqliteStore implements Store {
   async listRoleSessionIds(accountId: string, roleName: string): Promise<string[]> {
     const rows = this.#prepare('SELECT access_key_id FROM role_sessions WHERE account_id = ? AND role_name = ? ORDER BY access_key_id').all(accountId, roleName)
     return (rows as Array<{ access_key_id: string }>).map((r) => r.access_key_id)
+  }
+
+  async recordKeyUsage(usages: readonly KeyUsageRecord[]): Promise<void> {
+    if (usages.length === 0) return
+    const upsert = this.#prepare(`INSERT INTO key_last_usage (key_id, operation, used_at, event_id, request_id) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (key_id) DO UPDATE SET operation = excluded.operation, used_at = excluded.used_at,
+        event_id = excluded.event_id, request_id = excluded.request_id
+      WHERE excluded.used_at >= key_last_usage.used_at`)
+    this.#transaction(() => {
+      for (const u of usages) upsert.run(u.keyId, u.operation, u.timestamp, u.eventId, u.requestId)
+    })
+  }
+
+  async getKeyLastUsage(keyId: string): Promise<KeyUsageRecord | undefined> {
+    const row = this.#prepare('SELECT key_id, operation, used_at, event_id, request_id FROM key_last_usage WHERE key_id = ?').get(keyId) as UsageRow | undefined
+    return row === undefined ? undefined : toUsage(row)
+  }
+
+  async keyUsageTrackingStart(): Promise<number> {
+    const row = this.#prepare(`SELECT applied_at FROM trent_migrations WHERE name = '0007-key-last-usage'`).get() as { applied_at: number } | undefined
+    return row?.applied_at ?? 0
   }
 
   async getRoleSession(accessKeyId: string): Promise<RoleSessionRecord | undefined> {

@@ -1,0 +1,228 @@
+import assert from 'node:assert/strict'
+import { generateKeyPairSync, sign } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import type { AuditEvent } from './event.js'
+import { listTrail, PUBLIC_KEY_FILE, signatureName } from './format.js'
+import { FileTrail, type DigestSigner } from './trail.js'
+import { verifyTrail } from './verify.js'
+
+const dirs: string[] = []
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
+
+function signer(): DigestSigner & { pem: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+  return {
+    publicKey: new Uint8Array(publicKey.export({ format: 'der', type: 'spki' })),
+    pem: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+    sign: async (m) => new Uint8Array(sign(null, m, privateKey)),
+  }
+}
+
+function event(n: number): AuditEvent {
+  return {
+    eventVersion: '1.11',
+    userIdentity: { type: 'Root', principalId: '111122223333', arn: 'arn:aws:iam::111122223333:root', accountId: '111122223333' },
+    eventTime: '2026-01-01T00:00:00Z',
+    eventSource: 'kms.amazonaws.com',
+    eventName: 'Encrypt',
+    awsRegion: 'us-east-1',
+    sourceIPAddress: '127.0.0.1',
+    requestParameters: { keyId: `key-${n}` },
+    responseElements: null,
+    requestID: `req-${n}`,
+    eventID: `evt-${n}`,
+    readOnly: true,
+    eventType: 'AwsApiCall',
+    managementEvent: true,
+    recipientAccountId: '111122223333',
+    eventCategory: 'Management',
+  }
+}
+
+/** A trail of three sealed segments (4 records each) and 2 unsealed records. */
+async function sampleTrail(options: { unsealed?: number } = {}): Promise<{ dir: string; pem: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'trent-trail-'))
+  dirs.push(dir)
+  const s = signer()
+  writeFileSync(join(dir, PUBLIC_KEY_FILE), s.pem)
+  const trail = await FileTrail.open({ dir, signer: s, clock: { now: () => Date.now() } })
+  let n = 0
+  for (let seg = 0; seg < 3; seg++) {
+    await Promise.all([1, 2, 3, 4].map(() => trail.append(event(++n))))
+    await trail.seal()
+  }
+  for (let i = 0; i < (options.unsealed ?? 0); i++) await trail.append(event(++n))
+  if (options.unsealed === undefined) await trail.close()
+  return { dir, pem: s.pem }
+}
+
+function lines(dir: string, file: string): string[] {
+  return readFileSync(join(dir, file), 'utf8').split('\n').slice(0, -1)
+}
+
+function rewrite(dir: string, file: string, edit: (lines: string[]) => string[]): void {
+  const out = edit(lines(dir, file))
+  writeFileSync(join(dir, file), out.length ? `${out.join('\n')}\n` : '')
+}
+
+describe('audit trail', () => {
+  it('writes every record once, in order, in group commits, and verifies', async () => {
+    const { dir, pem } = await sampleTrail()
+    const { segments, digests } = listTrail(dir)
+    assert.deepEqual(segments.map((s) => s.name), ['trail-000001.jsonl', 'trail-000002.jsonl', 'trail-000003.jsonl'])
+    // close() seals once more with nothing new: an empty digest keeps the chain going.
+    assert.equal(digests.length, 4)
+    const all = segments.flatMap((s) => lines(dir, s.name).map((l) => JSON.parse(l) as { sequence: number; event: AuditEvent }))
+    assert.deepEqual(all.map((r) => r.sequence), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
+    assert.deepEqual(new Set(all.map((r) => r.event.requestID)).size, 12)
+    const result = verifyTrail(dir, pem)
+    assert.deepEqual(result.problems, [])
+    assert.equal(result.ok, true)
+    assert.equal(result.records, 12)
+    assert.equal(result.unsealedRecords, 0)
+  })
+
+  it('reports records after the last digest as unsealed, and a torn last append as no tampering', async () => {
+    const { dir, pem } = await sampleTrail({ unsealed: 2 })
+    const before = verifyTrail(dir, pem)
+    assert.equal(before.ok, true)
+    assert.equal(before.unsealedRecords, 2)
+    writeFileSync(join(dir, 'trail-000004.jsonl'), `${readFileSync(join(dir, 'trail-000004.jsonl'), 'utf8')}{"sequence":15,"prev`)
+    const torn = verifyTrail(dir, pem)
+    assert.equal(torn.ok, true)
+    assert.equal(torn.tornTail, true)
+    // In a sealed segment the same bytes are tampering.
+    writeFileSync(join(dir, 'trail-000003.jsonl'), `${readFileSync(join(dir, 'trail-000003.jsonl'), 'utf8')}{"seq`)
+    assert.equal(verifyTrail(dir, pem).ok, false)
+  })
+
+  const crashes = [
+    { what: 'a torn append', garbage: '{"sequence":4,"previousHa' },
+    // Writes run concurrently: after a power loss a later one may be on disk without an earlier one.
+    { what: 'a hole left by concurrent writes', garbage: `${'\0'.repeat(40)}\n{"sequence":5,"previousHash":"00","event":{}}\n` },
+  ]
+  for (const c of crashes) {
+    it(`a reopened trail cuts ${c.what} off (never acknowledged), seals the rest, and continues the chain`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'trent-trail-'))
+      dirs.push(dir)
+      const s = signer()
+      const first = await FileTrail.open({ dir, signer: s, clock: { now: () => Date.now() } })
+      await Promise.all([1, 2, 3].map((n) => first.append(event(n))))
+      // A crash: no close, and garbage after the last acknowledged record.
+      const file = join(dir, 'trail-000001.jsonl')
+      writeFileSync(file, `${readFileSync(file, 'utf8')}${c.garbage}`)
+      const second = await FileTrail.open({ dir, signer: s, clock: { now: () => Date.now() } })
+      await second.append(event(4))
+      await second.close()
+      const result = verifyTrail(dir, s.pem)
+      assert.deepEqual(result.problems, [])
+      assert.equal(result.records, 4)
+      assert.equal(result.unsealedRecords, 0)
+      assert.deepEqual(listTrail(dir).segments.map((x) => x.name), ['trail-000001.jsonl', 'trail-000002.jsonl'])
+    })
+  }
+
+  const tampering: Array<{ what: string; tamper: (dir: string) => void; firstBad: { file: string; line: number; sequence: number }; problem: RegExp }> = [
+    {
+      what: 'one edited byte, naming the record',
+      tamper: (dir) => rewrite(dir, 'trail-000002.jsonl', (l) => l.map((line, i) => (i === 1 ? line.replace('key-6', 'key-7') : line))),
+      firstBad: { file: 'trail-000002.jsonl', line: 2, sequence: 6 },
+      problem: /record 6 was altered/,
+    },
+    {
+      what: 'an edited link field, naming that record, not its predecessor',
+      tamper: (dir) => rewrite(dir, 'trail-000001.jsonl', (l) => l.map((line, i) => (i === 2 ? line.replace(/"previousHash":"./, '"previousHash":"f') : line))),
+      firstBad: { file: 'trail-000001.jsonl', line: 3, sequence: 3 },
+      problem: /record 3 was altered/,
+    },
+    {
+      what: 'a deleted record',
+      tamper: (dir) => rewrite(dir, 'trail-000002.jsonl', (l) => l.filter((_, i) => i !== 2)),
+      firstBad: { file: 'trail-000002.jsonl', line: 3, sequence: 7 },
+      problem: /record 7 is missing/,
+    },
+    {
+      what: 'two swapped records',
+      tamper: (dir) => rewrite(dir, 'trail-000001.jsonl', (l) => [l[0]!, l[2]!, l[1]!, l[3]!]),
+      firstBad: { file: 'trail-000001.jsonl', line: 2, sequence: 2 },
+      problem: /out of order|missing/,
+    },
+    {
+      what: 'a truncated tail',
+      tamper: (dir) => rewrite(dir, 'trail-000003.jsonl', (l) => l.slice(0, 2)),
+      firstBad: { file: 'trail-000003.jsonl', line: 3, sequence: 11 },
+      problem: /truncated/,
+    },
+  ]
+  for (const t of tampering) {
+    it(`catches ${t.what}`, async () => {
+      const { dir, pem } = await sampleTrail()
+      t.tamper(dir)
+      const result = verifyTrail(dir, pem)
+      assert.equal(result.ok, false)
+      assert.deepEqual(result.firstBad, t.firstBad)
+      assert.match(result.problems.join('\n'), t.problem)
+    })
+  }
+
+  it('catches a deleted segment', async () => {
+    const { dir, pem } = await sampleTrail()
+    rmSync(join(dir, 'trail-000002.jsonl'))
+    const result = verifyTrail(dir, pem)
+    assert.equal(result.ok, false)
+    assert.equal(result.firstBad?.sequence, 5)
+  })
+
+  it('catches a replaced digest and a forged digest signature', async () => {
+    const { dir, pem } = await sampleTrail()
+    // Replaced: a digest re-signed by another key.
+    const other = signer()
+    const digest = readFileSync(join(dir, 'digest-000002.json'))
+    writeFileSync(join(dir, signatureName('digest-000002.json')), `${Buffer.from(await other.sign(digest)).toString('hex')}\n`)
+    assert.match(verifyTrail(dir, pem).problems[0]!, /digest-000002.json: the signature does not verify/)
+
+    const fresh = await sampleTrail()
+    // Forged: an edited digest (claiming fewer records) with a made-up signature.
+    const path = join(fresh.dir, 'digest-000003.json')
+    writeFileSync(path, readFileSync(path, 'utf8').replace(/"lastSequence":12/, '"lastSequence":11'))
+    writeFileSync(join(fresh.dir, signatureName('digest-000003.json')), `${'ab'.repeat(64)}\n`)
+    assert.match(verifyTrail(fresh.dir, fresh.pem).problems[0]!, /digest-000003.json: the signature does not verify/)
+  })
+
+  it('catches a deleted digest in the middle of the chain', async () => {
+    const { dir, pem } = await sampleTrail()
+    rmSync(join(dir, 'digest-000002.json'))
+    assert.match(verifyTrail(dir, pem).problems.join('\n'), /digest 2 is missing/)
+  })
+
+  it('under concurrent appends and a failing disk: refuses, holds the records, and writes them all in order once it works', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trent-trail-'))
+    dirs.push(dir)
+    const s = signer()
+    let failing = false
+    const trail = await FileTrail.open({ dir, signer: s, clock: { now: () => Date.now() }, retryMs: 20, log: () => {}, beforeWrite: () => {
+      if (failing) throw new Error('ENOSPC: no space left on device')
+    } })
+    await Promise.all(Array.from({ length: 200 }, (_, i) => trail.append(event(i + 1))))
+    failing = true
+    const refused = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => trail.append(event(201 + i))))
+    assert.ok(refused.every((r) => r.status === 'rejected'))
+    assert.equal(trail.health().ok, false)
+    await assert.rejects(trail.append(event(221)))
+    failing = false
+    for (let i = 0; i < 100 && !trail.health().ok; i++) await new Promise((r) => setTimeout(r, 10))
+    assert.equal(trail.health().ok, true)
+    await trail.append(event(222))
+    await trail.close()
+    const result = verifyTrail(dir, s.pem)
+    assert.deepEqual(result.problems, [])
+    assert.equal(result.records, 222)
+    const stored = listTrail(dir).segments.flatMap((x) => lines(dir, x.name).map((l) => JSON.parse(l) as { event: AuditEvent }))
+    assert.equal(stored.filter((r) => r.event.additionalEventData?.['responseReplacedBy'] === 'KMSInternalException').length, 20)
+    assert.equal(new Set(stored.map((r) => r.event.requestID)).size, 222)
+  })
+
+})
