@@ -164,6 +164,17 @@ describe('imported asymmetric and HMAC key material', () => {
     assert.ok(customer.verifiesEd25519(pair.publicPem, message, await sign(key.id, message, 'ED25519_SHA_512')))
   })
 
+  for (const [keySpec, curve, algorithm, digest] of [['ECC_NIST_P384', 'P-384', 'ECDSA_SHA_384', '-sha384'], ['ECC_SECG_P256K1', 'secp256k1', 'ECDSA_SHA_256', '-sha256']] as const) {
+    it(`${keySpec}: an openssl ${curve} key signs in Trent; openssl verifies`, async () => {
+      const key = await externalKey(keySpec, 'SIGN_VERIFY')
+      const pair = customer.keyPair(['-algorithm', 'EC', '-pkeyopt', `ec_paramgen_curve:${curve}`])
+      await importMaterial(key.id, pair.pkcs8, 'RSA_AES_KEY_WRAP_SHA_1')
+      assert.deepEqual(Buffer.from((await kms.send(new GetPublicKeyCommand({ KeyId: key.id }))).PublicKey!), pair.publicDer)
+      const message = Buffer.from(`signed with ${curve}`)
+      assert.ok(customer.verifies(pair.publicPem, message, await sign(key.id, message, algorithm), ['dgst', digest]))
+    })
+  }
+
   it('refuses material of another key spec: curve, type or size', async () => {
     const p256Key = await externalKey('ECC_NIST_P256', 'SIGN_VERIFY')
     for (const other of [['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-384'], ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:secp256k1'], ['-algorithm', 'ED25519'], rsa2048]) {
