@@ -2,8 +2,8 @@ import { constants, createDecipheriv, createPrivateKey, generateKeyPair, private
 import { promisify } from 'node:util'
 import { KmsError } from '../core/errors.js'
 import { zeroize } from '../core/secret.js'
-import { HBK_BYTES, lengthPrefixed } from './ekt.js'
 import { isKeyPairSpec, pairIsConsistent, parseKeyPair, privateKeyPkcs8, spki } from './asymmetric.js'
+import { HBK_BYTES, lengthPrefixed } from './ekt.js'
 import { hmacSha256, kdfCtrHmacSha256 } from './kdf.js'
 
 /**
@@ -79,8 +79,8 @@ export function unwrapImportedMaterial(pkcs8: Uint8Array, wrappingKeySpec: strin
 }
 
 /**
- * HMAC key material AWS accepts for import, in bytes: at least the hash's output and at most its
- * block size ("Requirements for imported key material").
+ * HMAC key material accepted for import, in bytes: at least the hash's output and at most its
+ * block size. Our reading of AWS's "Requirements for imported key material", not confirmed.
  */
 const HMAC_IMPORT_BYTES: Readonly<Partial<Record<string, { min: number; max: number }>>> = {
   HMAC_224: { min: 28, max: 64 },
@@ -124,11 +124,11 @@ export function importedHbk(keySpec: string, material: Uint8Array): { hbk: Uint8
 
 /**
  * The id of imported material: HMAC-SHA256 over the key ARN and the material's identity (the
- * material itself, or an asymmetric key's public key), under a key derived
- * from a domain secret. Deterministic, so importing the same material again finds the same HBK and
- * every old ciphertext decrypts; keyed, so the id written in clear into every ciphertext blob is
- * no fingerprint of the material (nobody can test a guess of it offline) and the same material in
- * two keys gets unrelated ids.
+ * material itself, or an asymmetric key's public key), under a key derived from a domain secret.
+ * Deterministic, so importing the same material again finds the same HBK and every old ciphertext
+ * decrypts; keyed, so the id written in clear into every ciphertext blob is no fingerprint of the
+ * material (nobody can test a guess of it offline) and the same material in two keys gets
+ * unrelated ids.
  */
 export function importedHbkId(domainSecret: Uint8Array, domainId: Uint8Array, keyArn: string, identity: Uint8Array): Uint8Array {
   const idKey = kdfCtrHmacSha256(domainSecret, ID_KEY_LABEL, domainId, 32)
