@@ -75,7 +75,31 @@ export async function generatePrivateKey(keySpec: string): Promise<Uint8Array> {
   else if (bits !== undefined) ({ privateKey } = await generateKeyPairAsync('rsa', { modulusLength: bits, publicExponent: 0x10001 }))
   else if (keySpec === 'ECC_NIST_EDWARDS25519') ({ privateKey } = await generateKeyPairAsync('ed25519'))
   else throw new KmsError('UnsupportedOperationException', `The software HSM cannot generate ${keySpec} key material`)
-  return new Uint8Array(privateKey.export({ format: 'der', type: 'pkcs8' }))
+  return privateKeyPkcs8({ privateKey })
+}
+
+/** The private key as PKCS#8 DER, the one encoding EKTs hold (the caller zeroises it). */
+export function privateKeyPkcs8(pair: Pick<KeyPair, 'privateKey'>): Uint8Array {
+  const der = pair.privateKey.export({ format: 'der', type: 'pkcs8' })
+  const out = new Uint8Array(der)
+  der.fill(0)
+  return out
+}
+
+const CONSISTENCY_MESSAGE = new TextEncoder().encode('trent pairwise consistency test')
+
+/**
+ * Pairwise consistency test (FIPS 140-3 §9.8) for a key pair from outside the HSM: a signature by
+ * the private key verifies under the public key. Catches a PKCS#8 whose embedded public key or
+ * RSA CRT values do not belong to its private key.
+ */
+export function pairIsConsistent(pair: KeyPair): boolean {
+  const hash = pair.privateKey.asymmetricKeyType === 'ed25519' ? null : 'sha256'
+  try {
+    return nodeVerify(hash, CONSISTENCY_MESSAGE, pair.publicKey, nodeSign(hash, CONSISTENCY_MESSAGE, pair.privateKey))
+  } catch {
+    return false
+  }
 }
 
 /** Parses PKCS#8 DER into a key pair; undefined when it is not a key of `keySpec`. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { constants, createCipheriv, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto'
+import { constants, createCipheriv, createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes, verify, type KeyObject } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { isKmsError } from '../core/errors.js'
 import type { ImportWrapping, KeyBinding } from './hsm.js'
@@ -83,11 +83,73 @@ describe('SoftwareHsm key import', () => {
     assert.ok(await hsm.importKeyMaterial(binding(KEY_A), p.wrapping, good), 'the right inputs still import')
   })
 
-  it('answers a clear UnsupportedOperationException for key specs whose material it cannot take yet', async () => {
+  it('imports HMAC material from the hash length to the block size, and refuses other lengths', async () => {
     const { hsm } = await readyHsm()
     const b = binding(KEY_A, 'HMAC_256')
     const p = await parameters(hsm, b, 'RSAES_OAEP_SHA_256')
-    await assert.rejects(hsm.importKeyMaterial(b, p.wrapping, wrap(p.publicKey, 'RSAES_OAEP_SHA_256', randomBytes(32))), (e: unknown) => is('UnsupportedOperationException')(e) && /HMAC_256/.test((e as Error).message))
-    await assert.rejects(hsm.generateWrappingKey(binding(KEY_A), 'RSA_1024'), is('UnsupportedOperationException'))
+    for (const bytes of [31, 65]) {
+      await assert.rejects(hsm.importKeyMaterial(b, p.wrapping, wrap(p.publicKey, 'RSAES_OAEP_SHA_256', randomBytes(bytes))), is('IncorrectKeyMaterialException'))
+    }
+    const key = randomBytes(64)
+    const ref = { ...b, ...(await hsm.importKeyMaterial(b, p.wrapping, wrap(p.publicKey, 'RSAES_OAEP_SHA_256', key))) }
+    const message = new TextEncoder().encode('mac me')
+    assert.deepEqual(Buffer.from(await hsm.generateMac(ref, message, 'HMAC_SHA_256')), createHmac('sha256', key).update(message).digest())
+  })
+
+  it('imports a PKCS#8 private key of the key spec, with the same id in another encoding, and signs with it', async () => {
+    const { hsm } = await readyHsm()
+    const b = binding(KEY_A, 'ECC_NIST_P256')
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+    const importPkcs8 = async (pkcs8: Uint8Array) => {
+      const p = await parameters(hsm, b, 'RSA_AES_KEY_WRAP_SHA_256')
+      return hsm.importKeyMaterial(b, p.wrapping, wrap(p.publicKey, 'RSA_AES_KEY_WRAP_SHA_256', pkcs8))
+    }
+    const material = await importPkcs8(privateKey.export({ format: 'der', type: 'pkcs8' }))
+    // The same key as OpenSSL writes it without the optional public key: another encoding, the same material.
+    const bare = ecPkcs8WithoutPublicKey(privateKey.export({ format: 'jwk' }).d!)
+    assert.deepEqual((await importPkcs8(bare)).hbkId, material.hbkId)
+    const ref = { ...b, ...material }
+    assert.deepEqual(Buffer.from(await hsm.getPublicKey(ref)), publicKey.export({ format: 'der', type: 'spki' }))
+    const message = new TextEncoder().encode('signed outside-made key')
+    const signature = await hsm.sign(ref, message, 'RAW', 'ECDSA_SHA_256')
+    assert.ok(verify('sha256', message, publicKey, signature))
+  })
+
+  it('refuses asymmetric material of another type, curve or size, material that is no PKCS#8, and an inconsistent key pair', async () => {
+    const { hsm } = await readyHsm()
+    const attempt = async (keySpec: string, pkcs8: Uint8Array) => {
+      const b = binding(KEY_A, keySpec)
+      const p = await parameters(hsm, b, 'RSA_AES_KEY_WRAP_SHA_256')
+      return hsm.importKeyMaterial(b, p.wrapping, wrap(p.publicKey, 'RSA_AES_KEY_WRAP_SHA_256', pkcs8))
+    }
+    const der = (k: KeyObject) => k.export({ format: 'der', type: 'pkcs8' })
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey
+    const rsa2048 = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
+    const ed25519 = generateKeyPairSync('ed25519').privateKey
+    for (const [spec, pkcs8] of [
+      ['ECC_NIST_P256', der(p384)],
+      ['ECC_SECG_P256K1', der(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey)],
+      ['RSA_3072', der(rsa2048)],
+      ['ECC_NIST_P384', der(ed25519)],
+      ['ECC_NIST_EDWARDS25519', der(p384)],
+      ['RSA_2048', randomBytes(1200)],
+    ] as const) {
+      await assert.rejects(attempt(spec, pkcs8), is('IncorrectKeyMaterialException'), spec)
+    }
+    // A P-384 private key carrying another key's public key.
+    const other = p384.export({ format: 'jwk' })
+    const mixed = createPrivateKey({ key: { ...generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey.export({ format: 'jwk' }), d: other.d! }, format: 'jwk' })
+    await assert.rejects(attempt('ECC_NIST_P384', der(mixed)), is('IncorrectKeyMaterialException'))
+    assert.ok(await attempt('ECC_NIST_P384', der(p384)))
+    assert.ok(await attempt('ECC_NIST_EDWARDS25519', der(ed25519)))
   })
 })
+
+/** RFC 5915 ECPrivateKey in PKCS#8 with no optional public key, for P-256. */
+function ecPkcs8WithoutPublicKey(dBase64url: string): Uint8Array {
+  const d = Buffer.from(dBase64url, 'base64url')
+  const ecPrivateKey = Buffer.concat([Buffer.from('30250201010420', 'hex'), d])
+  const algorithm = Buffer.from('301306072a8648ce3d020106082a8648ce3d030107', 'hex')
+  const body = Buffer.concat([Buffer.from('020100', 'hex'), algorithm, Buffer.from([0x04, ecPrivateKey.length]), ecPrivateKey])
+  return Buffer.concat([Buffer.from([0x30, body.length]), body])
+}

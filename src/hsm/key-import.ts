@@ -2,6 +2,7 @@ import { constants, createDecipheriv, createPrivateKey, generateKeyPair, private
 import { promisify } from 'node:util'
 import { KmsError } from '../core/errors.js'
 import { zeroize } from '../core/secret.js'
+import { isKeyPairSpec, pairIsConsistent, parseKeyPair, privateKeyPkcs8, spki } from './asymmetric.js'
 import { HBK_BYTES, lengthPrefixed } from './ekt.js'
 import { hmacSha256, kdfCtrHmacSha256 } from './kdf.js'
 
@@ -78,29 +79,61 @@ export function unwrapImportedMaterial(pkcs8: Uint8Array, wrappingKeySpec: strin
 }
 
 /**
- * The HBK that imported material of `keySpec` becomes. Symmetric material is the HBK itself (32
- * bytes). PKCS#8 (asymmetric) and HMAC material are refused here until those key types exist.
+ * HMAC key material accepted for import, in bytes: at least the hash's output and at most its
+ * block size. Our reading of AWS's "Requirements for imported key material", not confirmed.
  */
-export function importedHbk(keySpec: string, material: Uint8Array): Uint8Array {
-  if (keySpec !== 'SYMMETRIC_DEFAULT') {
-    throw new KmsError('UnsupportedOperationException', `Importing ${keySpec} key material is not supported by this Trent version.`)
-  }
-  // Guessed wording
-  if (material.length !== HBK_BYTES) throw new KmsError('IncorrectKeyMaterialException', 'Symmetric key material must be 256 bits (32 bytes).')
-  return material
+const HMAC_IMPORT_BYTES: Readonly<Partial<Record<string, { min: number; max: number }>>> = {
+  HMAC_224: { min: 28, max: 64 },
+  HMAC_256: { min: 32, max: 64 },
+  HMAC_384: { min: 48, max: 128 },
+  HMAC_512: { min: 64, max: 128 },
 }
 
 /**
- * The id of imported material: HMAC-SHA256 over the key ARN and the material, under a key derived
- * from a domain secret. Deterministic, so importing the same material again finds the same HBK and
- * every old ciphertext decrypts; keyed, so the id written in clear into every ciphertext blob is
- * no fingerprint of the material (nobody can test a guess of it offline) and the same material in
- * two keys gets unrelated ids.
+ * The HBK that imported material of `keySpec` becomes, and the bytes its id is derived from; or
+ * IncorrectKeyMaterialException. Symmetric material (32 bytes) and HMAC material (raw key bytes)
+ * are the HBK and its own identity. Asymmetric material is a DER PKCS#8 private key of the key
+ * spec's type and size that passes a pairwise consistency test; its HBK is the key as the HSM
+ * encodes the keys it generates (so Sign, GetPublicKey and the rest take it as they take those),
+ * and its identity is its public key (SPKI): PKCS#8 has several encodings of one key (the public
+ * key inside is optional), and the same key must get the same id whichever one the customer sends.
+ * The HBK may be `material` itself; the caller zeroises both.
  */
-export function importedHbkId(domainSecret: Uint8Array, domainId: Uint8Array, keyArn: string, hbk: Uint8Array): Uint8Array {
+export function importedHbk(keySpec: string, material: Uint8Array): { hbk: Uint8Array; identity: Uint8Array } {
+  const hmacBytes = HMAC_IMPORT_BYTES[keySpec]
+  // Guessed wording (all IncorrectKeyMaterialException messages)
+  if (keySpec === 'SYMMETRIC_DEFAULT') {
+    if (material.length !== HBK_BYTES) throw new KmsError('IncorrectKeyMaterialException', 'Symmetric key material must be 256 bits (32 bytes).')
+    return { hbk: material, identity: material }
+  }
+  if (hmacBytes !== undefined) {
+    if (material.length < hmacBytes.min || material.length > hmacBytes.max) {
+      throw new KmsError('IncorrectKeyMaterialException', `${keySpec} key material must be ${hmacBytes.min * 8} to ${hmacBytes.max * 8} bits.`)
+    }
+    return { hbk: material, identity: material }
+  }
+  if (!isKeyPairSpec(keySpec)) {
+    throw new KmsError('UnsupportedOperationException', `Importing ${keySpec} key material is not supported by this Trent version.`)
+  }
+  const pair = parseKeyPair(material, keySpec)
+  if (pair === undefined || !pairIsConsistent(pair)) {
+    throw new KmsError('IncorrectKeyMaterialException', `The key material is not a DER-encoded PKCS #8 private key of key spec ${keySpec}.`)
+  }
+  return { hbk: privateKeyPkcs8(pair), identity: spki(pair.publicKey) }
+}
+
+/**
+ * The id of imported material: HMAC-SHA256 over the key ARN and the material's identity (the
+ * material itself, or an asymmetric key's public key), under a key derived from a domain secret.
+ * Deterministic, so importing the same material again finds the same HBK and every old ciphertext
+ * decrypts; keyed, so the id written in clear into every ciphertext blob is no fingerprint of the
+ * material (nobody can test a guess of it offline) and the same material in two keys gets
+ * unrelated ids.
+ */
+export function importedHbkId(domainSecret: Uint8Array, domainId: Uint8Array, keyArn: string, identity: Uint8Array): Uint8Array {
   const idKey = kdfCtrHmacSha256(domainSecret, ID_KEY_LABEL, domainId, 32)
   try {
-    return hmacSha256(idKey, lengthPrefixed([ID_LABEL, new TextEncoder().encode(keyArn), hbk]))
+    return hmacSha256(idKey, lengthPrefixed([ID_LABEL, new TextEncoder().encode(keyArn), identity]))
   } finally {
     zeroize(idKey)
   }

@@ -241,14 +241,16 @@ export class SoftwareHsm implements Hsm {
     } finally {
       zeroize(pkcs8)
     }
+    let hbk: Uint8Array | undefined
     try {
-      const hbk = importedHbk(binding.keySpec, material)
+      const imported = importedHbk(binding.keySpec, material)
+      hbk = imported.hbk
       // The domain's first key is its founding secret: ids must stay the same across domain key rotation.
-      const hbkId = importedHbkId(domain.keys[0]!.key, domain.domainId, binding.keyArn, hbk)
+      const hbkId = importedHbkId(domain.keys[0]!.key, domain.domainId, binding.keyArn, imported.identity)
       const ekt = wrapEkt(activeDomainKey(domain), hbk, { ...binding, hbkId }, this.#random(GCM_IV_BYTES))
       return { hbkId, ekt }
     } finally {
-      zeroize(material)
+      zeroize(material, hbk)
     }
   }
 

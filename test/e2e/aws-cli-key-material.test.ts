@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { awsCli, startTestServer, tempDataDir, type TestServer } from './harness.js'
+import { CREDENTIALS, REGION, awsCli, startTestServer, tempDataDir, type TestServer } from './harness.js'
 
 /**
  * The AWS CLI of the machine (v2.9, older than RotateKeyOnDemand and ListKeyRotations) against a
@@ -73,5 +73,24 @@ describe('AWS CLI: key rotation settings and BYOK import against trent serve', {
     const refused = await aws(['decrypt', '--ciphertext-blob', `fileb://${file('ciphertext.bin')}`])
     assert.equal(refused.code, 254)
     assert.match(refused.stderr, /KMSInvalidStateException/)
+  })
+
+  it('the README\'s asymmetric BYOK script: an openssl RSA key imported with RSA_AES_KEY_WRAP_SHA_256 signs; openssl verifies', async () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8')
+    const script = /An asymmetric key is imported[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)![1]!
+    const env = {
+      PATH: '/usr/bin:/bin', HOME: home, LC_ALL: 'C.UTF-8', AWS_CONFIG_FILE: join(home, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(home, 'credentials'),
+      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey, AWS_DEFAULT_REGION: REGION, AWS_PAGER: '', E: `--endpoint-url=${server.url}`,
+    }
+    const dir = mkdtempSync(join(home, 'readme-'))
+    execFileSync('bash', ['-euc', `${script}\necho "$KEY" > key-id.txt`], { cwd: dir, env, stdio: 'pipe' })
+    const keyId = readFileSync(join(dir, 'key-id.txt'), 'utf8').trim()
+    assert.equal((await awsJson(['describe-key', '--key-id', keyId])).KeyMetadata.KeyState, 'Enabled')
+    writeFileSync(join(dir, 'message.txt'), 'signed by the imported key')
+    const signed = await awsJson(['sign', '--key-id', keyId, '--message', `fileb://${join(dir, 'message.txt')}`, '--message-type', 'RAW', '--signing-algorithm', 'RSASSA_PKCS1_V1_5_SHA_256'])
+    writeFileSync(join(dir, 'signature.bin'), Buffer.from(signed.Signature, 'base64'))
+    execFileSync('openssl', ['pkey', '-in', 'private.pem', '-pubout', '-out', 'public.pem'], { cwd: dir })
+    const verified = execFileSync('openssl', ['dgst', '-sha256', '-verify', 'public.pem', '-signature', 'signature.bin', 'message.txt'], { cwd: dir }).toString()
+    assert.match(verified, /Verified OK/)
   })
 })

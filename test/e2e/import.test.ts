@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { createHash, createPublicKey } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import {
@@ -27,54 +25,9 @@ import { startServer, type RunningTrent } from '../../src/main.js'
 import type { SystemEvent } from '../../src/service/key-material.js'
 import { ACCOUNT, CREDENTIALS, REGION, rejectsWithKmsError as rejects, tempDataDir } from './harness.js'
 import { ShiftedClock, clockedClient } from './shifted-clock.js'
+import { Customer } from './byok-customer.js'
 
 const DAY = 24 * 60 * 60 * 1000
-
-/**
- * The customer side of BYOK with real tooling: the `openssl` command line wraps key material
- * exactly as AWS's "Encrypt key material" instructions do, for each wrapping algorithm.
- */
-class Customer {
-  readonly dir = mkdtempSync(join(tmpdir(), 'trent-byok-'))
-  #n = 0
-
-  /** 32 random bytes made by `openssl rand`, as AWS's instructions make symmetric material. */
-  material(): Buffer {
-    const file = this.#file('material.bin')
-    execFileSync('openssl', ['rand', '-out', file, '32'])
-    return readFileSync(file)
-  }
-
-  /** Wraps `material` under the DER public key GetParametersForImport returned. */
-  wrap(publicKey: Uint8Array, algorithm: string, material: Buffer): Buffer {
-    const pub = this.#file('wrapping-key.der')
-    writeFileSync(pub, publicKey)
-    const oaep = (md: 'sha1' | 'sha256') => ['-pkeyopt', 'rsa_padding_mode:oaep', '-pkeyopt', `rsa_oaep_md:${md}`, '-pkeyopt', `rsa_mgf1_md:${md}`]
-    const rsaEncrypt = (input: string, md: 'sha1' | 'sha256'): Buffer => {
-      const out = this.#file('rsa.bin')
-      execFileSync('openssl', ['pkeyutl', '-encrypt', '-in', input, '-out', out, '-inkey', pub, '-keyform', 'DER', '-pubin', ...oaep(md)])
-      return readFileSync(out)
-    }
-    const md = algorithm.endsWith('SHA_256') ? 'sha256' : 'sha1'
-    const materialFile = this.#file('plain.bin')
-    writeFileSync(materialFile, material)
-    if (algorithm.startsWith('RSAES_OAEP')) return rsaEncrypt(materialFile, md)
-    // RSA_AES_KEY_WRAP: an ephemeral AES-256 key under RSA-OAEP, then the material under AES key wrap with padding.
-    const aesKey = this.#file('aes-key.bin')
-    execFileSync('openssl', ['rand', '-out', aesKey, '32'])
-    const wrapped = this.#file('wrapped-material.bin')
-    execFileSync('openssl', ['enc', '-id-aes256-wrap-pad', '-K', readFileSync(aesKey).toString('hex'), '-iv', 'A65959A6', '-in', materialFile, '-out', wrapped])
-    return Buffer.concat([rsaEncrypt(aesKey, md), readFileSync(wrapped)])
-  }
-
-  cleanup(): void {
-    rmSync(this.dir, { recursive: true, force: true })
-  }
-
-  #file(name: string): string {
-    return join(this.dir, `${++this.#n}-${name}`)
-  }
-}
 
 describe('imported key material (BYOK): GetParametersForImport, ImportKeyMaterial, DeleteImportedKeyMaterial, expiry', () => {
   const data = tempDataDir()

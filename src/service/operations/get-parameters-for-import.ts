@@ -33,6 +33,7 @@ export const getParametersForImport = defineOperation({
       // Guessed wording
       throw new KmsError('UnsupportedOperationException', 'SM2 wrapping keys are available only in China Regions.')
     }
+    assertWrappingFits(key.keySpec, input.WrappingKeySpec, input.WrappingAlgorithm)
     const wrappingKey = await deps.hsm.generateWrappingKey({ keyArn: key.arn, keyId: key.keyId, keySpec: key.keySpec, origin: key.origin }, input.WrappingKeySpec)
     const token = randomBytes(64)
     const validTo = deps.clock.now() + IMPORT_PARAMETERS_VALID_MS
@@ -47,6 +48,22 @@ export const getParametersForImport = defineOperation({
     return { KeyId: key.arn, ImportToken: new Uint8Array(token), PublicKey: wrappingKey.publicKey, ParametersValidTo: validTo / 1000 }
   },
 })
+
+/**
+ * AWS's "Select a wrapping algorithm": RSAES_OAEP_* encrypts the material in one RSA block, too
+ * small for an RSA private key in PKCS #8 (which needs RSA_AES_KEY_WRAP_*), and, with an RSA_2048
+ * wrapping key, for an ECC_NIST_P521 one. Refused here, before the customer wraps anything.
+ */
+function assertWrappingFits(keySpec: string, wrappingKeySpec: string, wrappingAlgorithm: string): void {
+  if (!wrappingAlgorithm.startsWith('RSAES_OAEP')) return
+  if (keySpec.startsWith('RSA_') || (keySpec === 'ECC_NIST_P521' && wrappingKeySpec === 'RSA_2048')) {
+    // Guessed wording
+    throw new KmsError(
+      'ValidationException',
+      `Wrapping algorithm ${wrappingAlgorithm} with wrapping key spec ${wrappingKeySpec} cannot wrap ${keySpec} key material. Use RSA_AES_KEY_WRAP_SHA_256.`,
+    )
+  }
+}
 
 /** The store keeps only the SHA-256 of an import token. */
 export function importTokenHash(token: Uint8Array): Uint8Array {

@@ -2,7 +2,7 @@ import { KmsError } from '../../core/errors.js'
 import { t } from '../../core/shape.js'
 import type { ExpirationModel, KeyMaterialRecord, KeyRecord } from '../../store/store.js'
 import { authorize } from '../authorize.js'
-import { DAY_MS, assertExternal, reread } from '../key-material.js'
+import { DAY_MS, assertExternal, reread, rotatable } from '../key-material.js'
 import { assertKeyState } from '../key-state.js'
 import { without } from '../mutate-key.js'
 import { defineOperation } from '../operation.js'
@@ -98,12 +98,16 @@ export const importKeyMaterial = defineOperation({
  * makes the material current and the key Enabled. Importing it again (EXISTING_KEY_MATERIAL, the
  * default once the key has material) must bring the same material — the id derived from it must
  * be one the key has — and restores it. NEW_KEY_MATERIAL adds material that RotateKeyOnDemand will
- * make current, one at a time.
+ * make current, one at a time, and only into symmetric encryption keys.
  */
 function planImport(key: KeyRecord, materials: readonly KeyMaterialRecord[], r: ImportRequest): { key: KeyRecord; material: KeyMaterialRecord } {
   const first = materials.length === 0
   const type = r.importType ?? (first ? 'NEW_KEY_MATERIAL' : 'EXISTING_KEY_MATERIAL')
   const existing = materials.find((m) => m.keyMaterialId === r.keyMaterialId)
+  if (type === 'NEW_KEY_MATERIAL' && !first && !rotatable(key)) {
+    // Asymmetric and HMAC keys keep the material of their first import for life. Guessed wording
+    throw new KmsError('UnsupportedOperationException', `You cannot import new key material into KMS key ${key.arn}: only symmetric encryption keys support new key material.`)
+  }
   // Guessed wording (IncorrectKeyMaterialException messages)
   if (r.expectedId !== undefined && r.expectedId !== r.keyMaterialId) {
     throw new KmsError('IncorrectKeyMaterialException', `The key material does not match the key material id ${r.expectedId}.`)
