@@ -46,17 +46,42 @@ export function matchGrantee(grantee: string, request: AuthzRequest): GranteeMat
   const p = request.principal
   if (grantee === p.arn) return 'direct'
   if (p.type === 'assumed-role' && p.roleArn !== undefined && grantee === p.roleArn) return 'direct'
-  const account = /^\d{12}$/.test(grantee) ? grantee : /^arn:[a-z-]+:iam::(\d{12}):root$/.exec(grantee)?.[1]
+  const account = granteeAccount(grantee)
   if (account !== undefined && account === p.account) return p.type === 'root' ? 'direct' : 'account'
   return 'none'
+}
+
+/** The account a grantee names (a bare id or its root ARN); undefined for any other principal. */
+function granteeAccount(grantee: string): string | undefined {
+  let account = accountOfGrantee.get(grantee)
+  if (account === undefined) {
+    account = /^\d{12}$/.test(grantee) ? grantee : (/^arn:[a-z-]+:iam::(\d{12}):root$/.exec(grantee)?.[1] ?? '')
+    if (accountOfGrantee.size >= MAX_MEMO) accountOfGrantee.clear()
+    accountOfGrantee.set(grantee, account)
+  }
+  return account === '' ? undefined : account
+}
+
+// Grants are re-read on every request; what is derived from their text is worked out once.
+const MAX_MEMO = 10_000
+const accountOfGrantee = new Map<string, string>()
+const operationsOfGrant = new WeakMap<readonly string[], ReadonlySet<string>>()
+
+/** The grant's operations, lower-cased. */
+function grantOperations(grant: Grant): ReadonlySet<string> {
+  let ops = operationsOfGrant.get(grant.operations)
+  if (ops === undefined) {
+    ops = new Set(grant.operations.map((o) => o.toLowerCase()))
+    if (Object.isFrozen(grant.operations)) operationsOfGrant.set(grant.operations, ops)
+  }
+  return ops
 }
 
 /** True when the grant covers the request's action, key and constraints (grantee aside). */
 export function grantCovers(grant: Grant, request: AuthzRequest, action: string): boolean {
   if (grant.keyArn !== undefined && grant.keyArn !== request.resource.arn) return false
   if (!GRANTABLE.has(action)) return false
-  const op = action.slice(4)
-  if (!grant.operations.some((o) => o.toLowerCase() === op)) return false
+  if (!grantOperations(grant).has(action.slice(4))) return false
   const keySpec = request.resource.keySpec
   if (CONTEXT_OPERATIONS.has(action) && (keySpec === undefined || keySpec === 'SYMMETRIC_DEFAULT')) {
     if (!contextSatisfies(grant.constraints, request.encryptionContext ?? {})) return false
