@@ -141,7 +141,9 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
     if (!operation) throw new KmsError('UnknownOperationException', '')
 
     const input = parseInput(operation.input, parseJson(body))
-    const caller: Caller = { ...principal, trace: { keys: [] } }
+    // Not `{ ...principal, trace }`: V8 (Node 20) builds an object literal that starts with a
+    // spread and goes on with properties on a slow path (~0.5 µs).
+    const caller: Caller = Object.assign({}, principal, { trace: { keys: [] } })
     if (req.socket.remoteAddress !== undefined) caller.sourceIp = req.socket.remoteAddress
     const result = await operation.run(service.deps, caller, input)
     try {

@@ -217,7 +217,8 @@ export class Reader {
   }
 
   keyRef(): KeyMaterialRef {
-    return { ...this.binding(), hbkId: this.bytes(), ekt: this.bytes() }
+    const { keyArn, keyId, keySpec, origin } = this.binding()
+    return { keyArn, keyId, keySpec, origin, hbkId: this.bytes(), ekt: this.bytes() }
   }
 
   /** Throws unless the whole message was consumed. */

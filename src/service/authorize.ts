@@ -155,13 +155,15 @@ export async function decide(
   // The account root has no identity policies: skip the await on the hot path.
   const identityPolicies = caller.user || caller.role ? await identityPoliciesOf(deps, caller) : undefined
   const policies = identityPolicies ? { keyPolicy, identityPolicies } : { keyPolicy }
+  // The details come after the first properties: V8 (Node 20) builds an object literal that
+  // starts with a spread and goes on with properties on a slow path (~1 µs here).
   const fullRequest = (): AuthzRequest =>
     buildRequest({
-      ...details,
       principal,
       action,
       resource,
       time: new Date(deps.clock.now()),
+      ...details,
       ...(caller.sourceIp === undefined ? {} : { sourceIp: caller.sourceIp }),
       secureTransport: false,
     })
@@ -178,7 +180,7 @@ export async function decide(
     if (grants.length > 0) {
       // The grant rules read the encryption context and kms:Grant* facts from the full request.
       const full = request.context === NO_CONTEXT ? fullRequest() : request
-      return { request: full, decision: evaluate(full, { ...policies, grants }) }
+      return { request: full, decision: evaluate(full, identityPolicies ? { keyPolicy, identityPolicies, grants } : { keyPolicy, grants }) }
     }
   }
   return { request, decision }
