@@ -77,6 +77,30 @@ function grantOperations(grant: Grant): ReadonlySet<string> {
   return ops
 }
 
+/**
+ * The grants whose operations include `action` (lower-case `kms:…`), in their order: a grant
+ * without the operation never covers the request. A frozen list (a cached grant page) is indexed
+ * by operation once.
+ */
+export function grantsWithOperation(grants: readonly Grant[], action: string): readonly Grant[] {
+  if (!Object.isFrozen(grants)) return grants
+  let index = grantIndex.get(grants)
+  if (index === undefined) {
+    index = new Map()
+    for (const g of grants) {
+      for (const op of grantOperations(g)) {
+        const list = index.get(op)
+        if (list === undefined) index.set(op, [g])
+        else if (list[list.length - 1] !== g) list.push(g)
+      }
+    }
+    grantIndex.set(grants, index)
+  }
+  return index.get(action.slice(4)) ?? []
+}
+
+const grantIndex = new WeakMap<readonly Grant[], Map<string, Grant[]>>()
+
 /** True when the grant covers the request's action, key and constraints (grantee aside). */
 export function grantCovers(grant: Grant, request: AuthzRequest, action: string): boolean {
   if (grant.keyArn !== undefined && grant.keyArn !== request.resource.arn) return false

@@ -193,7 +193,8 @@ async function keyGrants(deps: PolicyDeps, key: KeyRecord): Promise<readonly Gra
   let grants = converted.get(page.grants)
   if (!grants) {
     grants = page.grants.map((g) => evaluatorGrant(g, key))
-    if (Object.isFrozen(page.grants)) converted.set(page.grants, grants)
+    // Frozen, the evaluator indexes it by operation once (grantsWithOperation).
+    if (Object.isFrozen(page.grants)) converted.set(page.grants, (grants = Object.freeze(grants)))
   }
   return grants
 }
