@@ -60,7 +60,8 @@ export class Writer {
   #buf: Buffer
   #length = 0
 
-  constructor(capacity = 256) {
+  // 1 KiB holds a whole Encrypt of a small plaintext: one zeroed allocation, no regrowth copy.
+  constructor(capacity = 1024) {
     this.#buf = Buffer.alloc(capacity)
   }
 
@@ -96,10 +97,10 @@ export class Writer {
   }
 
   string(s: string): this {
-    const n = Buffer.byteLength(s, 'utf8')
-    this.#ensure(4 + n)
+    // At most 3 bytes per UTF-16 unit: write first, then fill in the length.
+    this.#ensure(4 + 3 * s.length)
+    const n = this.#buf.write(s, this.#length + 4)
     this.#buf.writeUInt32BE(n, this.#length)
-    this.#buf.write(s, this.#length + 4, n, 'utf8')
     this.#length += 4 + n
     return this
   }
@@ -144,6 +145,10 @@ export class Writer {
   }
 }
 
+const NUMBER_FIELD = { length: 8, name: 'number' }
+const BOOLEAN_FIELD = { length: 1, name: 'boolean' }
+const CONTEXT_FIELD = { length: 4, name: 'context' }
+
 /** Reads one message; every accessor throws {@link ProtocolError} on malformed input. */
 export class Reader {
   readonly #buf: Buffer
@@ -167,47 +172,48 @@ export class Reader {
     return n
   }
 
-  #field(): Buffer {
+  /** Moves past the next field and returns where its bytes start (no view is made: most fields are small). */
+  #field(expected?: { length: number; name: string }): number {
     const length = this.rawUint32()
-    const end = this.#offset + length
+    const start = this.#offset
+    const end = start + length
     if (end > this.#buf.length) throw new ProtocolError('truncated field')
-    const view = this.#buf.subarray(this.#offset, end)
+    if (expected !== undefined && length !== expected.length) throw new ProtocolError(`bad ${expected.name} field`)
     this.#offset = end
-    return view
+    return start
   }
 
   /** A byte-string field, copied out of the message. */
   bytes(): Uint8Array {
-    return new Uint8Array(this.#field())
+    const start = this.#field()
+    return new Uint8Array(this.#buf.subarray(start, this.#offset))
   }
 
   string(): string {
-    return this.#field().toString('utf8')
+    const start = this.#field()
+    return this.#buf.toString('utf8', start, this.#offset)
   }
 
   number(): number {
-    const f = this.#field()
-    if (f.length !== 8) throw new ProtocolError('bad number field')
-    return f.readDoubleBE(0)
+    return this.#buf.readDoubleBE(this.#field(NUMBER_FIELD))
   }
 
   bool(): boolean {
-    const f = this.#field()
-    if (f.length !== 1 || f[0]! > 1) throw new ProtocolError('bad boolean field')
-    return f[0] === 1
+    const b = this.#buf[this.#field(BOOLEAN_FIELD)]!
+    if (b > 1) throw new ProtocolError('bad boolean field')
+    return b === 1
   }
 
   context(): EncryptionContext {
-    const f = this.#field()
-    if (f.length !== 4) throw new ProtocolError('bad context field')
-    const count = f.readUInt32BE(0)
+    const count = this.#buf.readUInt32BE(this.#field(CONTEXT_FIELD))
     const out: Record<string, string> = {}
     for (let i = 0; i < count; i++) {
       const k = this.string()
       const v = this.string()
       if (Object.hasOwn(out, k)) throw new ProtocolError('duplicate context key')
-      // defineProperty, so a key named "__proto__" is an own property like any other.
-      Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true })
+      // defineProperty for "__proto__" only, so it is an own property like any other.
+      if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true })
+      else out[k] = v
     }
     return out
   }
