@@ -370,9 +370,9 @@ export class SoftwareHsm implements Hsm {
       origin: key.origin,
       hbkId: key.hbkId,
     }
-    // JSON of the binding's strings is unambiguous and much cheaper than encoding the AAD bytes;
-    // the EKT itself carries the domain key id.
-    const cacheKey = JSON.stringify([key.keyArn, key.keyId, key.keySpec, key.origin, base64(key.hbkId), base64(key.ekt)])
+    // Unambiguous and much cheaper than encoding the AAD bytes: the HBK id has a fixed length, the
+    // EKT (which carries the domain key id) is length-prefixed, the strings are JSON.
+    const cacheKey = `${latin1(key.hbkId)}${key.ekt.length}:${latin1(key.ekt)}${JSON.stringify([key.keyArn, key.keyId, key.keySpec, key.origin])}`
     let hbk = this.#cache.get(cacheKey)
     let owned = false
     if (hbk === undefined) {
@@ -478,6 +478,6 @@ function ascii(s: string): Uint8Array {
   return new TextEncoder().encode(s)
 }
 
-function base64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
+function latin1(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
 }
