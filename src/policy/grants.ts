@@ -125,6 +125,16 @@ function foldKeys(ec: EncryptionContext): Map<string, string> | undefined {
   return m
 }
 
+/** A grant's constraint context folded; a frozen one (from a cached grant page) is folded once. */
+function foldedConstraint(ec: EncryptionContext): ReadonlyMap<string, string> | undefined {
+  if (!Object.isFrozen(ec)) return foldKeys(ec)
+  let folded = foldedConstraints.get(ec)
+  if (folded === undefined) foldedConstraints.set(ec, (folded = foldKeys(ec) ?? null))
+  return folded ?? undefined
+}
+
+const foldedConstraints = new WeakMap<EncryptionContext, ReadonlyMap<string, string> | null>()
+
 /** Grant constraints: keys compare case-insensitively, values case-sensitively (GrantConstraints). */
 export function contextSatisfies(constraints: GrantConstraints | undefined, ec: EncryptionContext): boolean {
   if (constraints === undefined) return true
@@ -133,12 +143,12 @@ export function contextSatisfies(constraints: GrantConstraints | undefined, ec: 
   const got = foldKeys(ec)
   if (got === undefined) return false
   if (equals !== undefined) {
-    const want = foldKeys(equals)
+    const want = foldedConstraint(equals)
     if (want === undefined || want.size !== got.size) return false
     for (const [k, v] of want) if (got.get(k) !== v) return false
   }
   if (subset !== undefined) {
-    const want = foldKeys(subset)
+    const want = foldedConstraint(subset)
     if (want === undefined) return false
     for (const [k, v] of want) if (got.get(k) !== v) return false
   }
