@@ -60,16 +60,16 @@ export class Writer {
   #buf: Buffer
   #length = 0
 
-  // 1 KiB holds a whole Encrypt of a small plaintext: one zeroed allocation, no regrowth copy.
-  constructor(capacity = 1024) {
-    this.#buf = Buffer.alloc(capacity)
+  /** A writer over a new buffer of `capacity` bytes, or over `buffer`, which must be all zeroes. */
+  constructor(capacity: number | Buffer = 256) {
+    this.#buf = typeof capacity === 'number' ? Buffer.alloc(capacity) : capacity
   }
 
   #ensure(n: number): void {
     if (this.#length + n <= this.#buf.length) return
     const next = Buffer.alloc(Math.max(this.#buf.length * 2, this.#length + n))
     next.set(this.#buf.subarray(0, this.#length))
-    zeroize(this.#buf)
+    zeroize(this.#buf.subarray(0, this.#length))
     this.#buf = next
   }
 
@@ -142,6 +142,32 @@ export class Writer {
   /** The message so far. Shares the buffer: the writer must not be used afterwards. */
   finish(): Uint8Array {
     return this.#buf.subarray(0, this.#length)
+  }
+
+  /** A copy of the message at its exact size. */
+  copy(): Uint8Array {
+    return new Uint8Array(this.#buf.subarray(0, this.#length))
+  }
+
+  /** Zeroes what was written, leaving the buffer as it was given. */
+  wipe(): void {
+    zeroize(this.#buf.subarray(0, this.#length))
+    this.#length = 0
+  }
+}
+
+// Messages are written into one scratch buffer (encoding is synchronous and never nested) and
+// copied out at their exact size: one small allocation per message instead of a large one, which
+// also keeps the memory the garbage collector must account for small.
+const scratch = Buffer.alloc(4096)
+
+function encodeMessage(write: (w: Writer) => void): Uint8Array {
+  const w = new Writer(scratch)
+  try {
+    write(w)
+    return w.copy()
+  } finally {
+    w.wipe()
   }
 }
 
@@ -312,9 +338,7 @@ const CODECS: { readonly [M in HsmMethod]: MethodCodec<M> } = {
 
 /** Encodes a call. The result may hold secrets (plaintexts); hand it to the channel, which zeroises it. */
 export function encodeRequest<M extends HsmMethod>(id: number, method: M, args: HsmArgs<M>): Uint8Array {
-  const w = new Writer().rawUint32(id).rawUint8(OPCODES[method])
-  CODECS[method].encodeArgs(w, args)
-  return w.finish()
+  return encodeMessage((w) => CODECS[method].encodeArgs(w.rawUint32(id).rawUint8(OPCODES[method]), args))
 }
 
 /** A decoded call: `args` is the argument tuple of `method`. */
@@ -333,9 +357,7 @@ export function decodeRequest(message: Uint8Array): DecodedRequest {
 
 /** Encodes a successful result. */
 export function encodeResult<M extends HsmMethod>(id: number, method: M, result: HsmResult<M>): Uint8Array {
-  const w = new Writer().rawUint32(id).rawUint8(STATUS_OK)
-  CODECS[method].encodeResult(w, result)
-  return w.finish()
+  return encodeMessage((w) => CODECS[method].encodeResult(w.rawUint32(id).rawUint8(STATUS_OK), result))
 }
 
 /**
@@ -344,7 +366,7 @@ export function encodeResult<M extends HsmMethod>(id: number, method: M, result:
  */
 export function encodeError(id: number, error: unknown): Uint8Array {
   const [code, message] = error instanceof KmsError ? [error.code, error.message] : ['KMSInternalException', '']
-  return new Writer().rawUint32(id).rawUint8(STATUS_ERROR).string(code).string(message).finish()
+  return encodeMessage((w) => void w.rawUint32(id).rawUint8(STATUS_ERROR).string(code).string(message))
 }
 
 /** The id of a request or response, or undefined if the message is too short to have one. */
