@@ -161,7 +161,9 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
     const target = req.headers['x-amz-target']
     if (typeof target === 'string') outcome.eventName = target.slice(target.indexOf('.') + 1)
     const { principal } = await verifier.verify({ method: 'POST', path: req.url ?? '/', headers: req.headersDistinct, body })
-    const caller: Caller = { ...principal, trace: { keys: [] } }
+    // Not `{ ...principal, trace }`: V8 (Node 20) builds an object literal that starts with a
+    // spread and goes on with properties on a slow path (~0.5 µs).
+    const caller: Caller = Object.assign({}, principal, { trace: { keys: [] } })
     outcome.caller = caller
     service.assertAuditable()
     outcome.params = parseJson(body)

@@ -353,6 +353,21 @@ describe('SigV4Verifier: tampering and wrong credentials', () => {
     await rejects(makeVerifier().verify(req), 'InvalidSignatureException', MISMATCH)
   })
 
+  it('a verifier that has seen the same Authorization header (but for its signature) still checks everything', async () => {
+    const verifier = makeVerifier()
+    const good = await sign({ applyChecksum: true, body: '{"KeyId":"alias/app"}' })
+    await verifier.verify(good)
+    const other = await sign({ applyChecksum: true, body: '{"KeyId":"alias/other"}' })
+    assert.equal(authOf(other).replace(/Signature=.*/, ''), authOf(good).replace(/Signature=.*/, ''))
+    assert.deepEqual(await verifier.verify(other), { accessKeyId: AKID, principal: { user: `user-of-${AKID}` } })
+    const sig = /Signature=([0-9a-f]+)/.exec(authOf(good))?.[1] ?? ''
+    const flipped = `${sig.slice(0, 63)}${sig.endsWith('0') ? '1' : '0'}`
+    await rejects(verifier.verify(withHeaders(good, { authorization: authOf(good).replace(sig, flipped) })), 'InvalidSignatureException', MISMATCH)
+    await rejects(verifier.verify({ ...good, body: Buffer.from('{"KeyId":"alias/evil"}') }), 'InvalidSignatureException', MISMATCH)
+    await rejects(verifier.verify(withHeaders(good, { 'x-amz-target': 'TrentService.Decrypt' })), 'InvalidSignatureException', MISMATCH)
+    await rejects(verifier.verify(withHeaders(good, { authorization: authOf(other) })), 'InvalidSignatureException', MISMATCH)
+  })
+
   it('a signature in another case or of another length fails', async () => {
     const req = await sign({ body: '{}' })
     const auth = authOf(req)

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { createHash, createHmac } from 'node:crypto'
+import { createHmac, hash } from 'node:crypto'
 import type { Clock } from '../core/clock.js'
 import { systemClock } from '../core/clock.js'
 import { KmsError } from '../core/errors.js'
@@ -117,6 +117,23 @@ interface AuthorizationParts {
 }
 
 /**
+ * An Authorization header parsed, without its signature. A client sends the same one on every
+ * request it signs in a day, so the verifier keeps those of verified requests.
+ */
+interface ParsedAuthorization {
+  algorithm: string
+  credential: string
+  signedHeaders: string
+  /** SignedHeaders, lowercased. */
+  lowerNames: readonly string[]
+  /** Credential split on `/`, trailing slashes dropped. */
+  scope: readonly string[]
+}
+
+/** Most parsed Authorization headers kept; the whole memo is dropped when it is full. */
+const PARSED_AUTHORIZATION_CACHE = 256
+
+/**
  * Verifies SigV4-signed requests for one region and service, with a bounded, expiring cache of
  * signing keys per (access key, date).
  *
@@ -137,6 +154,7 @@ export class SigV4Verifier<P> {
   readonly #ttlMs: number
   readonly #cache = new Map<string, CacheEntry<P>>()
   readonly #pending = new Map<string, Promise<CacheEntry<P> | undefined>>()
+  readonly #parsed = new Map<string, ParsedAuthorization>()
   #generation = 0
   #nextSweep = 0
 
@@ -195,7 +213,18 @@ export class SigV4Verifier<P> {
     const amzDate = firstValue(headers, 'x-amz-date')
     const dateHeaderName = amzDate !== undefined ? 'x-amz-date' : 'date'
     const dateValue = amzDate ?? firstValue(headers, 'date')
-    const auth = parseAuthorization(authorization, dateValue !== undefined)
+    const split = dateValue === undefined ? undefined : splitSignature(authorization)
+    const known = split === undefined ? undefined : this.#parsed.get(split.prefix)
+    let auth: ParsedAuthorization
+    let signature: string
+    if (known !== undefined) {
+      auth = known
+      signature = split!.signature
+    } else {
+      const parts = parseAuthorization(authorization, dateValue !== undefined)
+      auth = { ...parts, lowerNames: parts.signedHeaders.split(';').map((n) => n.toLowerCase()), scope: parts.credential.replace(/\/+$/, '').split('/') }
+      signature = parts.signature
+    }
 
     const longDate = dateValue ?? ''
     const requestTime = parseBasicIso8601(longDate)
@@ -207,8 +236,7 @@ export class SigV4Verifier<P> {
     }
     this.#checkSkew(requestTime, longDate)
 
-    const signedNames = auth.signedHeaders.split(';')
-    const lowerNames = signedNames.map((n) => n.toLowerCase())
+    const lowerNames = auth.lowerNames
     if (!lowerNames.includes('host') && !lowerNames.includes(':authority')) {
       throw new KmsError(
         'InvalidSignatureException',
@@ -228,7 +256,7 @@ export class SigV4Verifier<P> {
       )
     }
 
-    const scope = auth.credential.replace(/\/+$/, '').split('/')
+    const scope = auth.scope
     if (scope.length !== 5) {
       throw new KmsError(
         'IncompleteSignatureException',
@@ -253,7 +281,7 @@ export class SigV4Verifier<P> {
       // Long-term credentials: a session token is one Trent did not issue for them.
       if (token !== undefined) throw new KmsError('UnrecognizedClientException', MSG_BAD_TOKEN)
     } else {
-      const tokenHash = createHash('sha256').update(token ?? '', 'utf8').digest()
+      const tokenHash = hash('sha256', token ?? '', 'buffer')
       if (token === undefined || !constantTimeEqual(tokenHash, entry.session.tokenHash)) {
         throw new KmsError('UnrecognizedClientException', MSG_BAD_TOKEN)
       }
@@ -262,7 +290,7 @@ export class SigV4Verifier<P> {
 
     // Everything from here to the compare is synchronous: evicted keys are zeroized only in a
     // later macrotask, so `entry.signingKey` cannot be wiped under us.
-    const payloadHash = createHash('sha256').update(req.body).digest('hex')
+    const payloadHash = hash('sha256', req.body, 'hex')
     // Clients (the JS SDK among them) sign the header's value as the payload hash without
     // hashing the body; a header that disagrees with the body would let a body be swapped.
     const claimedHash = firstValue(headers, 'x-amz-content-sha256')
@@ -270,25 +298,14 @@ export class SigV4Verifier<P> {
       throw new KmsError('InvalidSignatureException', MSG_BAD_SIGNATURE)
     }
 
-    const canonicalRequest = [
-      req.method,
-      canonicalUri(rawPath),
-      canonicalQuery(rawQuery),
-      canonicalHeaders(headers, lowerNames),
-      auth.signedHeaders,
-      payloadHash,
-    ].join('\n')
-    const stringToSign = [
-      ALGORITHM,
-      longDate,
-      `${scopeDate}/${scopeRegion}/${scopeService}/${TERMINATOR}`,
-      createHash('sha256').update(canonicalRequest, 'utf8').digest('hex'),
-    ].join('\n')
+    const canonicalRequest = `${req.method}\n${canonicalUri(rawPath)}\n${canonicalQuery(rawQuery)}\n${canonicalHeaders(headers, lowerNames)}\n${auth.signedHeaders}\n${payloadHash}`
+    const stringToSign = `${ALGORITHM}\n${longDate}\n${scopeDate}/${scopeRegion}/${scopeService}/${TERMINATOR}\n${hash('sha256', canonicalRequest, 'hex')}`
     const expected = createHmac('sha256', entry.signingKey).update(stringToSign, 'utf8').digest('hex')
 
-    if (!constantTimeEqual(Buffer.from(expected, 'latin1'), Buffer.from(auth.signature, 'latin1'))) {
+    if (!constantTimeEqual(Buffer.from(expected, 'latin1'), Buffer.from(signature, 'latin1'))) {
       throw new KmsError('InvalidSignatureException', MSG_BAD_SIGNATURE)
     }
+    if (split !== undefined && known === undefined) this.#remember(split.prefix, auth)
     return { accessKeyId, principal: entry.principal }
   }
 
@@ -346,6 +363,12 @@ export class SigV4Verifier<P> {
       message += `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${date}' != '${longDate.slice(0, 8)}', from '${longDate}'.`
     }
     if (message !== '') throw new KmsError('InvalidSignatureException', message)
+  }
+
+  /** Keeps the parse of a verified request's Authorization header, so unauthenticated callers cannot fill the memo. */
+  #remember(prefix: string, auth: ParsedAuthorization): void {
+    if (this.#parsed.size >= PARSED_AUTHORIZATION_CACHE) this.#parsed.clear()
+    this.#parsed.set(prefix, auth)
   }
 
   #lookup(accessKeyId: string, date: string): CacheEntry<P> | Promise<CacheEntry<P> | undefined> {
@@ -462,10 +485,40 @@ function parseAuthorization(header: string, hasDate: boolean): AuthorizationPart
   return { algorithm, credential, signedHeaders, signature }
 }
 
+const SIGNATURE_PARAM = 'Signature='
+const SIGNATURE_HEX = /^[0-9a-f]{64}$/
+
+/**
+ * Splits `…, Signature=<64 hex>` into what precedes `Signature=` and the signature, when the
+ * signature is the last component and the only one named Signature. Parsing the header then
+ * gives the same result for every signature, so the parse can be reused; any other shape
+ * (undefined) is parsed in full.
+ */
+function splitSignature(header: string): { prefix: string; signature: string } | undefined {
+  const at = header.indexOf(SIGNATURE_PARAM)
+  if (at <= 0 || header.includes(SIGNATURE_PARAM, at + 1)) return undefined
+  const separator = header.charCodeAt(at - 1)
+  if (separator !== 0x20 && separator !== 0x2c) return undefined
+  const signature = header.slice(at + SIGNATURE_PARAM.length)
+  return SIGNATURE_HEX.test(signature) ? { prefix: header.slice(0, at), signature } : undefined
+}
+
 const BASIC_ISO8601 = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/
+
+// Requests signed in the same second carry the same date: the last one parsed is kept.
+let lastDate = ''
+let lastTime: number | undefined
 
 /** Milliseconds since the epoch for `YYYYMMDDTHHMMSSZ`, or undefined when malformed or not a real time. */
 function parseBasicIso8601(value: string): number | undefined {
+  if (value !== lastDate) {
+    lastTime = parseBasicIso8601Uncached(value)
+    lastDate = value
+  }
+  return lastTime
+}
+
+function parseBasicIso8601Uncached(value: string): number | undefined {
   const m = BASIC_ISO8601.exec(value)
   if (m === null) return undefined
   const [, y, mo, d, h, mi, s] = m.map(Number) as [number, number, number, number, number, number, number]
@@ -568,11 +621,24 @@ function canonicalHeaders(
   let out = ''
   for (const name of names) {
     const raw = Object.hasOwn(headers, name) ? headers[name] : undefined
-    const values: readonly unknown[] = raw === undefined ? [] : typeof raw === 'string' ? [raw] : Array.isArray(raw) ? raw : []
-    const trimmed = values
-      .filter((v): v is string => typeof v === 'string')
-      .map((v) => v.replace(/[\t\r\n ]+/g, ' ').replace(/^ | $/g, ''))
-    out += `${name}:${trimmed.join(',')}\n`
+    out += `${name}:`
+    if (typeof raw === 'string') out += trimHeaderValue(raw)
+    else if (Array.isArray(raw)) {
+      let separator = ''
+      for (const v of raw as readonly unknown[]) {
+        if (typeof v !== 'string') continue
+        out += separator + trimHeaderValue(v)
+        separator = ','
+      }
+    }
+    out += '\n'
   }
   return out
+}
+
+const UNTRIMMED = /[\t\r\n]| {2}|^ | $/
+
+/** Runs of whitespace as one space, none at either end (most values are already so). */
+function trimHeaderValue(v: string): string {
+  return UNTRIMMED.test(v) ? v.replace(/[\t\r\n ]+/g, ' ').replace(/^ | $/g, '') : v
 }

@@ -104,6 +104,21 @@ describe('encodeEncryptionContext', () => {
   })
 })
 
+  it('encodes ASCII contexts (the fast path) exactly as the UTF-8 layout says', () => {
+    const utf8 = (s: string): string => Buffer.from(s, 'utf8').toString('hex')
+    const field = (s: string): string => Buffer.from(s, 'utf8').length.toString(16).padStart(4, '0') + utf8(s)
+    for (const context of [
+      { b: '2', B: '1', a: '', '~': '\x7f', '0': 'x y' },
+      { tenant: 't-1', purpose: 'bench', aws: 'arn:aws:s3:::b' },
+      { Z: 'é', A: 'a' }, // one non-ASCII value: the general path, same layout
+    ]) {
+      const keys = Object.keys(context).sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)))
+      const expected = keys.length.toString(16).padStart(4, '0') + keys.map((k) => field(k) + field(context[k as keyof typeof context]!)).join('')
+      assert.equal(toHex(encodeEncryptionContext(context)), expected)
+      assert.deepEqual(decodeEncryptionContext(encodeEncryptionContext(context)), context)
+    }
+  })
+
 describe('decodeEncryptionContext', () => {
   it('accepts only canonical encodings', () => {
     const good = encodeEncryptionContext({ a: '1', b: '2' })

@@ -36,6 +36,8 @@ export function encodeEncryptionContext(context: EncryptionContext): Uint8Array 
       `Encryption context has ${entries.length} pairs; at most ${MAX_CONTEXT_PAIRS} are allowed`,
     )
   }
+  const ascii = encodeAsciiContext(entries)
+  if (ascii !== undefined) return ascii
   const pairs: Array<[Uint8Array, Uint8Array]> = []
   let size = 2
   for (const [key, value] of entries) {
@@ -88,6 +90,40 @@ export function decodeEncryptionContext(bytes: Uint8Array): Record<string, strin
   }
   if (offset !== bytes.length) return undefined
   return Object.fromEntries(entries)
+}
+
+const ASCII = /^[\x00-\x7f]*$/
+
+/**
+ * The same encoding for a context of ASCII strings within the limits (nearly every context), without
+ * a UTF-8 encoder: there each character is one byte, and string order is byte order. Undefined for
+ * any other context, which the general path encodes or refuses.
+ */
+function encodeAsciiContext(entries: ReadonlyArray<[string, unknown]>): Uint8Array | undefined {
+  let size = 2
+  for (const [key, value] of entries) {
+    if (typeof value !== 'string' || key.length > MAX_CONTEXT_FIELD_BYTES || value.length > MAX_CONTEXT_FIELD_BYTES) return undefined
+    if (!ASCII.test(key) || !ASCII.test(value)) return undefined
+    size += 4 + key.length + value.length
+  }
+  const sorted = [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  const out = new Uint8Array(size)
+  out[0] = sorted.length >>> 8
+  out[1] = sorted.length & 0xff
+  let offset = 2
+  for (const [key, value] of sorted) {
+    offset = writeAscii(out, offset, key)
+    offset = writeAscii(out, offset, value as string)
+  }
+  return out
+}
+
+/** Writes `uint16 length || s` (ASCII) at `offset`; returns the offset after it. */
+function writeAscii(out: Uint8Array, offset: number, s: string): number {
+  out[offset] = s.length >>> 8
+  out[offset + 1] = s.length & 0xff
+  for (let i = 0; i < s.length; i++) out[offset + 2 + i] = s.charCodeAt(i)
+  return offset + 2 + s.length
 }
 
 function encodeField(s: unknown, what: 'key' | 'value'): Uint8Array {

@@ -74,15 +74,16 @@ export class Writer {
   #buf: Buffer
   #length = 0
 
-  constructor(capacity = 256) {
-    this.#buf = Buffer.alloc(capacity)
+  /** A writer over a new buffer of `capacity` bytes, or over `buffer`, which must be all zeroes. */
+  constructor(capacity: number | Buffer = 256) {
+    this.#buf = typeof capacity === 'number' ? Buffer.alloc(capacity) : capacity
   }
 
   #ensure(n: number): void {
     if (this.#length + n <= this.#buf.length) return
     const next = Buffer.alloc(Math.max(this.#buf.length * 2, this.#length + n))
     next.set(this.#buf.subarray(0, this.#length))
-    zeroize(this.#buf)
+    zeroize(this.#buf.subarray(0, this.#length))
     this.#buf = next
   }
 
@@ -110,10 +111,10 @@ export class Writer {
   }
 
   string(s: string): this {
-    const n = Buffer.byteLength(s, 'utf8')
-    this.#ensure(4 + n)
+    // At most 3 bytes per UTF-16 unit: write first, then fill in the length.
+    this.#ensure(4 + 3 * s.length)
+    const n = this.#buf.write(s, this.#length + 4)
     this.#buf.writeUInt32BE(n, this.#length)
-    this.#buf.write(s, this.#length + 4, n, 'utf8')
     this.#length += 4 + n
     return this
   }
@@ -160,7 +161,37 @@ export class Writer {
   finish(): Uint8Array {
     return this.#buf.subarray(0, this.#length)
   }
+
+  /** A copy of the message at its exact size. */
+  copy(): Uint8Array {
+    return new Uint8Array(this.#buf.subarray(0, this.#length))
+  }
+
+  /** Zeroes what was written, leaving the buffer as it was given. */
+  wipe(): void {
+    zeroize(this.#buf.subarray(0, this.#length))
+    this.#length = 0
+  }
 }
+
+// Messages are written into one scratch buffer (encoding is synchronous and never nested) and
+// copied out at their exact size: one small allocation per message instead of a large one, which
+// also keeps the memory the garbage collector must account for small.
+const scratch = Buffer.alloc(4096)
+
+function encodeMessage(write: (w: Writer) => void): Uint8Array {
+  const w = new Writer(scratch)
+  try {
+    write(w)
+    return w.copy()
+  } finally {
+    w.wipe()
+  }
+}
+
+const NUMBER_FIELD = { length: 8, name: 'number' }
+const BOOLEAN_FIELD = { length: 1, name: 'boolean' }
+const CONTEXT_FIELD = { length: 4, name: 'context' }
 
 /** Reads one message; every accessor throws {@link ProtocolError} on malformed input. */
 export class Reader {
@@ -185,47 +216,48 @@ export class Reader {
     return n
   }
 
-  #field(): Buffer {
+  /** Moves past the next field and returns where its bytes start (no view is made: most fields are small). */
+  #field(expected?: { length: number; name: string }): number {
     const length = this.rawUint32()
-    const end = this.#offset + length
+    const start = this.#offset
+    const end = start + length
     if (end > this.#buf.length) throw new ProtocolError('truncated field')
-    const view = this.#buf.subarray(this.#offset, end)
+    if (expected !== undefined && length !== expected.length) throw new ProtocolError(`bad ${expected.name} field`)
     this.#offset = end
-    return view
+    return start
   }
 
   /** A byte-string field, copied out of the message. */
   bytes(): Uint8Array {
-    return new Uint8Array(this.#field())
+    const start = this.#field()
+    return new Uint8Array(this.#buf.subarray(start, this.#offset))
   }
 
   string(): string {
-    return this.#field().toString('utf8')
+    const start = this.#field()
+    return this.#buf.toString('utf8', start, this.#offset)
   }
 
   number(): number {
-    const f = this.#field()
-    if (f.length !== 8) throw new ProtocolError('bad number field')
-    return f.readDoubleBE(0)
+    return this.#buf.readDoubleBE(this.#field(NUMBER_FIELD))
   }
 
   bool(): boolean {
-    const f = this.#field()
-    if (f.length !== 1 || f[0]! > 1) throw new ProtocolError('bad boolean field')
-    return f[0] === 1
+    const b = this.#buf[this.#field(BOOLEAN_FIELD)]!
+    if (b > 1) throw new ProtocolError('bad boolean field')
+    return b === 1
   }
 
   context(): EncryptionContext {
-    const f = this.#field()
-    if (f.length !== 4) throw new ProtocolError('bad context field')
-    const count = f.readUInt32BE(0)
+    const count = this.#buf.readUInt32BE(this.#field(CONTEXT_FIELD))
     const out: Record<string, string> = {}
     for (let i = 0; i < count; i++) {
       const k = this.string()
       const v = this.string()
       if (Object.hasOwn(out, k)) throw new ProtocolError('duplicate context key')
-      // defineProperty, so a key named "__proto__" is an own property like any other.
-      Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true })
+      // defineProperty for "__proto__" only, so it is an own property like any other.
+      if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true })
+      else out[k] = v
     }
     return out
   }
@@ -235,7 +267,8 @@ export class Reader {
   }
 
   keyRef(): KeyMaterialRef {
-    return { ...this.binding(), hbkId: this.bytes(), ekt: this.bytes() }
+    const { keyArn, keyId, keySpec, origin } = this.binding()
+    return { keyArn, keyId, keySpec, origin, hbkId: this.bytes(), ekt: this.bytes() }
   }
 
   wrapping(): ImportWrapping {
@@ -424,9 +457,7 @@ const CODECS: { readonly [M in HsmMethod]: MethodCodec<M> } = {
 
 /** Encodes a call. The result may hold secrets (plaintexts); hand it to the channel, which zeroises it. */
 export function encodeRequest<M extends HsmMethod>(id: number, method: M, args: HsmArgs<M>): Uint8Array {
-  const w = new Writer().rawUint32(id).rawUint8(OPCODES[method])
-  CODECS[method].encodeArgs(w, args)
-  return w.finish()
+  return encodeMessage((w) => CODECS[method].encodeArgs(w.rawUint32(id).rawUint8(OPCODES[method]), args))
 }
 
 /** A decoded call: `args` is the argument tuple of `method`. */
@@ -445,9 +476,7 @@ export function decodeRequest(message: Uint8Array): DecodedRequest {
 
 /** Encodes a successful result. */
 export function encodeResult<M extends HsmMethod>(id: number, method: M, result: HsmResult<M>): Uint8Array {
-  const w = new Writer().rawUint32(id).rawUint8(STATUS_OK)
-  CODECS[method].encodeResult(w, result)
-  return w.finish()
+  return encodeMessage((w) => CODECS[method].encodeResult(w.rawUint32(id).rawUint8(STATUS_OK), result))
 }
 
 /**
@@ -456,7 +485,7 @@ export function encodeResult<M extends HsmMethod>(id: number, method: M, result:
  */
 export function encodeError(id: number, error: unknown): Uint8Array {
   const [code, message] = error instanceof KmsError ? [error.code, error.message] : ['KMSInternalException', '']
-  return new Writer().rawUint32(id).rawUint8(STATUS_ERROR).string(code).string(message).finish()
+  return encodeMessage((w) => void w.rawUint32(id).rawUint8(STATUS_ERROR).string(code).string(message))
 }
 
 /** The id of a request or response, or undefined if the message is too short to have one. */

@@ -663,7 +663,9 @@ function ektFailedOnEncrypt(): never {
  * than encoding the AAD bytes; the EKT itself carries the domain key id.
  */
 function materialCacheKey(key: KeyMaterialRef): string {
-  return JSON.stringify([key.keyArn, key.keyId, key.keySpec, key.origin, base64(key.hbkId), base64(key.ekt)])
+  // Unambiguous and much cheaper than base64 or the AAD bytes: both byte strings are
+  // length-prefixed (the EKT carries the domain key id), the strings are JSON.
+  return `${key.hbkId.length}:${latin1(key.hbkId)}${key.ekt.length}:${latin1(key.ekt)}${JSON.stringify([key.keyArn, key.keyId, key.keySpec, key.origin])}`
 }
 
 /** Unwraps a key's EKT for its binding (ARN, id, spec, origin, HBK id); the caller owns the result. */
@@ -728,6 +730,6 @@ function ascii(s: string): Uint8Array {
   return new TextEncoder().encode(s)
 }
 
-function base64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
+function latin1(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
 }

@@ -134,79 +134,184 @@ const NO_CALLER_ACCOUNT = new Set(['kms:createkey', 'kms:generaterandom', 'kms:l
 /** `aws:PrincipalType` values (IAM "Principal key values"). */
 const PRINCIPAL_TYPE: Record<PrincipalType, string> = { root: 'Account', user: 'User', role: 'AssumedRole', 'assumed-role': 'AssumedRole' }
 
-/** Builds the condition keys of a request from plain facts. */
-export function buildRequestContext(facts: RequestFacts): RequestContext {
-  const m = new Map<string, ContextValue>()
-  const put = (key: string, value: ContextValue | undefined): void => {
-    if (value === undefined) return
-    if (typeof value !== 'string' && value.length === 0) return
-    m.set(key.toLowerCase(), value)
-  }
-  const { principal: p, resource: r } = facts
-  const action = facts.action.toLowerCase()
+type FactOf = (facts: RequestFacts) => ContextValue | undefined
 
+const keySpec: FactOf = (f) => f.resource.keySpec
+const keyUsage: FactOf = (f) => f.resource.keyUsage
+const optionalString = (v: boolean | undefined): string | undefined => (v === undefined ? undefined : String(v))
+
+/** The condition keys with fixed names (lower-case), and how each is read from the facts. */
+const FIXED_KEYS: ReadonlyMap<string, FactOf> = new Map<string, FactOf>([
   // Principal keys. aws:PrincipalArn names the role, not the session, for role sessions.
-  put('aws:PrincipalArn', p.type === 'assumed-role' && p.roleArn !== undefined ? p.roleArn : p.arn)
-  put('aws:PrincipalAccount', p.account)
-  put('aws:PrincipalType', PRINCIPAL_TYPE[p.type])
-  put('aws:userid', p.userId ?? (p.type === 'root' ? p.account : undefined))
-  if (p.type === 'user') put('aws:username', p.username ?? p.arn.slice(p.arn.lastIndexOf('/') + 1))
-  for (const [k, v] of Object.entries(p.tags ?? {})) put(`aws:PrincipalTag/${k}`, v)
-  if (!NO_CALLER_ACCOUNT.has(action)) put('kms:CallerAccount', p.account)
-
+  ['aws:principalarn', ({ principal: p }) => (p.type === 'assumed-role' && p.roleArn !== undefined ? p.roleArn : p.arn)],
+  ['aws:principalaccount', (f) => f.principal.account],
+  ['aws:principaltype', (f) => PRINCIPAL_TYPE[f.principal.type]],
+  ['aws:userid', ({ principal: p }) => p.userId ?? (p.type === 'root' ? p.account : undefined)],
+  ['aws:username', ({ principal: p }) => (p.type === 'user' ? (p.username ?? p.arn.slice(p.arn.lastIndexOf('/') + 1)) : undefined)],
+  ['kms:calleraccount', (f) => (NO_CALLER_ACCOUNT.has(f.action.toLowerCase()) ? undefined : f.principal.account)],
   // Resource keys.
-  put('aws:ResourceAccount', r.account)
-  put('kms:KeySpec', r.keySpec)
-  put('kms:CustomerMasterKeySpec', r.keySpec)
-  put('kms:KeyUsage', r.keyUsage)
-  put('kms:CustomerMasterKeyUsage', r.keyUsage)
-  put('kms:KeyOrigin', r.keyOrigin)
-  for (const [k, v] of Object.entries(r.tags ?? {})) put(`aws:ResourceTag/${k}`, v)
-  put('kms:ResourceAliases', r.aliases)
-
+  ['aws:resourceaccount', (f) => f.resource.account],
+  ['kms:keyspec', keySpec],
+  ['kms:customermasterkeyspec', keySpec],
+  ['kms:keyusage', keyUsage],
+  ['kms:customermasterkeyusage', keyUsage],
+  ['kms:keyorigin', (f) => f.resource.keyOrigin],
+  ['kms:resourcealiases', (f) => f.resource.aliases],
   // Request keys.
-  put('aws:CurrentTime', facts.time.toISOString().replace(/\.\d{3}Z$/, 'Z'))
-  put('aws:EpochTime', String(Math.floor(facts.time.getTime() / 1000)))
-  put('aws:SourceIp', facts.sourceIp === undefined ? undefined : unmapIpv4(facts.sourceIp))
-  put('aws:SecureTransport', facts.secureTransport === undefined ? undefined : String(facts.secureTransport))
-  put('kms:ViaService', facts.viaService)
-  put('kms:EncryptionAlgorithm', facts.encryptionAlgorithm)
-  put('kms:SigningAlgorithm', facts.signingAlgorithm)
-  put('kms:MacAlgorithm', facts.macAlgorithm)
-  put('kms:MessageType', facts.messageType)
-  put('kms:RequestAlias', facts.requestAlias)
-  put('kms:BypassPolicyLockoutSafetyCheck', facts.bypassPolicyLockoutSafetyCheck === undefined ? undefined : String(facts.bypassPolicyLockoutSafetyCheck))
-  for (const [k, v] of Object.entries(facts.requestTags ?? {})) put(`aws:RequestTag/${k}`, v)
-  put('aws:TagKeys', facts.tagKeys ?? (facts.requestTags === undefined ? undefined : Object.keys(facts.requestTags)))
-
-  const g = facts.newGrant
-  if (g !== undefined) {
-    put('kms:GrantOperations', g.operations)
+  ['aws:currenttime', (f) => f.time.toISOString().replace(/\.\d{3}Z$/, 'Z')],
+  ['aws:epochtime', (f) => String(Math.floor(f.time.getTime() / 1000))],
+  ['aws:sourceip', (f) => (f.sourceIp === undefined ? undefined : unmapIpv4(f.sourceIp))],
+  ['aws:securetransport', (f) => optionalString(f.secureTransport)],
+  ['kms:viaservice', (f) => f.viaService],
+  ['kms:encryptionalgorithm', (f) => f.encryptionAlgorithm],
+  ['kms:signingalgorithm', (f) => f.signingAlgorithm],
+  ['kms:macalgorithm', (f) => f.macAlgorithm],
+  ['kms:messagetype', (f) => f.messageType],
+  ['kms:requestalias', (f) => f.requestAlias],
+  ['kms:bypasspolicylockoutsafetycheck', (f) => optionalString(f.bypassPolicyLockoutSafetyCheck)],
+  ['aws:tagkeys', (f) => f.tagKeys ?? (f.requestTags === undefined ? undefined : Object.keys(f.requestTags))],
+  // What a CreateGrant request asks for.
+  ['kms:grantoperations', (f) => f.newGrant?.operations],
+  ['kms:grantconstrainttype', ({ newGrant: g }) => {
+    if (g === undefined) return undefined
     const types = [
       ...(g.constraints?.encryptionContextEquals !== undefined ? ['EncryptionContextEquals'] : []),
       ...(g.constraints?.encryptionContextSubset !== undefined ? ['EncryptionContextSubset'] : []),
     ]
-    put('kms:GrantConstraintType', types.length === 1 ? types[0] : types)
-    put('kms:GrantIsForAWSResource', String(g.isForAwsResource ?? false))
-    put('kms:GranteePrincipal', g.granteePrincipal)
-    put('kms:RetiringPrincipal', g.retiringPrincipal)
-  }
+    return types.length === 1 ? types[0] : types
+  }],
+  ['kms:grantisforawsresource', (f) => (f.newGrant === undefined ? undefined : String(f.newGrant.isForAwsResource ?? false))],
+  ['kms:granteeprincipal', (f) => f.newGrant?.granteePrincipal],
+  ['kms:retiringprincipal', (f) => f.newGrant?.retiringPrincipal],
+  ['kms:encryptioncontextkeys', (f) => {
+    const ec = encryptionContextOf(f)
+    return ec === undefined ? undefined : Object.keys(ec)
+  }],
+])
 
-  const ec = encryptionContextOf(facts)
-  if (ec !== undefined) {
-    const keys = Object.keys(ec)
-    put('kms:EncryptionContextKeys', keys)
-    for (const k of keys) {
-      // The whole condition key is case-insensitive, so pairs whose keys differ only in case land
-      // on the same condition key; it then holds both values (AWS advises against such contexts).
-      const name = `kms:encryptioncontext:${k.toLowerCase()}`
-      const prior = m.get(name)
-      m.set(name, prior === undefined ? ec[k]! : [...(typeof prior === 'string' ? [prior] : prior), ec[k]!])
-    }
-  }
+/** Condition keys named after a tag key (lower-case prefix), and where their tags are. */
+const TAG_FAMILIES: ReadonlyArray<readonly [string, (f: RequestFacts) => Readonly<Record<string, string>> | undefined]> = [
+  ['aws:principaltag/', (f) => f.principal.tags],
+  ['aws:resourcetag/', (f) => f.resource.tags],
+  ['aws:requesttag/', (f) => f.requestTags],
+]
 
-  for (const [k, v] of Object.entries(facts.extra ?? {})) put(k, v)
+const CONTEXT_PREFIX = 'kms:encryptioncontext:'
+
+/** A key without a value, like an empty multi-valued one, is absent. */
+function present(value: ContextValue | undefined): ContextValue | undefined {
+  return value === undefined || (typeof value !== 'string' && value.length === 0) ? undefined : value
+}
+
+/** The value of the entry whose name lower-cases to `lowerName` (the last one, as in a map built in order). */
+function lastFolded(record: Readonly<Record<string, ContextValue>> | undefined, lowerName: string): ContextValue | undefined {
+  let found: ContextValue | undefined
+  for (const k in record) {
+    if (Object.hasOwn(record, k) && k.toLowerCase() === lowerName) found = present(record[k]) ?? found
+  }
+  return found
+}
+
+/**
+ * `kms:EncryptionContext:<key>`: the whole condition key is case-insensitive, so pairs whose keys
+ * differ only in case land on the same condition key; it then holds both values (AWS advises
+ * against such contexts).
+ */
+function contextPairValue(ec: EncryptionContext | undefined, lowerKey: string): ContextValue | undefined {
+  let found: string | string[] | undefined
+  for (const k in ec) {
+    if (!Object.hasOwn(ec, k) || k.toLowerCase() !== lowerKey) continue
+    const v = ec[k]!
+    found = found === undefined ? v : [...(typeof found === 'string' ? [found] : found), v]
+  }
+  return found
+}
+
+/** One condition key (lower-case name) of a request; undefined when the request has no such key. */
+function conditionKey(facts: RequestFacts, key: string): ContextValue | undefined {
+  const extra = lastFolded(facts.extra, key)
+  if (extra !== undefined) return extra
+  const fixed = FIXED_KEYS.get(key)
+  if (fixed !== undefined) return present(fixed(facts))
+  for (const [prefix, tags] of TAG_FAMILIES) {
+    if (key.startsWith(prefix)) return lastFolded(tags(facts), key.slice(prefix.length))
+  }
+  if (key.startsWith(CONTEXT_PREFIX)) return contextPairValue(encryptionContextOf(facts), key.slice(CONTEXT_PREFIX.length))
+  return undefined
+}
+
+/** Every condition key of a request, for the few callers that list them. */
+function allConditionKeys(facts: RequestFacts): Map<string, ContextValue> {
+  const names = new Set(FIXED_KEYS.keys())
+  for (const [prefix, tags] of TAG_FAMILIES) for (const k of Object.keys(tags(facts) ?? {})) names.add(prefix + k.toLowerCase())
+  for (const k of Object.keys(encryptionContextOf(facts) ?? {})) names.add(CONTEXT_PREFIX + k.toLowerCase())
+  for (const k of Object.keys(facts.extra ?? {})) names.add(k.toLowerCase())
+  const m = new Map<string, ContextValue>()
+  for (const name of names) {
+    const v = conditionKey(facts, name)
+    if (v !== undefined) m.set(name, v)
+  }
   return m
+}
+
+/**
+ * The condition keys of one request, each worked out on its first lookup: a policy reads a few of
+ * the ~30 keys, and building them all was most of the cost of a decision.
+ */
+class LazyRequestContext implements ReadonlyMap<string, ContextValue> {
+  readonly #facts: RequestFacts
+  readonly #looked = new Map<string, ContextValue | undefined>()
+  #all: Map<string, ContextValue> | undefined
+
+  constructor(facts: RequestFacts) {
+    this.#facts = facts
+  }
+
+  get(key: string): ContextValue | undefined {
+    let v = this.#looked.get(key)
+    if (v === undefined && !this.#looked.has(key)) {
+      v = conditionKey(this.#facts, key)
+      this.#looked.set(key, v)
+    }
+    return v
+  }
+
+  has(key: string): boolean {
+    return this.get(key) !== undefined
+  }
+
+  get size(): number {
+    return this.#everything().size
+  }
+
+  forEach(callback: (value: ContextValue, key: string, map: ReadonlyMap<string, ContextValue>) => void, thisArg?: unknown): void {
+    for (const [k, v] of this.#everything()) callback.call(thisArg, v, k, this)
+  }
+
+  entries(): ReturnType<Map<string, ContextValue>['entries']> {
+    return this.#everything().entries()
+  }
+
+  keys(): ReturnType<Map<string, ContextValue>['keys']> {
+    return this.#everything().keys()
+  }
+
+  values(): ReturnType<Map<string, ContextValue>['values']> {
+    return this.#everything().values()
+  }
+
+  [Symbol.iterator](): ReturnType<Map<string, ContextValue>['entries']> {
+    return this.#everything().entries()
+  }
+
+  #everything(): Map<string, ContextValue> {
+    return (this.#all ??= allConditionKeys(this.#facts))
+  }
+}
+
+/** The condition keys of a request, from plain facts. Each key's value is worked out when first read. */
+export function buildRequestContext(facts: RequestFacts): RequestContext {
+  return new LazyRequestContext(facts)
 }
 
 /** The encryption context that condition keys and grant constraints see. */

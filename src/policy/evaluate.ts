@@ -19,9 +19,9 @@
 import { KmsError } from '../core/errors.js'
 import { conditionHolds } from './conditions.js'
 import type { AuthzRequest, RequestPrincipal } from './context.js'
-import { grantCovers, matchGrantee, type Grant } from './grants.js'
+import { grantCovers, grantsWithOperation, matchGrantee, type Grant } from './grants.js'
 import { arnMatch, globMatch, resolvePattern } from './pattern.js'
-import type { ParsedPolicy, ParsedStatement, PrincipalSpec } from './policy-document.js'
+import type { ActionSpec, ParsedPolicy, ParsedStatement, PrincipalSpec } from './policy-document.js'
 
 /** The policies that bear on one request. */
 export interface PolicySet {
@@ -72,7 +72,7 @@ type KeyPolicyMatch = 'direct' | 'account' | 'none'
 export function evaluate(request: AuthzRequest, policies: PolicySet): Decision {
   const p = request.principal
   /* Precondition: The caller and the key each belong to a 12-digit account. */
-  if (!/^\d{12}$/.test(p.account) || !/^\d{12}$/.test(request.resource.account)) {
+  if (!isAccountId(p.account) || !isAccountId(request.resource.account)) {
     throw new TypeError('evaluate: principal.account and resource.account must be 12-digit account ids')
   }
   /* Precondition: The key policy is a key policy and the identity policies are identity policies. */
@@ -140,7 +140,7 @@ export function evaluate(request: AuthzRequest, policies: PolicySet): Decision {
   }
 
   // 3. Grants.
-  for (const g of policies.grants ?? []) {
+  for (const g of grantsWithOperation(policies.grants ?? [], action)) {
     const m = matchGrantee(g.granteePrincipal, request)
     if (m === 'none' || !grantCovers(g, request, action)) continue
     if (m === 'direct') return allow([grantDecider(g)], `grant ${g.grantId} allows ${request.action}`)
@@ -162,9 +162,30 @@ function applies(s: ParsedStatement, action: string, request: AuthzRequest): boo
 
 function actionMatches(s: ParsedStatement, action: string): boolean {
   const a = s.actions
-  let hit = a.exact.has(action)
-  for (let i = 0; !hit && i < a.patterns.length; i++) hit = globMatch(a.patterns[i]!, action)
-  return hit !== a.negated
+  // Actions come from the operations Trent serves, a small fixed set: the answer per statement is kept.
+  let known = actionsOf.get(a)
+  if (known === undefined) actionsOf.set(a, (known = new Map()))
+  let matches = known.get(action)
+  if (matches === undefined) {
+    let hit = a.exact.has(action)
+    for (let i = 0; !hit && i < a.patterns.length; i++) hit = globMatch(a.patterns[i]!, action)
+    matches = hit !== a.negated
+    if (known.size < MAX_ACTIONS_KEPT) known.set(action, matches)
+  }
+  return matches
+}
+
+const actionsOf = new WeakMap<ActionSpec, Map<string, boolean>>()
+const MAX_ACTIONS_KEPT = 256
+
+/** A 12-digit account id (the regex equivalent, without one on every decision). */
+function isAccountId(s: string): boolean {
+  if (s.length !== 12) return false
+  for (let i = 0; i < 12; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x30 || c > 0x39) return false
+  }
+  return true
 }
 
 function resourceMatches(s: ParsedStatement, request: AuthzRequest): boolean {
@@ -217,7 +238,12 @@ function deniesPrincipal(spec: PrincipalSpec, p: RequestPrincipal): boolean {
 const sessionRole = (p: RequestPrincipal): string | undefined => (p.type === 'assumed-role' ? p.roleArn : undefined)
 const listed = (spec: PrincipalSpec, arn: string | undefined): boolean => arn !== undefined && spec.arns.has(arn)
 
-const label = (s: ParsedStatement): string => (s.sid ? `#${s.index} (${JSON.stringify(s.sid)})` : `#${s.index}`)
+const labels = new WeakMap<ParsedStatement, string>()
+function label(s: ParsedStatement): string {
+  let l = labels.get(s)
+  if (l === undefined) labels.set(s, (l = s.sid ? `#${s.index} (${JSON.stringify(s.sid)})` : `#${s.index}`))
+  return l
+}
 const policyLabel = (policy: ParsedPolicy, i: number): string => (policy.name ? JSON.stringify(policy.name) : `#${i}`)
 
 function describe(d: Decider): string {

@@ -46,17 +46,66 @@ export function matchGrantee(grantee: string, request: AuthzRequest): GranteeMat
   const p = request.principal
   if (grantee === p.arn) return 'direct'
   if (p.type === 'assumed-role' && p.roleArn !== undefined && grantee === p.roleArn) return 'direct'
-  const account = /^\d{12}$/.test(grantee) ? grantee : /^arn:[a-z-]+:iam::(\d{12}):root$/.exec(grantee)?.[1]
+  const account = granteeAccount(grantee)
   if (account !== undefined && account === p.account) return p.type === 'root' ? 'direct' : 'account'
   return 'none'
 }
+
+/** The account a grantee names (a bare id or its root ARN); undefined for any other principal. */
+function granteeAccount(grantee: string): string | undefined {
+  let account = accountOfGrantee.get(grantee)
+  if (account === undefined) {
+    account = /^\d{12}$/.test(grantee) ? grantee : (/^arn:[a-z-]+:iam::(\d{12}):root$/.exec(grantee)?.[1] ?? '')
+    if (accountOfGrantee.size >= MAX_MEMO) accountOfGrantee.clear()
+    accountOfGrantee.set(grantee, account)
+  }
+  return account === '' ? undefined : account
+}
+
+// Grants are re-read on every request; what is derived from their text is worked out once.
+const MAX_MEMO = 10_000
+const accountOfGrantee = new Map<string, string>()
+const operationsOfGrant = new WeakMap<readonly string[], ReadonlySet<string>>()
+
+/** The grant's operations, lower-cased. */
+function grantOperations(grant: Grant): ReadonlySet<string> {
+  let ops = operationsOfGrant.get(grant.operations)
+  if (ops === undefined) {
+    ops = new Set(grant.operations.map((o) => o.toLowerCase()))
+    if (Object.isFrozen(grant.operations)) operationsOfGrant.set(grant.operations, ops)
+  }
+  return ops
+}
+
+/**
+ * The grants whose operations include `action` (lower-case `kms:…`), in their order: a grant
+ * without the operation never covers the request. A frozen list (a cached grant page) is indexed
+ * by operation once.
+ */
+export function grantsWithOperation(grants: readonly Grant[], action: string): readonly Grant[] {
+  if (!Object.isFrozen(grants)) return grants
+  let index = grantIndex.get(grants)
+  if (index === undefined) {
+    index = new Map()
+    for (const g of grants) {
+      for (const op of grantOperations(g)) {
+        const list = index.get(op)
+        if (list === undefined) index.set(op, [g])
+        else if (list[list.length - 1] !== g) list.push(g)
+      }
+    }
+    grantIndex.set(grants, index)
+  }
+  return index.get(action.slice(4)) ?? []
+}
+
+const grantIndex = new WeakMap<readonly Grant[], Map<string, Grant[]>>()
 
 /** True when the grant covers the request's action, key and constraints (grantee aside). */
 export function grantCovers(grant: Grant, request: AuthzRequest, action: string): boolean {
   if (grant.keyArn !== undefined && grant.keyArn !== request.resource.arn) return false
   if (!GRANTABLE.has(action)) return false
-  const op = action.slice(4)
-  if (!grant.operations.some((o) => o.toLowerCase() === op)) return false
+  if (!grantOperations(grant).has(action.slice(4))) return false
   const keySpec = request.resource.keySpec
   if (CONTEXT_OPERATIONS.has(action) && (keySpec === undefined || keySpec === 'SYMMETRIC_DEFAULT')) {
     if (!contextSatisfies(grant.constraints, request.encryptionContext ?? {})) return false
@@ -76,6 +125,16 @@ function foldKeys(ec: EncryptionContext): Map<string, string> | undefined {
   return m
 }
 
+/** A grant's constraint context folded; a frozen one (from a cached grant page) is folded once. */
+function foldedConstraint(ec: EncryptionContext): ReadonlyMap<string, string> | undefined {
+  if (!Object.isFrozen(ec)) return foldKeys(ec)
+  let folded = foldedConstraints.get(ec)
+  if (folded === undefined) foldedConstraints.set(ec, (folded = foldKeys(ec) ?? null))
+  return folded ?? undefined
+}
+
+const foldedConstraints = new WeakMap<EncryptionContext, ReadonlyMap<string, string> | null>()
+
 /** Grant constraints: keys compare case-insensitively, values case-sensitively (GrantConstraints). */
 export function contextSatisfies(constraints: GrantConstraints | undefined, ec: EncryptionContext): boolean {
   if (constraints === undefined) return true
@@ -84,12 +143,12 @@ export function contextSatisfies(constraints: GrantConstraints | undefined, ec: 
   const got = foldKeys(ec)
   if (got === undefined) return false
   if (equals !== undefined) {
-    const want = foldKeys(equals)
+    const want = foldedConstraint(equals)
     if (want === undefined || want.size !== got.size) return false
     for (const [k, v] of want) if (got.get(k) !== v) return false
   }
   if (subset !== undefined) {
-    const want = foldKeys(subset)
+    const want = foldedConstraint(subset)
     if (want === undefined) return false
     for (const [k, v] of want) if (got.get(k) !== v) return false
   }

@@ -82,7 +82,7 @@ export function compilePattern(source: string, options: PatternOptions): Pattern
     if (t.kind === 'var') variables.push(t.key)
     else parts.push(t.kind === 'text' ? t.text : t.wild)
   }
-  return { source, tokens, variables, fixed: variables.length === 0 ? parts : undefined }
+  return { source, tokens, variables, fixed: variables.length === 0 ? Object.freeze(parts) : undefined }
 }
 
 interface VariableRead {
@@ -242,6 +242,22 @@ function splitArnParts(parts: readonly Part[]): Part[][] | undefined {
   return out.length === 6 ? out : undefined
 }
 
+// A decision matches the same key ARN against several patterns, and a policy's patterns without
+// variables are the same frozen arrays on every request: both splits are kept.
+let lastArn = ''
+let lastArnSplit: readonly string[] | undefined
+const splitPatterns = new WeakMap<readonly Part[], Part[][] | null>()
+
+function arnPatternOf(parts: readonly Part[]): Part[][] | undefined {
+  if (!Object.isFrozen(parts)) return splitArnParts(parts)
+  let split = splitPatterns.get(parts)
+  if (split === undefined) {
+    split = splitArnParts(parts) ?? null
+    splitPatterns.set(parts, split)
+  }
+  return split ?? undefined
+}
+
 /**
  * ARN matching as ArnLike and the Resource element do it: each of the six colon-delimited
  * components is matched on its own, so a wildcard never spans a colon in the first five; the
@@ -249,8 +265,12 @@ function splitArnParts(parts: readonly Part[]): Part[][] | undefined {
  */
 export function arnMatch(parts: readonly Part[], arn: string): boolean {
   if (parts.length === 1 && parts[0] === STAR) return true
-  const text = splitArn(arn)
-  const pattern = splitArnParts(parts)
+  if (arn !== lastArn) {
+    lastArn = arn
+    lastArnSplit = splitArn(arn)
+  }
+  const text = lastArnSplit
+  const pattern = arnPatternOf(parts)
   if (text === undefined || pattern === undefined) return false
   for (let i = 0; i < 6; i++) {
     const component = pattern[i]!

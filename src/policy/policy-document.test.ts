@@ -5,7 +5,7 @@ import { parsePolicy, type PolicyKind } from './policy-document.js'
 import { parseCidr, parseDate, parseIp, parseNumber } from './conditions.js'
 import { arnMatch, compilePattern, globMatch, splitArn } from './pattern.js'
 import { buildRequestContext, contextFrom } from './context.js'
-import { BASE_FACTS, SESSION } from './evaluate.cases.js'
+import { ALICE, BASE_FACTS, SESSION } from './evaluate.cases.js'
 
 const malformed = (e: unknown): boolean => isKmsError(e, 'MalformedPolicyDocumentException')
 const stmt = (more: Record<string, unknown> = {}) => ({ Effect: 'Allow', Principal: '*', Action: 'kms:*', Resource: '*', ...more })
@@ -199,6 +199,30 @@ describe('buildRequestContext', () => {
   it('keeps both values when context keys differ only in case', () => {
     const ctx = buildRequestContext({ ...BASE_FACTS, encryptionContext: { a: '1', A: '2' } })
     assert.deepEqual(ctx.get('kms:encryptioncontext:a'), ['1', '2'])
+  })
+
+  it('lists the same keys and values it answers one by one (they are worked out on first lookup)', () => {
+    const facts = {
+      ...BASE_FACTS,
+      principal: { ...ALICE, tags: { Team: 'a', team: 'b' } },
+      resource: { ...BASE_FACTS.resource, tags: { App: 'x' }, aliases: [] },
+      requestTags: { Env: 'prod' },
+      extra: { 'AWS:SourceVpc': 'vpc-1', 'kms:ViaService': 'ec2.us-east-1.amazonaws.com', 'aws:TagKeys': [] },
+      encryptionContext: { a: '1', A: '2', B: '' },
+    }
+    const listed = new Map(buildRequestContext(facts))
+    const lazy = buildRequestContext(facts)
+    for (const [k, v] of listed) assert.deepEqual(lazy.get(k), v, k)
+    assert.equal(lazy.size, listed.size)
+    assert.equal(listed.get('aws:principaltag/team'), 'b')
+    assert.equal(listed.get('kms:viaservice'), 'ec2.us-east-1.amazonaws.com')
+    assert.deepEqual(listed.get('aws:tagkeys'), ['Env'])
+    assert.equal(listed.get('kms:resourcealiases'), undefined)
+    assert.equal(listed.get('kms:encryptioncontext:b'), '')
+    for (const k of ['aws:sourcevpc', 'aws:principaltag/team', 'kms:encryptioncontext:a', 'aws:requesttag/env', 'aws:resourcetag/app', 'kms:calleraccount']) {
+      assert.ok(listed.has(k), k)
+    }
+    assert.equal(lazy.get('aws:multifactorauthpresent'), undefined)
   })
 
   it('contextFrom lower-cases names', () => {

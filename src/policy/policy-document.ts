@@ -237,7 +237,7 @@ function parseResources(raw: unknown, negated: boolean, kind: PolicyKind, variab
       source: v,
       tokens: [...head.tokens, ...tail.tokens],
       variables: tail.variables,
-      fixed: tail.fixed === undefined ? undefined : [...head.fixed!, ...tail.fixed],
+      fixed: tail.fixed === undefined ? undefined : Object.freeze([...head.fixed!, ...tail.fixed]),
     }
   })
   return { negated, patterns }

@@ -130,7 +130,8 @@ export class CachedStore implements Store {
     const id = `${keyId}/${keyMaterialId}`
     // The EKT bytes are handed out as a copy, as every store does, so no caller can alter the cache.
     const hit = this.#materials.get(id, this.#clock.now())
-    if (hit) return { ...hit, ekt: hit.ekt.slice() }
+    // Not `{ ...hit, ekt }`: V8 (Node 20) builds that on a slow path (~0.5 µs).
+    if (hit) return Object.assign({}, hit, { ekt: hit.ekt.slice() })
     const generation = this.#generation
     const material = await this.#store.getKeyMaterial(keyId, keyMaterialId)
     if (material && generation === this.#generation) this.#materials.set(id, Object.freeze({ ...material, ekt: material.ekt.slice() }), this.#expiry())
