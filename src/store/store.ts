@@ -233,6 +233,12 @@ export interface StoreChange {
   keyId?: string
   /** An alias that was created, pointed at another key, or deleted. */
   alias?: AliasName
+  /** An access key (of a user, the account root or a role session) that was deleted. */
+  accessKeyId?: string
+  /** An IAM user whose inline policies changed, or who was deleted. */
+  user?: { accountId: string; userName: string }
+  /** An IAM role whose inline policies or settings changed, or that was deleted. */
+  role?: { accountId: string; roleName: string }
   /**
    * Changes may have been missed (the subscription was interrupted and is back): anything read
    * before may be stale.
@@ -381,7 +387,9 @@ export interface Store {
   /**
    * Offered by stores that several nodes share (PostgreSQL; absent for SQLite, which has one node).
    * Calls `listener` after a key update or deletion, a grant creation or deletion (as a change of
-   * its key), or an alias creation, move or deletion, is
+   * its key), an alias creation, move or deletion, an access key deletion (a role's sessions are
+   * reported one by one when the role is deleted), or a change of an IAM user's or role's inline
+   * policies, settings or existence, is
    * committed through any store on the same database, this one included, usually within
    * milliseconds. Delivery is best effort: changes made while the subscription is interrupted (e.g.
    * while PostgreSQL restarts) are not delivered one by one, but followed by `{ everything: true }`

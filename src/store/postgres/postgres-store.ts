@@ -33,7 +33,7 @@ import {
 import type { PgListenClient, PgPool, PgQueryable, PgQueryResult } from './postgres-config.js'
 import { migratePostgres, type PostgresMigrationReport } from './postgres-migrations.js'
 import { pgCountGrants, pgCreateGrant, pgDeleteGrant, pgGetGrant, pgGrantByToken, pgListGrants, pgListRetirableGrants } from './postgres-grants.js'
-import { PostgresChangeFeed, notifyAliasSql, notifyKeySql } from './postgres-notifications.js'
+import { PostgresChangeFeed, notifyAccessKeySql, notifyAliasSql, notifyKeySql, notifyPrincipalSql } from './postgres-notifications.js'
 import {
   KEY_LIFECYCLE_COLUMNS,
   MATERIAL_COLUMNS,
@@ -136,6 +136,8 @@ const ALIAS_COLUMNS = 'account_id, region, alias_name, key_id, creation_date, la
 
 /** Reports an alias change, for the rows an alias write RETURNs. */
 const ALIAS_NOTIFY = notifyAliasSql('account_id', 'region', 'alias_name')
+const USER_NOTIFY = notifyPrincipalSql('u', 'account_id', 'user_name')
+const ROLE_NOTIFY = notifyPrincipalSql('r', 'account_id', 'role_name')
 
 /** SQLSTATEs of a connection that is gone or cannot be had: class 08, admin/crash shutdown, starting up, too many clients. */
 const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300'])
@@ -635,7 +637,9 @@ export class PostgresStore implements Store {
   }
 
   async deleteCredential(accessKeyId: string): Promise<boolean> {
-    return (await this.#query('DELETE FROM credentials WHERE access_key_id = $1', [accessKeyId])).rowCount === 1
+    // Every node drops the key's signing keys when the report arrives.
+    const sql = `WITH d AS (DELETE FROM credentials WHERE access_key_id = $1 RETURNING access_key_id) SELECT ${notifyAccessKeySql('access_key_id')} FROM d`
+    return (await this.#query(sql, [accessKeyId])).rowCount === 1
   }
 
   async listUserCredentials(accountId: string, userName: string): Promise<CredentialRecord[]> {
@@ -684,7 +688,7 @@ export class PostgresStore implements Store {
         [accountId, userName],
       )
       if (Number((n.rows[0] as { n: PgInt }).n) > 0) return 'conflict'
-      await tx.query('DELETE FROM iam_users WHERE account_id = $1 AND user_name = $2', [accountId, userName])
+      await tx.query(`WITH d AS (DELETE FROM iam_users WHERE account_id = $1 AND user_name = $2 RETURNING account_id, user_name) SELECT ${USER_NOTIFY} FROM d`, [accountId, userName])
       return 'deleted'
     })
   }
@@ -692,9 +696,10 @@ export class PostgresStore implements Store {
   async putUserPolicy(policy: UserPolicyRecord): Promise<boolean> {
     const p = policy
     const result = await this.#query(
-      `INSERT INTO iam_user_policies (account_id, user_name, policy_name, document)
+      `WITH w AS (INSERT INTO iam_user_policies (account_id, user_name, policy_name, document)
        SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM iam_users WHERE account_id = $1 AND user_name = $2)
-       ON CONFLICT (account_id, user_name, policy_name) DO UPDATE SET document = excluded.document`,
+       ON CONFLICT (account_id, user_name, policy_name) DO UPDATE SET document = excluded.document
+       RETURNING account_id, user_name) SELECT ${USER_NOTIFY} FROM w`,
       [p.accountId, p.userName, p.policyName, p.document],
     )
     return result.rowCount === 1
@@ -721,7 +726,9 @@ export class PostgresStore implements Store {
   }
 
   async deleteUserPolicy(accountId: string, userName: string, policyName: string): Promise<boolean> {
-    const result = await this.#query('DELETE FROM iam_user_policies WHERE account_id = $1 AND user_name = $2 AND policy_name = $3', [
+    const sql = `WITH d AS (DELETE FROM iam_user_policies WHERE account_id = $1 AND user_name = $2 AND policy_name = $3 RETURNING account_id, user_name)
+      SELECT ${USER_NOTIFY} FROM d`
+    const result = await this.#query(sql, [
       accountId,
       userName,
       policyName,
@@ -757,8 +764,12 @@ export class PostgresStore implements Store {
       if (role.rows.length === 0) return 'missing'
       const n = await tx.query('SELECT count(*) AS n FROM iam_role_policies WHERE account_id = $1 AND role_name = $2', [accountId, roleName])
       if (Number((n.rows[0] as { n: PgInt }).n) > 0) return 'conflict'
-      await tx.query('DELETE FROM role_sessions WHERE account_id = $1 AND role_name = $2', [accountId, roleName])
-      await tx.query('DELETE FROM iam_roles WHERE account_id = $1 AND role_name = $2', [accountId, roleName])
+      // Its sessions end with it: every node drops their signing keys when the reports arrive.
+      await tx.query(
+        `WITH d AS (DELETE FROM role_sessions WHERE account_id = $1 AND role_name = $2 RETURNING access_key_id) SELECT ${notifyAccessKeySql('access_key_id')} FROM d`,
+        [accountId, roleName],
+      )
+      await tx.query(`WITH d AS (DELETE FROM iam_roles WHERE account_id = $1 AND role_name = $2 RETURNING account_id, role_name) SELECT ${ROLE_NOTIFY} FROM d`, [accountId, roleName])
       return 'deleted'
     })
   }
@@ -766,9 +777,10 @@ export class PostgresStore implements Store {
   async putRolePolicy(policy: RolePolicyRecord): Promise<boolean> {
     const p = policy
     const result = await this.#query(
-      `INSERT INTO iam_role_policies (account_id, role_name, policy_name, document)
+      `WITH w AS (INSERT INTO iam_role_policies (account_id, role_name, policy_name, document)
        SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM iam_roles WHERE account_id = $1 AND role_name = $2)
-       ON CONFLICT (account_id, role_name, policy_name) DO UPDATE SET document = excluded.document`,
+       ON CONFLICT (account_id, role_name, policy_name) DO UPDATE SET document = excluded.document
+       RETURNING account_id, role_name) SELECT ${ROLE_NOTIFY} FROM w`,
       [p.accountId, p.roleName, p.policyName, p.document],
     )
     return result.rowCount === 1
@@ -795,7 +807,9 @@ export class PostgresStore implements Store {
   }
 
   async deleteRolePolicy(accountId: string, roleName: string, policyName: string): Promise<boolean> {
-    const result = await this.#query('DELETE FROM iam_role_policies WHERE account_id = $1 AND role_name = $2 AND policy_name = $3', [
+    const sql = `WITH d AS (DELETE FROM iam_role_policies WHERE account_id = $1 AND role_name = $2 AND policy_name = $3 RETURNING account_id, role_name)
+      SELECT ${ROLE_NOTIFY} FROM d`
+    const result = await this.#query(sql, [
       accountId,
       roleName,
       policyName,
