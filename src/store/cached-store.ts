@@ -329,6 +329,8 @@ export class CachedStore implements Store {
   // Roles, their policies and sessions pass through uncached too.
   createRole: Store['createRole'] = (role) => this.#store.createRole(role)
   getRole: Store['getRole'] = (accountId, roleName) => this.#store.getRole(accountId, roleName)
+  listRoles: Store['listRoles'] = (accountId) => this.#store.listRoles(accountId)
+  updateRole: Store['updateRole'] = (role) => this.#store.updateRole(role)
   deleteRole: Store['deleteRole'] = (accountId, roleName) => this.#store.deleteRole(accountId, roleName)
   putRolePolicy: Store['putRolePolicy'] = (policy) => this.#store.putRolePolicy(policy)
   getRolePolicy: Store['getRolePolicy'] = (accountId, roleName, policyName) => this.#store.getRolePolicy(accountId, roleName, policyName)

@@ -128,6 +128,9 @@ export interface IamRoleRecord {
   /** The trust policy (AssumeRolePolicyDocument) as given. */
   trustPolicy: string
   createdAt: number
+  /** Longest session AssumeRole may issue, in seconds (3600–43200). */
+  maxSessionDuration: number
+  description?: string
 }
 
 /** An inline policy of an IAM role. */
@@ -152,6 +155,8 @@ export interface RoleSessionRecord {
   createdAt: number
   /** Milliseconds since the epoch. */
   expiresAt: number
+  /** The inline session policy passed to AssumeRole: the session may do only what it and the role's policies allow. */
+  sessionPolicy?: string
 }
 
 /** An alias: a friendly name of one key in one account and region. */
@@ -371,6 +376,13 @@ export interface Store {
   /** Creates an IAM role; false (nothing stored) if the name or role id exists in the account. */
   createRole(role: IamRoleRecord): Promise<boolean>
   getRole(accountId: string, roleName: string): Promise<IamRoleRecord | undefined>
+  /** Roles of an account ordered by the UTF-8 bytes of their names. */
+  listRoles(accountId: string): Promise<IamRoleRecord[]>
+  /**
+   * Writes a role's trust policy, description and MaxSessionDuration (the rest of the record is
+   * immutable); false if no role of that name and role id exists.
+   */
+  updateRole(role: IamRoleRecord): Promise<boolean>
   /** Deletes a role that has no inline policies left (its sessions go with it), in one transaction. */
   deleteRole(accountId: string, roleName: string): Promise<'deleted' | 'missing' | 'conflict'>
   /** Creates or replaces an inline policy of a role; false if the role does not exist. */

@@ -738,7 +738,7 @@ export class PostgresStore implements Store {
 
   async createRole(role: IamRoleRecord): Promise<boolean> {
     const r = role
-    const result = await this.#query(`INSERT INTO iam_roles (${ROLE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`, [
+    const result = await this.#query(`INSERT INTO iam_roles (${ROLE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`, [
       r.accountId,
       r.roleName,
       r.roleId,
@@ -746,6 +746,8 @@ export class PostgresStore implements Store {
       r.path,
       r.trustPolicy,
       r.createdAt,
+      r.maxSessionDuration,
+      r.description ?? null,
     ])
     return result.rowCount === 1
   }
@@ -755,6 +757,22 @@ export class PostgresStore implements Store {
       | RoleRow
       | undefined
     return row === undefined ? undefined : toRole(row)
+  }
+
+  async listRoles(accountId: string): Promise<IamRoleRecord[]> {
+    const rows = (await this.#query(`SELECT ${ROLE_COLUMNS} FROM iam_roles WHERE account_id = $1 ORDER BY role_name COLLATE "C"`, [accountId])).rows as RoleRow[]
+    return rows.map(toRole)
+  }
+
+  async updateRole(role: IamRoleRecord): Promise<boolean> {
+    const r = role
+    const result = await this.#query(
+      `WITH u AS (UPDATE iam_roles SET trust_policy = $1, max_session_duration = $2, description = $3
+         WHERE account_id = $4 AND role_name = $5 AND role_id = $6 RETURNING account_id, role_name)
+       SELECT ${ROLE_NOTIFY} FROM u`,
+      [r.trustPolicy, r.maxSessionDuration, r.description ?? null, r.accountId, r.roleName, r.roleId],
+    )
+    return result.rowCount === 1
   }
 
   async deleteRole(accountId: string, roleName: string): Promise<'deleted' | 'missing' | 'conflict'> {
@@ -821,9 +839,9 @@ export class PostgresStore implements Store {
     const x = session
     const result = await this.#query(
       `INSERT INTO role_sessions (${SESSION_COLUMNS})
-       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM iam_roles WHERE account_id = $2 AND role_name = $3)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM iam_roles WHERE account_id = $2 AND role_name = $3)
        ON CONFLICT DO NOTHING`,
-      [x.accessKeyId, x.accountId, x.roleName, x.roleId, x.sessionName, x.wrappedSecret, x.tokenHash, x.createdAt, x.expiresAt],
+      [x.accessKeyId, x.accountId, x.roleName, x.roleId, x.sessionName, x.wrappedSecret, x.tokenHash, x.createdAt, x.expiresAt, x.sessionPolicy ?? null],
     )
     return result.rowCount === 1
   }
@@ -1089,8 +1107,8 @@ function toUser(r: UserRow): IamUserRecord {
   return { accountId: r.account_id, userName: r.user_name, userId: r.user_id, arn: r.arn, path: r.path, createdAt: int(r.created_at) }
 }
 
-const ROLE_COLUMNS = 'account_id, role_name, role_id, arn, path, trust_policy, created_at'
-const SESSION_COLUMNS = 'access_key_id, account_id, role_name, role_id, session_name, wrapped_secret, token_hash, created_at, expires_at'
+const ROLE_COLUMNS = 'account_id, role_name, role_id, arn, path, trust_policy, created_at, max_session_duration, description'
+const SESSION_COLUMNS = 'access_key_id, account_id, role_name, role_id, session_name, wrapped_secret, token_hash, created_at, expires_at, session_policy'
 
 interface RoleRow {
   account_id: string
@@ -1100,6 +1118,8 @@ interface RoleRow {
   path: string
   trust_policy: string
   created_at: PgInt
+  max_session_duration: PgInt
+  description: string | null
 }
 
 interface RolePolicyRow {
@@ -1119,10 +1139,11 @@ interface SessionRow {
   token_hash: Uint8Array
   created_at: PgInt
   expires_at: PgInt
+  session_policy: string | null
 }
 
 function toRole(r: RoleRow): IamRoleRecord {
-  return { accountId: r.account_id, roleName: r.role_name, roleId: r.role_id, arn: r.arn, path: r.path, trustPolicy: r.trust_policy, createdAt: int(r.created_at) }
+  return { accountId: r.account_id, roleName: r.role_name, roleId: r.role_id, arn: r.arn, path: r.path, trustPolicy: r.trust_policy, createdAt: int(r.created_at), maxSessionDuration: int(r.max_session_duration), ...(r.description === null ? {} : { description: r.description }) }
 }
 
 function toRolePolicy(r: RolePolicyRow): RolePolicyRecord {
@@ -1140,6 +1161,7 @@ function toSession(r: SessionRow): RoleSessionRecord {
     tokenHash: copy(r.token_hash),
     createdAt: int(r.created_at),
     expiresAt: int(r.expires_at),
+    ...(r.session_policy === null ? {} : { sessionPolicy: r.session_policy }),
   }
 }
 

@@ -219,6 +219,14 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX import_tokens_by_key ON import_tokens (key_id);
     `,
   },
+  {
+    name: '0007-iam-role-settings',
+    sql: `
+      ALTER TABLE iam_roles ADD COLUMN description TEXT;
+      ALTER TABLE iam_roles ADD COLUMN max_session_duration INTEGER NOT NULL DEFAULT 3600;
+      ALTER TABLE role_sessions ADD COLUMN session_policy TEXT;
+    `,
+  },
 ]
 
 /**
