@@ -170,8 +170,15 @@ export function newRoleId(): string {
 /** A role's MaxSessionDuration in seconds: AWS's default and bounds. */
 export const ROLE_SESSION_SECONDS = { default: 3600, min: 3600, max: 43200 } as const
 
-/** AWS's limit on a role's Description, and the characters it takes. */
-export const ROLE_DESCRIPTION = { max: 1000, pattern: /^[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*$/, shown: '[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*' } as const
+/** The `Description` and `MaxSessionDuration` of CreateRole and UpdateRole, checked as AWS checks them; absent ones are left out. */
+export function roleSettings(params: Params): { description?: string; maxSessionDuration?: number } {
+  const description = params.optional('Description')
+  if (description !== undefined) {
+    params.text('Description', 0, 1000, /^[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*$/, '[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*')
+  }
+  const maxSessionDuration = params.integer('MaxSessionDuration', ROLE_SESSION_SECONDS.min, ROLE_SESSION_SECONDS.max)
+  return { ...(description === undefined ? {} : { description }), ...(maxSessionDuration === undefined ? {} : { maxSessionDuration }) }
+}
 
 export function roleXml(r: IamRoleRecord): XmlObject {
   return {

@@ -1,4 +1,4 @@
-import { authorizeIam, listPage, noSuchRole, noSuchUser, roleArn, roleXml, userArn, type IamAction } from './iam-action.js'
+import { authorizeIam, listPage, noSuchRole, noSuchUser, roleArn, roleXml, userArn, type IamAction, type IamContext } from './iam-action.js'
 
 /** IAM ListRoles: the account's roles by name, with `PathPrefix`, `Marker` and `MaxItems`. */
 export const listRoles: IamAction = {
@@ -13,28 +13,44 @@ export const listRoles: IamAction = {
   },
 }
 
-/** IAM ListRolePolicies: the names of a role's inline policies, with `Marker` and `MaxItems`. */
-export const listRolePolicies: IamAction = {
-  name: 'ListRolePolicies',
-  service: 'iam',
-  async run(ctx, params) {
-    const roleName = params.name('RoleName', 64)
-    await authorizeIam(ctx, 'ListRolePolicies', roleArn(ctx, roleName))
-    if (!(await ctx.deps.store.getRole(ctx.caller.accountId, roleName))) throw noSuchRole(roleName)
-    const page = listPage(params, await ctx.deps.store.listRolePolicies(ctx.caller.accountId, roleName), (p) => p.policyName)
-    return { PolicyNames: page.items.map((p) => p.policyName), IsTruncated: page.IsTruncated, Marker: page.Marker }
-  },
+/** What ListRolePolicies and ListUserPolicies differ in. */
+interface PolicyOwner {
+  readonly kind: 'Role' | 'User'
+  readonly maxName: number
+  arn(ctx: IamContext, name: string): string
+  /** The owner's policies, or undefined when it does not exist. */
+  policies(ctx: IamContext, name: string): Promise<Array<{ policyName: string }> | undefined>
+  missing(name: string): Error
 }
 
-/** IAM ListUserPolicies: the names of a user's inline policies, with `Marker` and `MaxItems`. */
-export const listUserPolicies: IamAction = {
-  name: 'ListUserPolicies',
-  service: 'iam',
-  async run(ctx, params) {
-    const userName = params.name('UserName', 128)
-    await authorizeIam(ctx, 'ListUserPolicies', userArn(ctx, userName))
-    if (!(await ctx.deps.store.getUser(ctx.caller.accountId, userName))) throw noSuchUser(userName)
-    const page = listPage(params, await ctx.deps.store.listUserPolicies(ctx.caller.accountId, userName), (p) => p.policyName)
-    return { PolicyNames: page.items.map((p) => p.policyName), IsTruncated: page.IsTruncated, Marker: page.Marker }
-  },
+/** ListRolePolicies / ListUserPolicies: the names of the owner's inline policies, with `Marker` and `MaxItems`. */
+function listPolicyNames(owner: PolicyOwner): IamAction {
+  return {
+    name: `List${owner.kind}Policies`,
+    service: 'iam',
+    async run(ctx, params) {
+      const name = params.name(`${owner.kind}Name`, owner.maxName)
+      await authorizeIam(ctx, `List${owner.kind}Policies`, owner.arn(ctx, name))
+      const policies = await owner.policies(ctx, name)
+      if (!policies) throw owner.missing(name)
+      const page = listPage(params, policies, (p) => p.policyName)
+      return { PolicyNames: page.items.map((p) => p.policyName), IsTruncated: page.IsTruncated, Marker: page.Marker }
+    },
+  }
 }
+
+export const listRolePolicies = listPolicyNames({
+  kind: 'Role',
+  maxName: 64,
+  arn: roleArn,
+  policies: async (ctx, name) => ((await ctx.deps.store.getRole(ctx.caller.accountId, name)) ? ctx.deps.store.listRolePolicies(ctx.caller.accountId, name) : undefined),
+  missing: noSuchRole,
+})
+
+export const listUserPolicies = listPolicyNames({
+  kind: 'User',
+  maxName: 128,
+  arn: userArn,
+  policies: async (ctx, name) => ((await ctx.deps.store.getUser(ctx.caller.accountId, name)) ? ctx.deps.store.listUserPolicies(ctx.caller.accountId, name) : undefined),
+  missing: noSuchUser,
+})

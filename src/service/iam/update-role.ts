@@ -1,5 +1,5 @@
 import type { IamRoleRecord } from '../../store/store.js'
-import { authorizeIam, checkTrustPolicy, noSuchRole, ROLE_DESCRIPTION, ROLE_SESSION_SECONDS, roleArn, type IamAction, type IamContext } from './iam-action.js'
+import { authorizeIam, checkTrustPolicy, noSuchRole, roleArn, roleSettings, type IamAction, type IamContext } from './iam-action.js'
 
 /** Reads role `roleName`, applies `change` and writes it back (NoSuchEntity if it is gone meanwhile). */
 async function changeRole(ctx: IamContext, roleName: string, change: (role: IamRoleRecord) => IamRoleRecord): Promise<void> {
@@ -13,15 +13,9 @@ export const updateRole: IamAction = {
   service: 'iam',
   async run(ctx, params) {
     const roleName = params.name('RoleName', 64)
-    const description = params.optional('Description')
-    if (description !== undefined) params.text('Description', 0, ROLE_DESCRIPTION.max, ROLE_DESCRIPTION.pattern, ROLE_DESCRIPTION.shown)
-    const maxSessionDuration = params.integer('MaxSessionDuration', ROLE_SESSION_SECONDS.min, ROLE_SESSION_SECONDS.max)
+    const settings = roleSettings(params)
     await authorizeIam(ctx, 'UpdateRole', roleArn(ctx, roleName))
-    await changeRole(ctx, roleName, (role) => ({
-      ...role,
-      ...(description === undefined ? {} : { description }),
-      ...(maxSessionDuration === undefined ? {} : { maxSessionDuration }),
-    }))
+    await changeRole(ctx, roleName, (role) => ({ ...role, ...settings }))
     return {}
   },
 }
