@@ -32,7 +32,7 @@ export function xmlEscape(s: string): string {
 function renderValue(value: XmlValue): string {
   if (typeof value === 'string') return xmlEscape(value)
   if (typeof value === 'number' || typeof value === 'boolean') return String(value)
-  if (Array.isArray(value)) return (value as readonly XmlObject[]).map((m) => `<member>${renderXml(m)}</member>`).join('')
+  if (Array.isArray(value)) return (value as readonly (XmlObject | string)[]).map((m) => `<member>${typeof m === 'string' ? xmlEscape(m) : renderXml(m)}</member>`).join('')
   return renderXml(value as XmlObject)
 }
 

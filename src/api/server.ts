@@ -134,16 +134,21 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
       ...(options.clock ? { clock: options.clock } : {}),
     })
   const verifiers = { iam: queryVerifier('iam'), sts: queryVerifier('sts') }
+  const all = [verifier, verifiers.iam, verifiers.sts]
   const query = {
     service,
     verifiers,
     log,
     forgetAccessKey(accessKeyId: string): void {
-      verifier.forget(accessKeyId)
-      verifiers.iam.forget(accessKeyId)
-      verifiers.sts.forget(accessKeyId)
+      for (const v of all) v.forget(accessKeyId)
     },
   }
+  // An access key deleted through another node sharing the store (or a session of a role deleted
+  // there) stops working here when the report arrives, not only when its signing key expires.
+  const unsubscribe = service.deps.store.subscribe?.((change) => {
+    if (change.accessKeyId !== undefined) query.forgetAccessKey(change.accessKeyId)
+    if (change.everything) for (const v of all) v.clear()
+  })
 
   const observer = options.observer
   const metrics = options.metricsEndpoint ? observer?.metrics : undefined
@@ -193,7 +198,7 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
     }
   }
 
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     const requestId = randomUUID()
     if (req.method === 'GET' && (req.url === '/health' || req.url === '/health/')) {
       const health = service.health()
@@ -238,4 +243,6 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
       .then(() => ended(undefined), async (e: unknown) => ended(await fail(e)))
       .catch((e: unknown) => log(`request ${requestId}: answering failed: ${String(e)}`))
   })
+  if (unsubscribe) server.on('close', unsubscribe)
+  return server
 }

@@ -49,7 +49,13 @@ export type Decider =
   | { readonly kind: 'root-user' }
 
 /** Which side refused, in AWS's terms (it shapes the AccessDeniedException message). */
-export type DenialCause = 'explicit-deny-in-key-policy' | 'explicit-deny-in-identity-policy' | 'no-key-policy-allow' | 'no-identity-policy-allow'
+export type DenialCause =
+  | 'explicit-deny-in-key-policy'
+  | 'explicit-deny-in-identity-policy'
+  | 'explicit-deny-in-session-policy'
+  | 'no-key-policy-allow'
+  | 'no-identity-policy-allow'
+  | 'no-session-policy-allow'
 
 /** The outcome of {@link evaluate}. */
 export interface Decision {
@@ -286,6 +292,8 @@ export function accessDeniedMessage(request: AuthzRequest, decision: Decision): 
     case 'explicit-deny-in-key-policy': return `${head} with an explicit deny in a resource-based policy`
     case 'explicit-deny-in-identity-policy': return `${head} with an explicit deny in an identity-based policy`
     case 'no-identity-policy-allow': return `${head} because no identity-based policy allows the ${request.action} action`
+    case 'explicit-deny-in-session-policy': return `${head} with an explicit deny in a session policy`
+    case 'no-session-policy-allow': return `${head} because no session policy allows the ${request.action} action`
     default: return `${head} because no resource-based policy allows the ${request.action} action`
   }
 }

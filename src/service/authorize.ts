@@ -83,6 +83,37 @@ export async function identityPoliciesOf(deps: PolicyDeps, caller: Caller): Prom
   return stored.map((p) => parsedIdentityPolicy(p.document))
 }
 
+/**
+ * Limits an Allow for a role session by the session policy passed to AssumeRole (IAM User Guide,
+ * "Session policies"): the session may do only what the session policy allows too, and an explicit
+ * Deny in it wins. A resource-based policy statement that names the session's own ARN is not
+ * limited (its permissions are added after the session was created); `resourcePolicy` is the one
+ * that took part in `decision` (the key policy, a trust policy).
+ */
+export function limitBySessionPolicy(
+  deps: Pick<ServiceDeps, 'partition'>,
+  caller: Caller,
+  request: AuthzRequest,
+  decision: Decision,
+  resourcePolicy: ParsedPolicy,
+): Decision {
+  const document = caller.role?.sessionPolicy
+  if (document === undefined || decision.decision !== 'Allow') return decision
+  const [first, ...others] = decision.decidedBy
+  if (others.length === 0 && first?.kind === 'key-policy' && resourcePolicy.statements[first.statementIndex]?.principal?.arns.has(caller.principalArn)) {
+    return decision
+  }
+  const session = evaluate(request, { keyPolicy: accountTrust(deps.partition, caller.accountId), identityPolicies: [parsedIdentityPolicy(document)] })
+  if (session.decision === 'Allow') return decision
+  const explicit = session.decision === 'ExplicitDeny'
+  return {
+    decision: session.decision,
+    decidedBy: session.decidedBy,
+    cause: explicit ? 'explicit-deny-in-session-policy' : 'no-session-policy-allow',
+    explanation: explicit ? `the session policy denies ${request.action}` : `${decision.explanation}, but the session policy does not allow ${request.action}`,
+  }
+}
+
 /** A key policy that trusts the caller's account, so only identity policies decide. */
 function accountTrust(partition: string, accountId: string): ParsedPolicy {
   return parsedKeyPolicy(
@@ -109,7 +140,8 @@ export async function authorizeByIdentity(deps: ServiceDeps, caller: Caller, act
     ...(caller.sourceIp === undefined ? {} : { sourceIp: caller.sourceIp }),
     secureTransport: false,
   })
-  const decision = evaluate(request, { keyPolicy: accountTrust(deps.partition, caller.accountId), identityPolicies })
+  const keyPolicy = accountTrust(deps.partition, caller.accountId)
+  const decision = limitBySessionPolicy(deps, caller, request, evaluate(request, { keyPolicy, identityPolicies }), keyPolicy)
   if (decision.decision !== 'Allow') throw accessDenied(request, decision)
 }
 
@@ -170,14 +202,19 @@ export async function decide(
   // A caller with identity policies (an IAM user or role) often reaches a key through a grant: its
   // grants are read up front and everything is evaluated once.
   const grants = identityPolicies ? await keyGrants(deps, key) : undefined
+  const sessionPolicy = caller.role?.sessionPolicy
   // Condition keys matter only to a policy with conditions or variables, and to grants (their
   // constraints read the encryption context); a policy without any (like the default one) skips them.
   const request: AuthzRequest =
-    traits.usesContext || identityPolicies?.some((ip) => traitsOf(ip).usesContext) || (grants !== undefined && grants.length > 0)
+    traits.usesContext ||
+    identityPolicies?.some((ip) => traitsOf(ip).usesContext) ||
+    (grants !== undefined && grants.length > 0) ||
+    (sessionPolicy !== undefined && traitsOf(parsedIdentityPolicy(sessionPolicy)).usesContext)
       ? fullRequest()
       : { principal, action, resource, context: NO_CONTEXT }
   if (identityPolicies && grants !== undefined) {
-    return { request, decision: evaluate(request, grants.length > 0 ? { keyPolicy, identityPolicies, grants } : policies) }
+    const decision = evaluate(request, grants.length > 0 ? { keyPolicy, identityPolicies, grants } : policies)
+    return { request, decision: limitBySessionPolicy(deps, caller, request, decision, keyPolicy) }
   }
   const decision = evaluate(request, policies)
   // Grants only allow, so they matter only when the policies alone do not allow (and do not deny
@@ -187,10 +224,10 @@ export async function decide(
     if (rootGrants.length > 0) {
       // The grant rules read the encryption context and kms:Grant* facts from the full request.
       const full = request.context === NO_CONTEXT ? fullRequest() : request
-      return { request: full, decision: evaluate(full, { keyPolicy, grants: rootGrants }) }
+      return { request: full, decision: limitBySessionPolicy(deps, caller, full, evaluate(full, { keyPolicy, grants: rootGrants }), keyPolicy) }
     }
   }
-  return { request, decision }
+  return { request, decision: limitBySessionPolicy(deps, caller, request, decision, keyPolicy) }
 }
 
 /** The key's grants as the evaluator takes them; the store (CachedStore) caches the read. */

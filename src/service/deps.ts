@@ -28,7 +28,15 @@ export interface Caller {
    * Set for temporary credentials from STS AssumeRole: `principalArn` is then the session's
    * `arn:aws:sts::<acct>:assumed-role/<role>/<session>`.
    */
-  role?: { roleName: string; roleId: string; roleArn: string; sessionName: string; sessionCreatedAt?: number }
+  role?: {
+    roleName: string
+    roleId: string
+    roleArn: string
+    sessionName: string
+    sessionCreatedAt?: number
+    /** The session policy passed to AssumeRole: the session may do only what it allows too. */
+    sessionPolicy?: string
+  }
   /** The address the request came from (aws:SourceIp). */
   sourceIp?: string
   /** Filled in while the request runs; read afterwards by the audit trail and canaries. */

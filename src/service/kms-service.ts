@@ -221,7 +221,14 @@ export class KmsService {
         accountId: session.accountId,
         principalArn: assumedRoleArn(this.deps.partition, session.accountId, role.roleName, session.sessionName),
         accessKeyId,
-        role: { roleName: role.roleName, roleId: role.roleId, roleArn: role.arn, sessionName: session.sessionName, sessionCreatedAt: session.createdAt },
+        role: {
+          roleName: role.roleName,
+          roleId: role.roleId,
+          roleArn: role.arn,
+          sessionName: session.sessionName,
+          sessionCreatedAt: session.createdAt,
+          ...(session.sessionPolicy === undefined ? {} : { sessionPolicy: session.sessionPolicy }),
+        },
       },
       session: { tokenHash: session.tokenHash, expiresAt: session.expiresAt },
     }
@@ -229,10 +236,10 @@ export class KmsService {
 
   /**
    * Issues temporary credentials for a session of `role` (STS AssumeRole): the secret is stored
-   * wrapped by the HSM and only the SHA-256 of the session token is kept. Undefined if the role
-   * was deleted meanwhile.
+   * wrapped by the HSM and only the SHA-256 of the session token is kept, with the session policy
+   * if one was passed. Undefined if the role was deleted meanwhile.
    */
-  async issueRoleSession(role: IamRoleRecord, sessionName: string, durationSeconds: number): Promise<(AccessKeyPair & { sessionToken: string; expiresAt: number }) | undefined> {
+  async issueRoleSession(role: IamRoleRecord, sessionName: string, durationSeconds: number, sessionPolicy?: string): Promise<(AccessKeyPair & { sessionToken: string; expiresAt: number }) | undefined> {
     const pair = generateAccessKeyPair()
     const accessKeyId = `ASIA${pair.accessKeyId.slice(4)}`
     const sessionToken = randomBytes(96).toString('base64')
@@ -252,6 +259,7 @@ export class KmsService {
         tokenHash: new Uint8Array(createHash('sha256').update(sessionToken, 'utf8').digest()),
         createdAt,
         expiresAt,
+        ...(sessionPolicy === undefined ? {} : { sessionPolicy }),
       })
       return stored ? { accessKeyId, secretAccessKey: pair.secretAccessKey, sessionToken, expiresAt } : undefined
     } finally {

@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js'
-import type { AliasName, AliasRecord, GrantPage, GrantRecord, KeyMaterialRecord, KeyRecord, Store, StoreChange, UserPolicyRecord } from './store.js'
+import type { AliasName, AliasRecord, GrantPage, GrantRecord, KeyMaterialRecord, KeyRecord, Store, StoreChange, StoreChangeListener, UserPolicyRecord } from './store.js'
 
 /** Options of {@link CachedStore}. */
 export interface CacheOptions {
@@ -80,6 +80,12 @@ export class CachedStore implements Store {
   /** Unfiltered first pages of a key's grants (what authorisation reads), by `keyId/limit`. */
   readonly #grants: TtlMap<{ keyId: string; page: GrantPage }>
   readonly #unsubscribe: (() => void) | undefined
+  /**
+   * The backend's {@link Store.subscribe}, when it has one, so that the layers above (the SigV4
+   * verifiers' signing-key caches) hear of other nodes' changes too; they hear after this cache
+   * has dropped what the change makes stale.
+   */
+  readonly subscribe?: (listener: StoreChangeListener) => () => void
   /** Counts the times anything was dropped; a read caches its result only if this did not change meanwhile. */
   #generation = 0
 
@@ -95,6 +101,7 @@ export class CachedStore implements Store {
     this.#userPolicies = new TtlMap(max)
     this.#grants = new TtlMap(max)
     this.#unsubscribe = store.subscribe?.((change) => this.#changed(change))
+    if (store.subscribe) this.subscribe = store.subscribe.bind(store)
   }
 
   /** A change reported by the backend, made by this node or another. */
@@ -109,6 +116,7 @@ export class CachedStore implements Store {
     }
     if (change.keyId !== undefined) this.#forgetKey(change.keyId)
     if (change.alias !== undefined) this.#forgetAlias(change.alias)
+    if (change.user !== undefined) this.#forgetUserPolicies(change.user.accountId, change.user.userName)
   }
 
   #expiry(): number {
@@ -231,6 +239,11 @@ export class CachedStore implements Store {
     this.#grants.deleteWhere((page) => page.keyId === keyId)
   }
 
+  #forgetUserPolicies(accountId: string, userName: string): void {
+    this.#generation++
+    this.#userPolicies.delete(`${accountId}/${userName}`)
+  }
+
   #forgetAlias(alias: AliasName): void {
     this.#generation++
     this.#aliases.delete(`${alias.accountId}/${alias.region}/${alias.aliasName}`)
@@ -289,20 +302,21 @@ export class CachedStore implements Store {
     try {
       return await this.#store.deleteUser(accountId, userName)
     } finally {
-      this.#userPolicies.delete(`${accountId}/${userName}`)
+      this.#forgetUserPolicies(accountId, userName)
     }
   }
   putUserPolicy: Store['putUserPolicy'] = async (policy) => {
     try {
       return await this.#store.putUserPolicy(policy)
     } finally {
-      this.#userPolicies.delete(`${policy.accountId}/${policy.userName}`)
+      this.#forgetUserPolicies(policy.accountId, policy.userName)
     }
   }
   getUserPolicy: Store['getUserPolicy'] = (accountId, userName, policyName) => this.#store.getUserPolicy(accountId, userName, policyName)
   /**
    * A user's inline policies are read on every request the user makes: they are cached like keys.
-   * A change through this node is seen at once; through another node within the TTL.
+   * A change through this node is seen at once; through another node when its report arrives
+   * (or within the TTL without one).
    */
   listUserPolicies: Store['listUserPolicies'] = async (accountId, userName) => {
     const id = `${accountId}/${userName}`
@@ -316,6 +330,8 @@ export class CachedStore implements Store {
   // Roles, their policies and sessions pass through uncached too.
   createRole: Store['createRole'] = (role) => this.#store.createRole(role)
   getRole: Store['getRole'] = (accountId, roleName) => this.#store.getRole(accountId, roleName)
+  listRoles: Store['listRoles'] = (accountId) => this.#store.listRoles(accountId)
+  updateRole: Store['updateRole'] = (role) => this.#store.updateRole(role)
   deleteRole: Store['deleteRole'] = (accountId, roleName) => this.#store.deleteRole(accountId, roleName)
   putRolePolicy: Store['putRolePolicy'] = (policy) => this.#store.putRolePolicy(policy)
   getRolePolicy: Store['getRolePolicy'] = (accountId, roleName, policyName) => this.#store.getRolePolicy(accountId, roleName, policyName)
@@ -331,7 +347,7 @@ export class CachedStore implements Store {
     try {
       return await this.#store.deleteUserPolicy(accountId, userName, policyName)
     } finally {
-      this.#userPolicies.delete(`${accountId}/${userName}`)
+      this.#forgetUserPolicies(accountId, userName)
     }
   }
   getGrant: Store['getGrant'] = (grantId) => this.#store.getGrant(grantId)

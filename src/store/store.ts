@@ -128,6 +128,9 @@ export interface IamRoleRecord {
   /** The trust policy (AssumeRolePolicyDocument) as given. */
   trustPolicy: string
   createdAt: number
+  /** Longest session AssumeRole may issue, in seconds (3600–43200). */
+  maxSessionDuration: number
+  description?: string
 }
 
 /** An inline policy of an IAM role. */
@@ -152,6 +155,8 @@ export interface RoleSessionRecord {
   createdAt: number
   /** Milliseconds since the epoch. */
   expiresAt: number
+  /** The inline session policy passed to AssumeRole: the session may do only what it and the role's policies allow. */
+  sessionPolicy?: string
 }
 
 /** An alias: a friendly name of one key in one account and region. */
@@ -233,6 +238,12 @@ export interface StoreChange {
   keyId?: string
   /** An alias that was created, pointed at another key, or deleted. */
   alias?: AliasName
+  /** An access key (of a user, the account root or a role session) that was deleted. */
+  accessKeyId?: string
+  /** An IAM user whose inline policies changed, or who was deleted. */
+  user?: { accountId: string; userName: string }
+  /** An IAM role whose inline policies or settings changed, or that was deleted. */
+  role?: { accountId: string; roleName: string }
   /**
    * Changes may have been missed (the subscription was interrupted and is back): anything read
    * before may be stale.
@@ -377,6 +388,13 @@ export interface Store {
   /** Creates an IAM role; false (nothing stored) if the name or role id exists in the account. */
   createRole(role: IamRoleRecord): Promise<boolean>
   getRole(accountId: string, roleName: string): Promise<IamRoleRecord | undefined>
+  /** Roles of an account ordered by the UTF-8 bytes of their names. */
+  listRoles(accountId: string): Promise<IamRoleRecord[]>
+  /**
+   * Writes a role's trust policy, description and MaxSessionDuration (the rest of the record is
+   * immutable); false if no role of that name and role id exists.
+   */
+  updateRole(role: IamRoleRecord): Promise<boolean>
   /** Deletes a role that has no inline policies left (its sessions go with it), in one transaction. */
   deleteRole(accountId: string, roleName: string): Promise<'deleted' | 'missing' | 'conflict'>
   /** Creates or replaces an inline policy of a role; false if the role does not exist. */
@@ -402,7 +420,9 @@ export interface Store {
   /**
    * Offered by stores that several nodes share (PostgreSQL; absent for SQLite, which has one node).
    * Calls `listener` after a key update or deletion, a grant creation or deletion (as a change of
-   * its key), or an alias creation, move or deletion, is
+   * its key), an alias creation, move or deletion, an access key deletion (a role's sessions are
+   * reported one by one when the role is deleted), or a change of an IAM user's or role's inline
+   * policies, settings or existence, is
    * committed through any store on the same database, this one included, usually within
    * milliseconds. Delivery is best effort: changes made while the subscription is interrupted (e.g.
    * while PostgreSQL restarts) are not delivered one by one, but followed by `{ everything: true }`

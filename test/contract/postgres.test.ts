@@ -325,6 +325,54 @@ describe('PostgreSQL store', { skip }, () => {
         }
       })
 
+      it('reports deleted access keys, the sessions of a deleted role, and user and role changes', async () => {
+        const schema = await admin.createSchema()
+        const a = openListening(schema)
+        const b = openListening(schema)
+        try {
+          await a.migrate()
+          const { changes } = await subscribed(b)
+          const account = '111122223333'
+          const user = { accountId: account, userName: 'app' }
+          const role = { accountId: account, roleName: 'ops' }
+          const roleRecord = { ...role, roleId: 'AROATRENTEXAMPLE0001', arn: `arn:aws:iam::${account}:role/ops`, path: '/', trustPolicy: '{}', createdAt: 1, maxSessionDuration: 3600 }
+          await a.createUser({ ...user, userId: 'AIDATRENTEXAMPLE0001', arn: `arn:aws:iam::${account}:user/app`, path: '/', createdAt: 1 })
+          await a.putCredential({ accessKeyId: 'AKIATRENTEXAMPLE0001', accountId: account, principalArn: `arn:aws:iam::${account}:user/app`, wrappedSecret: new Uint8Array([1]), createdAt: 1, userName: 'app' })
+          await a.createRole(roleRecord)
+          const session = { accountId: account, roleName: 'ops', roleId: roleRecord.roleId, sessionName: 's', wrappedSecret: new Uint8Array([1]), tokenHash: new Uint8Array(32), createdAt: 1, expiresAt: 2 }
+          await a.putRoleSession({ ...session, accessKeyId: 'ASIATRENTEXAMPLE0001' })
+          await a.putRoleSession({ ...session, accessKeyId: 'ASIATRENTEXAMPLE0002' })
+          assert.deepEqual(changes, [], 'creations make nothing stale')
+          const expected: StoreChange[] = []
+          const step = async (write: () => Promise<unknown>, ...reports: StoreChange[]): Promise<void> => {
+            await write()
+            expected.push(...reports)
+            await waitFor(() => changes.length === expected.length, `no report of ${JSON.stringify(reports)}`, 2000)
+          }
+          const policy = { ...user, policyName: 'p', document: '{}' }
+          await step(() => a.putUserPolicy(policy), { user })
+          await step(() => a.deleteUserPolicy(account, 'app', 'p'), { user })
+          await step(() => a.deleteCredential('AKIATRENTEXAMPLE0001'), { accessKeyId: 'AKIATRENTEXAMPLE0001' })
+          await step(() => a.deleteUser(account, 'app'), { user })
+          await step(() => a.putRolePolicy({ ...role, policyName: 'p', document: '{}' }), { role })
+          await step(() => a.deleteRolePolicy(account, 'ops', 'p'), { role })
+          await step(() => a.updateRole({ ...roleRecord, maxSessionDuration: 7200 }), { role })
+          await step(() => a.deleteRole(account, 'ops'), { accessKeyId: 'ASIATRENTEXAMPLE0001' }, { accessKeyId: 'ASIATRENTEXAMPLE0002' }, { role })
+          assert.deepEqual(
+            changes.map((c) => JSON.stringify(c)).sort(),
+            expected.map((c) => JSON.stringify(c)).sort(),
+          )
+          // Writes that change nothing report nothing.
+          assert.equal(await a.deleteCredential('AKIATRENTEXAMPLE0001'), false)
+          assert.equal(await a.deleteUserPolicy(account, 'app', 'p'), false)
+          await sleep(100)
+          assert.equal(changes.length, expected.length)
+        } finally {
+          await a.close()
+          await b.close()
+        }
+      })
+
       it('reports nothing for a write that changes nothing or fails, nor for writes in another schema', async () => {
         const schema = await admin.createSchema()
         const a = openListening(schema)

@@ -1248,6 +1248,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
         path: '/',
         trustPolicy: '{"Version":"2012-10-17","Statement":[]}',
         createdAt: 1_700_000_000_000 + n,
+        maxSessionDuration: 3600,
       })
       const session = (id: string, roleName = 'app', n = 1) => ({
         accessKeyId: id,
@@ -1303,6 +1304,32 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
           assert.equal(await store.deleteRole(ACCOUNT, 'app'), 'deleted')
           assert.equal(await store.getRoleSession('ASIATRENTEXAMPLE0001'), undefined)
           assert.deepEqual(await store.listRoleSessionIds(ACCOUNT, 'app'), [])
+        }))
+
+      it('keeps a session policy with its session', () =>
+        withStore(async (store) => {
+          await store.createRole(role('app'))
+          const withPolicy = { ...session('ASIATRENTEXAMPLE0003'), sessionPolicy: '{"Version":"2012-10-17","Statement":[]}' }
+          assert.equal(await store.putRoleSession(withPolicy), true)
+          assert.deepEqual(await store.getRoleSession('ASIATRENTEXAMPLE0003'), withPolicy)
+        }))
+
+      it('lists roles by name and updates their trust policy, description and MaxSessionDuration', () =>
+        withStore(async (store) => {
+          await store.createRole(role('b', 1))
+          await store.createRole({ ...role('a', 2), description: 'first' })
+          await store.createRole(role('c', 3))
+          await store.createRole({ ...role('x', 4), accountId: OTHER_ACCOUNT })
+          assert.deepEqual((await store.listRoles(ACCOUNT)).map((r) => r.roleName), ['a', 'b', 'c'])
+          assert.equal((await store.getRole(ACCOUNT, 'a'))?.description, 'first')
+          const updated = { ...role('b', 1), trustPolicy: '{"Version":"2012-10-17","Statement":[{}]}', maxSessionDuration: 43200, description: 'second' }
+          assert.equal(await store.updateRole(updated), true)
+          assert.deepEqual(await store.getRole(ACCOUNT, 'b'), updated)
+          const { description: _, ...cleared } = updated
+          assert.equal(await store.updateRole(cleared), true)
+          assert.deepEqual(await store.getRole(ACCOUNT, 'b'), cleared)
+          assert.equal(await store.updateRole({ ...updated, roleId: 'AROATRENTEXAMPLE0009' }), false, 'a role of that name created anew is not the one updated')
+          assert.equal(await store.updateRole(role('nobody', 5)), false)
         }))
     })
 

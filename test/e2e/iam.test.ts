@@ -168,6 +168,31 @@ describe('IAM users through the AWS CLI, and their keys with the SDK', () => {
     assert.match((await query('kms' as 'iam', 'Action=ListUsers&Version=2010-05-08')).text, /<Code>SignatureDoesNotMatch<\/Code>|<Code>IncompleteSignature<\/Code>|Credential should be scoped to correct service/)
   })
 
+  it('answers the role settings and listing actions in AWS XML', async () => {
+    const trust = encodeURIComponent(policy({ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }))
+    const short = await query('iam', `Action=CreateRole&Version=2010-05-08&RoleName=xml&AssumeRolePolicyDocument=${trust}&MaxSessionDuration=1800`)
+    assert.equal(short.status, 400)
+    assert.match(short.text, /<Code>ValidationError<\/Code><Message>1 validation error detected: Value &apos;1800&apos; at &apos;maxSessionDuration&apos; failed to satisfy constraint: Member must have value greater than or equal to 3600<\/Message>/)
+    assert.equal((await query('iam', `Action=CreateRole&Version=2010-05-08&RoleName=xml&AssumeRolePolicyDocument=${trust}&Description=d`)).status, 200)
+    const updated = await query('iam', 'Action=UpdateRole&Version=2010-05-08&RoleName=xml&MaxSessionDuration=43200')
+    assert.match(updated.text, /^<UpdateRoleResponse xmlns="https:\/\/iam\.amazonaws\.com\/doc\/2010-05-08\/"><UpdateRoleResult><\/UpdateRoleResult><ResponseMetadata>/)
+    const role = await query('iam', 'Action=GetRole&Version=2010-05-08&RoleName=xml')
+    assert.match(role.text, /<AssumeRolePolicyDocument>[^<]+<\/AssumeRolePolicyDocument><Description>d<\/Description><MaxSessionDuration>43200<\/MaxSessionDuration><\/Role>/)
+    for (const name of ['p2', 'p1']) {
+      await query('iam', `Action=PutRolePolicy&Version=2010-05-08&RoleName=xml&PolicyName=${name}&PolicyDocument=${encodeURIComponent(policy({ Effect: 'Allow', Action: 'kms:Encrypt', Resource: '*' }))}`)
+    }
+    const first = await query('iam', 'Action=ListRolePolicies&Version=2010-05-08&RoleName=xml&MaxItems=1')
+    const marker = /<Marker>([^<]+)<\/Marker>/.exec(first.text)?.[1]
+    assert.match(first.text, /<ListRolePoliciesResult><PolicyNames><member>p1<\/member><\/PolicyNames><IsTruncated>true<\/IsTruncated><Marker>[^<]+<\/Marker><\/ListRolePoliciesResult>/)
+    const second = await query('iam', `Action=ListRolePolicies&Version=2010-05-08&RoleName=xml&MaxItems=1&Marker=${marker}`)
+    assert.match(second.text, /<ListRolePoliciesResult><PolicyNames><member>p2<\/member><\/PolicyNames><IsTruncated>false<\/IsTruncated><\/ListRolePoliciesResult>/)
+    assert.match((await query('iam', 'Action=ListRoles&Version=2010-05-08&MaxItems=0')).text, /Value &apos;0&apos; at &apos;maxItems&apos; failed to satisfy constraint: Member must have value greater than or equal to 1/)
+    const external = await query('sts', `Action=AssumeRole&Version=2011-06-15&RoleArn=${encodeURIComponent(`arn:aws:iam::${ACCOUNT}:role/xml`)}&RoleSessionName=s1&ExternalId=x`)
+    assert.match(external.text, /Value &apos;x&apos; at &apos;externalId&apos; failed to satisfy constraint: Member must have length greater than or equal to 2/)
+    for (const name of ['p1', 'p2']) await query('iam', `Action=DeleteRolePolicy&Version=2010-05-08&RoleName=xml&PolicyName=${name}`)
+    assert.equal((await query('iam', 'Action=DeleteRole&Version=2010-05-08&RoleName=xml')).status, 200)
+  })
+
   it('refuses a malformed identity policy', async () => {
     await aws(['iam', 'create-user', '--user-name', 'bob'])
     assert.match(await awsFails(['iam', 'put-user-policy', '--user-name', 'bob', '--policy-name', 'p', '--policy-document', '{"Statement":5}']), /MalformedPolicyDocument/)

@@ -4,16 +4,20 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
-import { CreateKeyCommand, DecryptCommand, EncryptCommand, type KMSClient } from '@aws-sdk/client-kms'
+import { CreateKeyCommand, DecryptCommand, EncryptCommand, ScheduleKeyDeletionCommand, type KMSClient } from '@aws-sdk/client-kms'
 import { ACCOUNT, awsCliFor, kmsClient, rejectsWithKmsError as rejects, startTestServer, tempDataDir, type TestServer } from './harness.js'
 
 const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/encryptor`
+const ROOT = `arn:aws:iam::${ACCOUNT}:root`
+const roleArn = (name: string): string => `arn:aws:iam::${ACCOUNT}:role/${name}`
 
 function policy(...statements: object[]): string {
   return JSON.stringify({ Version: '2012-10-17', Statement: statements })
 }
 
 type Credentials = { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
+
+const trustAccount = policy({ Effect: 'Allow', Principal: { AWS: ROOT }, Action: 'sts:AssumeRole' })
 
 describe('IAM roles and STS AssumeRole through the AWS CLI, the session used with the SDK', () => {
   const data = tempDataDir()
@@ -49,8 +53,8 @@ describe('IAM roles and STS AssumeRole through the AWS CLI, the session used wit
     clients.push(c)
     return c
   }
-  async function assume(roleArn: string, session: string, extra: string[] = []): Promise<{ credentials: Credentials; result: any }> {
-    const result = await aws(['sts', 'assume-role', '--role-arn', roleArn, '--role-session-name', session, ...extra])
+  async function assume(arn: string, session: string, extra: string[] = [], as?: Credentials): Promise<{ credentials: Credentials; result: any }> {
+    const result = await aws(['sts', 'assume-role', '--role-arn', arn, '--role-session-name', session, ...extra], as)
     const c = result.Credentials
     return { credentials: { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken }, result }
   }
@@ -184,5 +188,136 @@ describe('IAM roles and STS AssumeRole through the AWS CLI, the session used wit
     await aws(['iam', 'create-role', '--role-name', 'bobs', '--assume-role-policy-document', trustBob])
     await aws(['sts', 'assume-role', '--role-arn', `arn:aws:iam::${ACCOUNT}:role/bobs`, '--role-session-name', 'direct'], bob)
     assert.match(await awsFails(['sts', 'assume-role', '--role-arn', `arn:aws:iam::${ACCOUNT}:role/bobs`, '--role-session-name', 'root']), /AccessDenied/)
+  })
+
+  it('keeps a role MaxSessionDuration and Description, and AssumeRole honours the duration', async () => {
+    const created = (await aws(['iam', 'create-role', '--role-name', 'long', '--assume-role-policy-document', trustAccount, '--max-session-duration', '7200', '--description', 'long sessions'])).Role
+    assert.equal(created.MaxSessionDuration, 7200)
+    assert.equal(created.Description, 'long sessions')
+    const got = (await aws(['iam', 'get-role', '--role-name', 'long'])).Role
+    assert.equal(got.MaxSessionDuration, 7200)
+    assert.equal(got.Description, 'long sessions')
+
+    const { result, credentials } = await assume(roleArn('long'), 'two-hours', ['--duration-seconds', '7200'])
+    const expiresIn = Date.parse(result.Credentials.Expiration) - Date.now()
+    assert.ok(expiresIn > 7_100_000 && expiresIn <= 7_201_000, `expiration ${result.Credentials.Expiration}`)
+    assert.match(
+      await awsFails(['sts', 'assume-role', '--role-arn', roleArn('long'), '--role-session-name', 'sx', '--duration-seconds', '7201']),
+      /ValidationError.*The requested DurationSeconds exceeds the MaxSessionDuration set for this role\./,
+    )
+    // Role chaining: a session may assume a role for one hour at most, whatever the role allows.
+    await aws(['iam', 'update-assume-role-policy', '--role-name', 'long', '--policy-document', policy({ Effect: 'Allow', Principal: { AWS: [ROOT, roleArn('long')] }, Action: 'sts:AssumeRole' })])
+    await aws(['iam', 'put-role-policy', '--role-name', 'long', '--policy-name', 'chain', '--policy-document', policy({ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: '*' })])
+    assert.match(
+      await awsFails(['sts', 'assume-role', '--role-arn', roleArn('long'), '--role-session-name', 'chained', '--duration-seconds', '3601'], credentials),
+      /ValidationError.*The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining\./,
+    )
+    await assume(roleArn('long'), 'chained', ['--duration-seconds', '3600'], credentials)
+
+    // UpdateRole: lowering MaxSessionDuration refuses longer sessions from then on.
+    assert.equal(await aws(['iam', 'update-role', '--role-name', 'long', '--max-session-duration', '3600', '--description', 'short now']), undefined)
+    const updated = (await aws(['iam', 'get-role', '--role-name', 'long'])).Role
+    assert.equal(updated.MaxSessionDuration, 3600)
+    assert.equal(updated.Description, 'short now')
+    assert.match(await awsFails(['sts', 'assume-role', '--role-arn', roleArn('long'), '--role-session-name', 'sx', '--duration-seconds', '7200']), /exceeds the MaxSessionDuration/)
+    assert.match(await awsFails(['iam', 'update-role', '--role-name', 'long', '--max-session-duration', '43201']), /ValidationError.*maxSessionDuration.*less than or equal to 43200/)
+    assert.match(await awsFails(['iam', 'update-role', '--role-name', 'nobody', '--description', 'x']), /NoSuchEntity.*The role with name nobody cannot be found/)
+    // (The CLI itself refuses a MaxSessionDuration under 3600: the server's check is in iam-action.test.ts.)
+  })
+
+  it('honours sts:ExternalId and sts:RoleSessionName in the trust policy; UpdateAssumeRolePolicy replaces it', async () => {
+    const trust = policy({
+      Effect: 'Allow',
+      Principal: { AWS: ROOT },
+      Action: 'sts:AssumeRole',
+      Condition: { StringEquals: { 'sts:ExternalId': 'partner-7731' }, StringLike: { 'sts:RoleSessionName': 'ci-*' } },
+    })
+    await aws(['iam', 'create-role', '--role-name', 'partner', '--assume-role-policy-document', trust])
+    const refused = new RegExp(`AccessDenied.*User: ${ROOT} is not authorized to perform: sts:AssumeRole on resource: ${roleArn('partner')}`)
+    assert.match(await awsFails(['sts', 'assume-role', '--role-arn', roleArn('partner'), '--role-session-name', 'ci-1']), refused)
+    assert.match(await awsFails(['sts', 'assume-role', '--role-arn', roleArn('partner'), '--role-session-name', 'ci-1', '--external-id', 'partner-0000']), refused)
+    assert.match(await awsFails(['sts', 'assume-role', '--role-arn', roleArn('partner'), '--role-session-name', 'other', '--external-id', 'partner-7731']), refused)
+    await assume(roleArn('partner'), 'ci-1', ['--external-id', 'partner-7731'])
+    assert.match(await awsFails(['sts', 'assume-role', '--role-arn', roleArn('partner'), '--role-session-name', 'ci-1', '--external-id', 'bad id!']), /ValidationError.*externalId/)
+
+    // aws:PrincipalArn and aws:PrincipalAccount are there too.
+    await aws(['iam', 'update-assume-role-policy', '--role-name', 'partner', '--policy-document', policy({
+      Effect: 'Allow', Principal: { AWS: '*' }, Action: 'sts:AssumeRole',
+      Condition: { StringEquals: { 'aws:PrincipalAccount': ACCOUNT }, ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${ACCOUNT}:user/*` } },
+    })])
+    assert.match(await awsFails(['sts', 'assume-role', '--role-arn', roleArn('partner'), '--role-session-name', 'ci-1', '--external-id', 'partner-7731']), refused)
+    await aws(['iam', 'create-user', '--user-name', 'carol'])
+    const k = (await aws(['iam', 'create-access-key', '--user-name', 'carol'])).AccessKey
+    await assume(roleArn('partner'), 'carol', [], { accessKeyId: k.AccessKeyId, secretAccessKey: k.SecretAccessKey })
+    assert.match(await awsFails(['iam', 'update-assume-role-policy', '--role-name', 'partner', '--policy-document', policy({ Effect: 'Allow', Action: 'sts:AssumeRole' })]), /MalformedPolicyDocument/)
+    assert.match(await awsFails(['iam', 'update-assume-role-policy', '--role-name', 'nobody', '--policy-document', trustAccount]), /NoSuchEntity/)
+  })
+
+  it('limits a session to what both its session policy and the role policies allow', async () => {
+    await aws(['iam', 'create-role', '--role-name', 'crypto', '--assume-role-policy-document', trustAccount])
+    await aws(['iam', 'put-role-policy', '--role-name', 'crypto', '--policy-name', 'use', '--policy-document', policy({ Effect: 'Allow', Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:CreateKey'], Resource: '*' })])
+    const keyArn = (await admin.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!
+    const plaintext = Buffer.from('limited')
+
+    const onlyEncrypt = policy({ Effect: 'Allow', Action: ['kms:Encrypt', 'kms:GenerateDataKey'], Resource: '*' })
+    const { credentials } = await assume(roleArn('crypto'), 'encrypt-only', ['--policy', onlyEncrypt])
+    const session = client(credentials)
+    const sessionArn = `arn:aws:sts::${ACCOUNT}:assumed-role/crypto/encrypt-only`
+    const blob = (await session.send(new EncryptCommand({ KeyId: keyArn, Plaintext: plaintext }))).CiphertextBlob!
+    await rejects(session.send(new DecryptCommand({ CiphertextBlob: blob })), 'AccessDeniedException', `User: ${sessionArn} is not authorized to perform: kms:Decrypt on resource: ${keyArn} because no session policy allows the kms:Decrypt action`)
+    // Keyless operations (identity policies only) are limited too.
+    await rejects(session.send(new CreateKeyCommand({})), 'AccessDeniedException', /because no session policy allows the kms:CreateKey action/)
+    // The session policy cannot add what the role does not allow.
+    const generous = policy({ Effect: 'Allow', Action: 'kms:*', Resource: '*' })
+    const wide = client((await assume(roleArn('crypto'), 'wide', ['--policy', generous])).credentials)
+    await wide.send(new EncryptCommand({ KeyId: keyArn, Plaintext: plaintext }))
+    await rejects(wide.send(new ScheduleKeyDeletionCommand({ KeyId: keyArn })), 'AccessDeniedException', /because no identity-based policy allows the kms:ScheduleKeyDeletion action$/)
+    // An explicit Deny in the session policy wins.
+    const denying = policy({ Effect: 'Allow', Action: 'kms:*', Resource: '*' }, { Effect: 'Deny', Action: 'kms:Encrypt', Resource: '*' })
+    const denied = client((await assume(roleArn('crypto'), 'denied', ['--policy', denying])).credentials)
+    await rejects(denied.send(new EncryptCommand({ KeyId: keyArn, Plaintext: plaintext })), 'AccessDeniedException', /with an explicit deny in a session policy$/)
+    assert.equal(Buffer.from((await denied.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString(), 'limited')
+
+    // A key policy that names the session itself is not limited by the session policy.
+    const named = (await admin.send(new CreateKeyCommand({ Policy: policy(
+      { Effect: 'Allow', Principal: { AWS: ROOT }, Action: 'kms:*', Resource: '*' },
+      { Effect: 'Allow', Principal: { AWS: sessionArn }, Action: 'kms:Decrypt', Resource: '*' },
+    ) }))).KeyMetadata!.Arn!
+    const forNamed = (await admin.send(new EncryptCommand({ KeyId: named, Plaintext: plaintext }))).CiphertextBlob!
+    assert.equal(Buffer.from((await session.send(new DecryptCommand({ CiphertextBlob: forNamed }))).Plaintext!).toString(), 'limited')
+
+    assert.match(await awsFails(['sts', 'assume-role', '--role-arn', roleArn('crypto'), '--role-session-name', 'sx', '--policy', '{"Statement":']), /MalformedPolicyDocument/)
+  })
+
+  it('lists roles and the inline policy names of roles and users, page by page', async () => {
+    for (const name of ['list-c', 'list-a', 'list-b']) await aws(['iam', 'create-role', '--role-name', name, '--assume-role-policy-document', trustAccount])
+    const all = (await aws(['iam', 'list-roles'])).Roles.map((r: any) => r.RoleName)
+    assert.deepEqual(all.filter((n: string) => n.startsWith('list-')), ['list-a', 'list-b', 'list-c'])
+    assert.deepEqual([...all].sort(), all, 'ordered by name')
+    const long = (await aws(['iam', 'list-roles'])).Roles.find((r: any) => r.RoleName === 'long')
+    assert.equal(long.MaxSessionDuration, 3600)
+    assert.equal(long.Arn, roleArn('long'))
+    // The CLI follows the Marker of each page of one role.
+    assert.deepEqual((await aws(['iam', 'list-roles', '--page-size', '1'])).Roles.map((r: any) => r.RoleName), all)
+    const firstTwo = await aws(['iam', 'list-roles', '--max-items', '2'])
+    assert.deepEqual(firstTwo.Roles.map((r: any) => r.RoleName), all.slice(0, 2))
+    assert.ok(firstTwo.NextToken)
+    const rest = await aws(['iam', 'list-roles', '--starting-token', firstTwo.NextToken])
+    assert.deepEqual(rest.Roles.map((r: any) => r.RoleName), all.slice(2))
+    assert.deepEqual((await aws(['iam', 'list-roles', '--path-prefix', '/nothing/'])).Roles, [])
+
+    for (const name of ['b', 'a']) await aws(['iam', 'put-role-policy', '--role-name', 'list-a', '--policy-name', name, '--policy-document', policy({ Effect: 'Allow', Action: 'kms:Encrypt', Resource: '*' })])
+    assert.deepEqual((await aws(['iam', 'list-role-policies', '--role-name', 'list-a'])).PolicyNames, ['a', 'b'])
+    assert.deepEqual((await aws(['iam', 'list-role-policies', '--role-name', 'list-a', '--page-size', '1'])).PolicyNames, ['a', 'b'])
+    assert.deepEqual((await aws(['iam', 'list-role-policies', '--role-name', 'list-b'])).PolicyNames, [])
+    assert.match(await awsFails(['iam', 'list-role-policies', '--role-name', 'nobody']), /NoSuchEntity.*The role with name nobody cannot be found/)
+
+    await aws(['iam', 'create-user', '--user-name', 'dave'])
+    await aws(['iam', 'put-user-policy', '--user-name', 'dave', '--policy-name', 'p1', '--policy-document', policy({ Effect: 'Allow', Action: 'kms:Encrypt', Resource: '*' })])
+    assert.deepEqual((await aws(['iam', 'list-user-policies', '--user-name', 'dave'])).PolicyNames, ['p1'])
+    assert.match(await awsFails(['iam', 'list-user-policies', '--user-name', 'nobody']), /NoSuchEntity.*The user with name nobody cannot be found/)
+    const users = (await aws(['iam', 'list-users', '--page-size', '1'])).Users.map((u: any) => u.UserName)
+    assert.deepEqual(users.filter((n: string) => n === 'carol' || n === 'dave'), ['carol', 'dave'])
+    assert.deepEqual([...users].sort(), users)
   })
 })

@@ -1,34 +1,43 @@
 import { buildRequest, evaluate } from '../../policy/index.js'
-import { identityPoliciesOf, requestPrincipal } from '../authorize.js'
+import { identityPoliciesOf, limitBySessionPolicy, parsedIdentityPolicy, requestPrincipal } from '../authorize.js'
 import { assumedRoleArn } from '../kms-service.js'
-import { IamError, isoDate, parseTrustPolicy, ROLE_MAX_SESSION_SECONDS, type IamAction } from './iam-action.js'
+import { IamError, isoDate, parseTrustPolicy, type IamAction } from './iam-action.js'
 
-const MIN_DURATION_SECONDS = 900
-const MAX_DURATION_SECONDS = 43200
-const DEFAULT_DURATION_SECONDS = 3600
+/** DurationSeconds: AWS's bounds (the role's MaxSessionDuration caps it further) and default. */
+const DURATION_SECONDS = { min: 900, max: 43200, default: 3600 } as const
+/** A session that assumes another role (role chaining) gets at most one hour, whatever the role allows. */
+const CHAINED_MAX_SECONDS = 3600
+/** AWS's limit on an inline session policy's plaintext. */
+const MAX_SESSION_POLICY_CHARS = 2048
 
 /**
  * STS AssumeRole: the role's trust policy must allow the caller sts:AssumeRole (as a resource
- * policy), and, unless it names the caller directly, so must the caller's identity policies (the
- * account root always may). Issues temporary credentials: `ASIA...` key, secret, session token.
+ * policy, with `sts:ExternalId`, `sts:RoleSessionName`, `aws:PrincipalArn`, ... as condition keys),
+ * and, unless it names the caller directly, so must the caller's identity policies (the account
+ * root always may). Issues temporary credentials: `ASIA...` key, secret, session token; with
+ * `Policy`, the session may do only what both that session policy and the role's policies allow.
  */
 export const assumeRole: IamAction = {
   name: 'AssumeRole',
   service: 'sts',
   async run(ctx, params) {
     const arn = params.required('RoleArn')
-    const sessionName = params.required('RoleSessionName')
-    if (sessionName.length < 2 || sessionName.length > 64) {
-      throw new IamError('ValidationError', `1 validation error detected: Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint: Member must have length ${sessionName.length < 2 ? 'greater than or equal to 2' : 'less than or equal to 64'}`)
+    params.text('RoleArn', 20, 2048)
+    const sessionName = params.text('RoleSessionName', 2, 64, /^[\w+=,.@-]*$/, '[\\w+=,.@-]*')
+    const externalId = params.optional('ExternalId')
+    if (externalId !== undefined) params.text('ExternalId', 2, 1224, /^[\w+=,.@:/-]*$/, '[\\w+=,.@:\\/-]*')
+    const sessionPolicy = params.optional('Policy')
+    if (sessionPolicy !== undefined) params.text('Policy', 1, MAX_SESSION_POLICY_CHARS)
+    const duration = params.integer('DurationSeconds', DURATION_SECONDS.min, DURATION_SECONDS.max) ?? DURATION_SECONDS.default
+    // A malformed session policy is refused before the role is even looked at.
+    if (sessionPolicy !== undefined) {
+      try {
+        parsedIdentityPolicy(sessionPolicy)
+      } catch (e) {
+        throw new IamError('MalformedPolicyDocument', e instanceof Error ? e.message : 'Syntax errors in policy.')
+      }
     }
-    if (!/^[\w+=,.@-]*$/.test(sessionName)) {
-      throw new IamError('ValidationError', `1 validation error detected: Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*`)
-    }
-    const durationRaw = params.optional('DurationSeconds')
-    const duration = durationRaw === undefined ? DEFAULT_DURATION_SECONDS : Number(durationRaw)
-    if (!Number.isInteger(duration) || duration < MIN_DURATION_SECONDS || duration > MAX_DURATION_SECONDS) {
-      throw new IamError('ValidationError', `1 validation error detected: Value '${durationRaw}' at 'durationSeconds' failed to satisfy constraint: Member must have value ${duration < MIN_DURATION_SECONDS ? `greater than or equal to ${MIN_DURATION_SECONDS}` : `less than or equal to ${MAX_DURATION_SECONDS}`}`)
-    }
+
     const m = /^arn:([^:]+):iam::(\d{12}):role\/([\w+=,.@-]{1,64})$/.exec(arn)
     const principal = requestPrincipal(ctx.caller)
     const request = buildRequest({
@@ -38,18 +47,24 @@ export const assumeRole: IamAction = {
       time: new Date(ctx.deps.clock.now()),
       ...(ctx.caller.sourceIp === undefined ? {} : { sourceIp: ctx.caller.sourceIp }),
       secureTransport: false,
+      extra: { 'sts:RoleSessionName': sessionName, ...(externalId === undefined ? {} : { 'sts:ExternalId': externalId }) },
     })
     // A role that does not exist (or of another partition) is refused like one that does not trust the caller.
     const role = m && m[1] === ctx.deps.partition ? await ctx.deps.store.getRole(m[2]!, m[3]!) : undefined
     const denied = (): IamError => new IamError('AccessDenied', `User: ${principal.arn} is not authorized to perform: sts:AssumeRole on resource: ${arn}`, 403)
     if (!role) throw denied()
     const identityPolicies = (await identityPoliciesOf(ctx.deps, ctx.caller)) ?? []
-    const decision = evaluate(request, { keyPolicy: parseTrustPolicy(role.trustPolicy), identityPolicies })
+    const trustPolicy = parseTrustPolicy(role.trustPolicy)
+    // A session assuming another role (role chaining) is limited by its own session policy too.
+    const decision = limitBySessionPolicy(ctx.deps, ctx.caller, request, evaluate(request, { keyPolicy: trustPolicy, identityPolicies }), trustPolicy)
     if (decision.decision !== 'Allow') throw denied()
-    if (duration > ROLE_MAX_SESSION_SECONDS) {
-      throw new IamError('ValidationError', `The requested DurationSeconds exceeds the MaxSessionDuration set for this role.`)
+    if (ctx.caller.role && duration > CHAINED_MAX_SECONDS) {
+      throw new IamError('ValidationError', 'The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.')
     }
-    const issued = await ctx.service.issueRoleSession(role, sessionName, duration)
+    if (duration > role.maxSessionDuration) {
+      throw new IamError('ValidationError', 'The requested DurationSeconds exceeds the MaxSessionDuration set for this role.')
+    }
+    const issued = await ctx.service.issueRoleSession(role, sessionName, duration, sessionPolicy)
     if (!issued) throw denied()
     return {
       Credentials: {

@@ -1,4 +1,4 @@
-import { authorizeIam, noSuchRole, ROLE_MAX_SESSION_SECONDS, roleArn, roleXml, type IamAction } from './iam-action.js'
+import { authorizeIam, noSuchRole, roleArn, roleXml, type IamAction } from './iam-action.js'
 
 export const getRole: IamAction = {
   name: 'GetRole',
@@ -8,6 +8,6 @@ export const getRole: IamAction = {
     await authorizeIam(ctx, 'GetRole', roleArn(ctx, roleName))
     const role = await ctx.deps.store.getRole(ctx.caller.accountId, roleName)
     if (!role) throw noSuchRole(roleName)
-    return { Role: { ...roleXml(role), MaxSessionDuration: ROLE_MAX_SESSION_SECONDS } }
+    return { Role: roleXml(role) }
   },
 }

@@ -21,7 +21,7 @@ export class IamError extends Error {
 }
 
 /** A value of an XML result: text, a nested element list, or a list rendered as `<member>`s. */
-export type XmlValue = string | number | boolean | XmlObject | readonly XmlObject[]
+export type XmlValue = string | number | boolean | XmlObject | readonly XmlObject[] | readonly string[]
 export interface XmlObject {
   readonly [element: string]: XmlValue | undefined
 }
@@ -54,14 +54,51 @@ export class Params {
 
   /** A user or policy name: AWS's `[\w+=,.@-]+` pattern and length bounds. */
   name(name: string, max: number, value = this.required(name)): string {
-    if (value.length < 1 || value.length > max) {
-      throw new IamError('ValidationError', `1 validation error detected: Value '${value}' at '${lowerFirst(name)}' failed to satisfy constraint: Member must have length less than or equal to ${max}`)
+    return this.text(name, 1, max, /^[\w+=,.@-]+$/, '[\\w+=,.@-]+', value)
+  }
+
+  /** A string parameter within AWS's length bounds and, when given, its pattern (`shown` as AWS writes it). */
+  text(name: string, min: number, max: number, pattern?: RegExp, shown?: string, value = this.required(name)): string {
+    if (value.length < min || value.length > max) {
+      throw invalid(value, name, `Member must have length ${value.length < min ? `greater than or equal to ${min}` : `less than or equal to ${max}`}`)
     }
-    if (!/^[\w+=,.@-]+$/.test(value)) {
-      throw new IamError('ValidationError', `1 validation error detected: Value '${value}' at '${lowerFirst(name)}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+`)
-    }
+    if (pattern && !pattern.test(value)) throw invalid(value, name, `Member must satisfy regular expression pattern: ${shown}`)
     return value
   }
+
+  /** An optional integer parameter within AWS's bounds. */
+  integer(name: string, min: number, max: number): number | undefined {
+    const raw = this.optional(name)
+    if (raw === undefined) return undefined
+    const n = Number(raw)
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw invalid(raw, name, `Member must have value ${n > max ? `less than or equal to ${max}` : `greater than or equal to ${min}`}`)
+    }
+    return n
+  }
+}
+
+/** AWS's one-violation ValidationError. */
+function invalid(value: string, name: string, constraint: string): IamError {
+  return new IamError('ValidationError', `1 validation error detected: Value '${value}' at '${lowerFirst(name)}' failed to satisfy constraint: ${constraint}`)
+}
+
+/** AWS's default and largest `MaxItems` of the IAM List* actions. */
+const DEFAULT_MAX_ITEMS = 100
+const MAX_MAX_ITEMS = 1000
+
+/**
+ * One page of a listing ordered by the UTF-8 bytes of `nameOf`: `Marker` (from a previous page's
+ * answer) and `MaxItems`, as the IAM List* actions take them; `IsTruncated` and the next `Marker`.
+ */
+export function listPage<T>(params: Params, items: readonly T[], nameOf: (item: T) => string): { items: T[]; IsTruncated: boolean; Marker?: string } {
+  const limit = params.integer('MaxItems', 1, MAX_MAX_ITEMS) ?? DEFAULT_MAX_ITEMS
+  const marker = params.optional('Marker')
+  const after = marker === undefined ? undefined : Buffer.from(marker, 'base64url')
+  const rest = after === undefined ? items : items.filter((item) => Buffer.compare(Buffer.from(nameOf(item), 'utf8'), after) > 0)
+  const page = rest.slice(0, limit)
+  if (rest.length <= limit) return { items: page, IsTruncated: false }
+  return { items: page, IsTruncated: true, Marker: Buffer.from(nameOf(page.at(-1)!), 'utf8').toString('base64url') }
 }
 
 /** One IAM or STS action of the query protocol. */
@@ -130,8 +167,18 @@ export function newRoleId(): string {
   return `AROA${[...randomBytes(16)].map((b) => BASE32[b & 31]).join('')}`
 }
 
-/** AWS's default (and, in Trent, only) MaxSessionDuration of a role, in seconds. */
-export const ROLE_MAX_SESSION_SECONDS = 3600
+/** A role's MaxSessionDuration in seconds: AWS's default and bounds. */
+export const ROLE_SESSION_SECONDS = { default: 3600, min: 3600, max: 43200 } as const
+
+/** The `Description` and `MaxSessionDuration` of CreateRole and UpdateRole, checked as AWS checks them; absent ones are left out. */
+export function roleSettings(params: Params): { description?: string; maxSessionDuration?: number } {
+  const description = params.optional('Description')
+  if (description !== undefined) {
+    params.text('Description', 0, 1000, /^[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*$/, '[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*')
+  }
+  const maxSessionDuration = params.integer('MaxSessionDuration', ROLE_SESSION_SECONDS.min, ROLE_SESSION_SECONDS.max)
+  return { ...(description === undefined ? {} : { description }), ...(maxSessionDuration === undefined ? {} : { maxSessionDuration }) }
+}
 
 export function roleXml(r: IamRoleRecord): XmlObject {
   return {
@@ -142,7 +189,20 @@ export function roleXml(r: IamRoleRecord): XmlObject {
     CreateDate: isoDate(r.createdAt),
     // AWS returns the document URL-encoded (RFC 3986); the CLI and SDKs decode it.
     AssumeRolePolicyDocument: encodeURIComponent(r.trustPolicy),
+    Description: r.description,
+    MaxSessionDuration: r.maxSessionDuration,
   }
+}
+
+/** AWS's limit on the size of a trust policy (counted without whitespace). */
+const MAX_TRUST_POLICY_CHARS = 2048
+
+/** Checks a trust policy for CreateRole / UpdateAssumeRolePolicy: AWS's size limit and grammar. */
+export function checkTrustPolicy(document: string): void {
+  if (document.replace(/\s/g, '').length > MAX_TRUST_POLICY_CHARS) {
+    throw new IamError('LimitExceeded', `Cannot exceed quota for ACLSizePerRole: ${MAX_TRUST_POLICY_CHARS}`, 409)
+  }
+  parseTrustPolicy(document)
 }
 
 export function noSuchRole(roleName: string): IamError {

@@ -15,14 +15,16 @@ import { getUser } from './get-user.js'
 import { getUserPolicy } from './get-user-policy.js'
 import type { IamAction } from './iam-action.js'
 import { listAccessKeys } from './list-access-keys.js'
+import { listRolePolicies, listRoles, listUserPolicies } from './list-roles.js'
 import { listUsers } from './list-users.js'
+import { updateAssumeRolePolicy, updateRole } from './update-role.js'
 import { putUserPolicy } from './put-user-policy.js'
 
 export { IamError, Params, type IamAction, type IamContext, type XmlObject, type XmlValue } from './iam-action.js'
 
 /** The IAM (Version 2010-05-08) and STS (Version 2011-06-15) actions Trent answers, by name. */
 export const IAM_ACTIONS: ReadonlyMap<string, IamAction> = new Map(
-  [createUser, getUser, deleteUser, listUsers, createAccessKey, deleteAccessKey, listAccessKeys, putUserPolicy, getUserPolicy, deleteUserPolicy, getCallerIdentity, createRole, getRole, deleteRole, putRolePolicy, getRolePolicy, deleteRolePolicy, assumeRole].map(
+  [createUser, getUser, deleteUser, listUsers, createAccessKey, deleteAccessKey, listAccessKeys, putUserPolicy, getUserPolicy, deleteUserPolicy, getCallerIdentity, createRole, getRole, deleteRole, putRolePolicy, getRolePolicy, deleteRolePolicy, assumeRole, updateRole, updateAssumeRolePolicy, listRoles, listRolePolicies, listUserPolicies].map(
     (a) => [a.name, a],
   ),
 )

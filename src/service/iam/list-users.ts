@@ -1,4 +1,4 @@
-import { authorizeIam, userXml, type IamAction } from './iam-action.js'
+import { authorizeIam, listPage, userXml, type IamAction } from './iam-action.js'
 
 export const listUsers: IamAction = {
   name: 'ListUsers',
@@ -7,6 +7,7 @@ export const listUsers: IamAction = {
     await authorizeIam(ctx, 'ListUsers', `arn:${ctx.deps.partition}:iam::${ctx.caller.accountId}:user/`)
     const prefix = params.optional('PathPrefix') ?? '/'
     const users = (await ctx.deps.store.listUsers(ctx.caller.accountId)).filter((u) => u.path.startsWith(prefix))
-    return { Users: users.map(userXml), IsTruncated: false }
+    const page = listPage(params, users, (u) => u.userName)
+    return { Users: page.items.map(userXml), IsTruncated: page.IsTruncated, Marker: page.Marker }
   },
 }

@@ -69,8 +69,15 @@ describe('parseChange', () => {
     assert.equal(parseChange('{"s":"other","k":"1234"}', 'public'), undefined)
   })
 
+  it('reads access key, user and role reports', () => {
+    assert.deepEqual(parseChange('{"s":"public","c":"AKIAEXAMPLE"}', 'public'), { accessKeyId: 'AKIAEXAMPLE' })
+    assert.deepEqual(parseChange('{"s":"public","u":["111122223333","app"]}', 'public'), { user: { accountId: '111122223333', userName: 'app' } })
+    assert.deepEqual(parseChange('{"s":"public","r":["111122223333","ops"]}', 'public'), { role: { accountId: '111122223333', roleName: 'ops' } })
+    assert.equal(parseChange('{"s":"other","c":"AKIAEXAMPLE"}', 'public'), undefined)
+  })
+
   it('ignores malformed payloads', () => {
-    for (const p of [undefined, '', 'not json', 'null', '[]', '{"s":"public"}', '{"s":"public","k":5}', '{"s":"public","a":["x","y"]}', '{"s":"public","a":[1,2,3]}']) {
+    for (const p of [undefined, '', 'not json', 'null', '[]', '{"s":"public"}', '{"s":"public","k":5}', '{"s":"public","a":["x","y"]}', '{"s":"public","a":[1,2,3]}', '{"s":"public","c":1}', '{"s":"public","u":["x"]}', '{"s":"public","r":[1,2]}']) {
       assert.equal(parseChange(p, 'public'), undefined, String(p))
     }
   })

@@ -35,6 +35,19 @@ export function notifyAliasSql(accountIdSql: string, regionSql: string, aliasNam
   return `pg_notify('${CHANGE_CHANNEL}', json_build_object('s', ${SCHEMA_SQL}, 'a', json_build_array(${accountIdSql}, ${regionSql}, ${aliasNameSql}))::text)`
 }
 
+/** SQL that sends a report that access key `accessKeyIdSql` was deleted: `{"s": schema, "c": access key id}`. */
+export function notifyAccessKeySql(accessKeyIdSql: string): string {
+  return `pg_notify('${CHANGE_CHANNEL}', json_build_object('s', ${SCHEMA_SQL}, 'c', ${accessKeyIdSql})::text)`
+}
+
+/**
+ * SQL that sends a report that an IAM user (`kind` 'u') or role ('r') changed:
+ * `{"s": schema, "u"|"r": [account id, name]}`.
+ */
+export function notifyPrincipalSql(kind: 'u' | 'r', accountIdSql: string, nameSql: string): string {
+  return `pg_notify('${CHANGE_CHANNEL}', json_build_object('s', ${SCHEMA_SQL}, '${kind}', json_build_array(${accountIdSql}, ${nameSql}))::text)`
+}
+
 /** The change a payload of schema `schema` reports; undefined for another schema's or a malformed payload. */
 export function parseChange(payload: string | undefined, schema: string): StoreChange | undefined {
   if (payload === undefined) return undefined
@@ -45,9 +58,16 @@ export function parseChange(payload: string | undefined, schema: string): StoreC
     return undefined
   }
   if (typeof value !== 'object' || value === null) return undefined
-  const p = value as { s?: unknown; k?: unknown; a?: unknown }
+  const p = value as { s?: unknown; k?: unknown; a?: unknown; c?: unknown; u?: unknown; r?: unknown }
   if (p.s !== schema) return undefined
   if (typeof p.k === 'string') return { keyId: p.k }
+  if (typeof p.c === 'string') return { accessKeyId: p.c }
+  const principal = (v: unknown): { accountId: string; name: string } | undefined =>
+    Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'string') ? { accountId: v[0] as string, name: v[1] as string } : undefined
+  const user = principal(p.u)
+  if (user) return { user: { accountId: user.accountId, userName: user.name } }
+  const role = principal(p.r)
+  if (role) return { role: { accountId: role.accountId, roleName: role.name } }
   if (Array.isArray(p.a) && p.a.length === 3 && p.a.every((x) => typeof x === 'string')) {
     const [accountId, region, aliasName] = p.a as [string, string, string]
     return { alias: { accountId, region, aliasName } }

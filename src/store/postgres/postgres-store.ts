@@ -35,7 +35,7 @@ import { toUsage, type UsageRow } from '../key-usage-rows.js'
 import type { PgListenClient, PgPool, PgQueryable, PgQueryResult } from './postgres-config.js'
 import { migratePostgres, type PostgresMigrationReport } from './postgres-migrations.js'
 import { pgCountGrants, pgCreateGrant, pgDeleteGrant, pgGetGrant, pgGrantByToken, pgListGrants, pgListRetirableGrants } from './postgres-grants.js'
-import { PostgresChangeFeed, notifyAliasSql, notifyKeySql } from './postgres-notifications.js'
+import { PostgresChangeFeed, notifyAccessKeySql, notifyAliasSql, notifyKeySql, notifyPrincipalSql } from './postgres-notifications.js'
 import {
   KEY_LIFECYCLE_COLUMNS,
   MATERIAL_COLUMNS,
@@ -138,6 +138,8 @@ const ALIAS_COLUMNS = 'account_id, region, alias_name, key_id, creation_date, la
 
 /** Reports an alias change, for the rows an alias write RETURNs. */
 const ALIAS_NOTIFY = notifyAliasSql('account_id', 'region', 'alias_name')
+const USER_NOTIFY = notifyPrincipalSql('u', 'account_id', 'user_name')
+const ROLE_NOTIFY = notifyPrincipalSql('r', 'account_id', 'role_name')
 
 /** SQLSTATEs of a connection that is gone or cannot be had: class 08, admin/crash shutdown, starting up, too many clients. */
 const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300'])
@@ -637,7 +639,9 @@ export class PostgresStore implements Store {
   }
 
   async deleteCredential(accessKeyId: string): Promise<boolean> {
-    return (await this.#query('DELETE FROM credentials WHERE access_key_id = $1', [accessKeyId])).rowCount === 1
+    // Every node drops the key's signing keys when the report arrives.
+    const sql = `WITH d AS (DELETE FROM credentials WHERE access_key_id = $1 RETURNING access_key_id) SELECT ${notifyAccessKeySql('access_key_id')} FROM d`
+    return (await this.#query(sql, [accessKeyId])).rowCount === 1
   }
 
   async listUserCredentials(accountId: string, userName: string): Promise<CredentialRecord[]> {
@@ -686,7 +690,7 @@ export class PostgresStore implements Store {
         [accountId, userName],
       )
       if (Number((n.rows[0] as { n: PgInt }).n) > 0) return 'conflict'
-      await tx.query('DELETE FROM iam_users WHERE account_id = $1 AND user_name = $2', [accountId, userName])
+      await tx.query(`WITH d AS (DELETE FROM iam_users WHERE account_id = $1 AND user_name = $2 RETURNING account_id, user_name) SELECT ${USER_NOTIFY} FROM d`, [accountId, userName])
       return 'deleted'
     })
   }
@@ -694,9 +698,10 @@ export class PostgresStore implements Store {
   async putUserPolicy(policy: UserPolicyRecord): Promise<boolean> {
     const p = policy
     const result = await this.#query(
-      `INSERT INTO iam_user_policies (account_id, user_name, policy_name, document)
+      `WITH w AS (INSERT INTO iam_user_policies (account_id, user_name, policy_name, document)
        SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM iam_users WHERE account_id = $1 AND user_name = $2)
-       ON CONFLICT (account_id, user_name, policy_name) DO UPDATE SET document = excluded.document`,
+       ON CONFLICT (account_id, user_name, policy_name) DO UPDATE SET document = excluded.document
+       RETURNING account_id, user_name) SELECT ${USER_NOTIFY} FROM w`,
       [p.accountId, p.userName, p.policyName, p.document],
     )
     return result.rowCount === 1
@@ -723,7 +728,9 @@ export class PostgresStore implements Store {
   }
 
   async deleteUserPolicy(accountId: string, userName: string, policyName: string): Promise<boolean> {
-    const result = await this.#query('DELETE FROM iam_user_policies WHERE account_id = $1 AND user_name = $2 AND policy_name = $3', [
+    const sql = `WITH d AS (DELETE FROM iam_user_policies WHERE account_id = $1 AND user_name = $2 AND policy_name = $3 RETURNING account_id, user_name)
+      SELECT ${USER_NOTIFY} FROM d`
+    const result = await this.#query(sql, [
       accountId,
       userName,
       policyName,
@@ -733,7 +740,7 @@ export class PostgresStore implements Store {
 
   async createRole(role: IamRoleRecord): Promise<boolean> {
     const r = role
-    const result = await this.#query(`INSERT INTO iam_roles (${ROLE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`, [
+    const result = await this.#query(`INSERT INTO iam_roles (${ROLE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`, [
       r.accountId,
       r.roleName,
       r.roleId,
@@ -741,6 +748,8 @@ export class PostgresStore implements Store {
       r.path,
       r.trustPolicy,
       r.createdAt,
+      r.maxSessionDuration,
+      r.description ?? null,
     ])
     return result.rowCount === 1
   }
@@ -752,6 +761,22 @@ export class PostgresStore implements Store {
     return row === undefined ? undefined : toRole(row)
   }
 
+  async listRoles(accountId: string): Promise<IamRoleRecord[]> {
+    const rows = (await this.#query(`SELECT ${ROLE_COLUMNS} FROM iam_roles WHERE account_id = $1 ORDER BY role_name COLLATE "C"`, [accountId])).rows as RoleRow[]
+    return rows.map(toRole)
+  }
+
+  async updateRole(role: IamRoleRecord): Promise<boolean> {
+    const r = role
+    const result = await this.#query(
+      `WITH u AS (UPDATE iam_roles SET trust_policy = $1, max_session_duration = $2, description = $3
+         WHERE account_id = $4 AND role_name = $5 AND role_id = $6 RETURNING account_id, role_name)
+       SELECT ${ROLE_NOTIFY} FROM u`,
+      [r.trustPolicy, r.maxSessionDuration, r.description ?? null, r.accountId, r.roleName, r.roleId],
+    )
+    return result.rowCount === 1
+  }
+
   async deleteRole(accountId: string, roleName: string): Promise<'deleted' | 'missing' | 'conflict'> {
     return this.#transaction(async (tx) => {
       // The row lock serialises this with a concurrent PutRolePolicy / AssumeRole.
@@ -759,8 +784,12 @@ export class PostgresStore implements Store {
       if (role.rows.length === 0) return 'missing'
       const n = await tx.query('SELECT count(*) AS n FROM iam_role_policies WHERE account_id = $1 AND role_name = $2', [accountId, roleName])
       if (Number((n.rows[0] as { n: PgInt }).n) > 0) return 'conflict'
-      await tx.query('DELETE FROM role_sessions WHERE account_id = $1 AND role_name = $2', [accountId, roleName])
-      await tx.query('DELETE FROM iam_roles WHERE account_id = $1 AND role_name = $2', [accountId, roleName])
+      // Its sessions end with it: every node drops their signing keys when the reports arrive.
+      await tx.query(
+        `WITH d AS (DELETE FROM role_sessions WHERE account_id = $1 AND role_name = $2 RETURNING access_key_id) SELECT ${notifyAccessKeySql('access_key_id')} FROM d`,
+        [accountId, roleName],
+      )
+      await tx.query(`WITH d AS (DELETE FROM iam_roles WHERE account_id = $1 AND role_name = $2 RETURNING account_id, role_name) SELECT ${ROLE_NOTIFY} FROM d`, [accountId, roleName])
       return 'deleted'
     })
   }
@@ -768,9 +797,10 @@ export class PostgresStore implements Store {
   async putRolePolicy(policy: RolePolicyRecord): Promise<boolean> {
     const p = policy
     const result = await this.#query(
-      `INSERT INTO iam_role_policies (account_id, role_name, policy_name, document)
+      `WITH w AS (INSERT INTO iam_role_policies (account_id, role_name, policy_name, document)
        SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM iam_roles WHERE account_id = $1 AND role_name = $2)
-       ON CONFLICT (account_id, role_name, policy_name) DO UPDATE SET document = excluded.document`,
+       ON CONFLICT (account_id, role_name, policy_name) DO UPDATE SET document = excluded.document
+       RETURNING account_id, role_name) SELECT ${ROLE_NOTIFY} FROM w`,
       [p.accountId, p.roleName, p.policyName, p.document],
     )
     return result.rowCount === 1
@@ -797,7 +827,9 @@ export class PostgresStore implements Store {
   }
 
   async deleteRolePolicy(accountId: string, roleName: string, policyName: string): Promise<boolean> {
-    const result = await this.#query('DELETE FROM iam_role_policies WHERE account_id = $1 AND role_name = $2 AND policy_name = $3', [
+    const sql = `WITH d AS (DELETE FROM iam_role_policies WHERE account_id = $1 AND role_name = $2 AND policy_name = $3 RETURNING account_id, role_name)
+      SELECT ${ROLE_NOTIFY} FROM d`
+    const result = await this.#query(sql, [
       accountId,
       roleName,
       policyName,
@@ -809,9 +841,9 @@ export class PostgresStore implements Store {
     const x = session
     const result = await this.#query(
       `INSERT INTO role_sessions (${SESSION_COLUMNS})
-       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM iam_roles WHERE account_id = $2 AND role_name = $3)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM iam_roles WHERE account_id = $2 AND role_name = $3)
        ON CONFLICT DO NOTHING`,
-      [x.accessKeyId, x.accountId, x.roleName, x.roleId, x.sessionName, x.wrappedSecret, x.tokenHash, x.createdAt, x.expiresAt],
+      [x.accessKeyId, x.accountId, x.roleName, x.roleId, x.sessionName, x.wrappedSecret, x.tokenHash, x.createdAt, x.expiresAt, x.sessionPolicy ?? null],
     )
     return result.rowCount === 1
   }
@@ -1102,8 +1134,8 @@ function toUser(r: UserRow): IamUserRecord {
   return { accountId: r.account_id, userName: r.user_name, userId: r.user_id, arn: r.arn, path: r.path, createdAt: int(r.created_at) }
 }
 
-const ROLE_COLUMNS = 'account_id, role_name, role_id, arn, path, trust_policy, created_at'
-const SESSION_COLUMNS = 'access_key_id, account_id, role_name, role_id, session_name, wrapped_secret, token_hash, created_at, expires_at'
+const ROLE_COLUMNS = 'account_id, role_name, role_id, arn, path, trust_policy, created_at, max_session_duration, description'
+const SESSION_COLUMNS = 'access_key_id, account_id, role_name, role_id, session_name, wrapped_secret, token_hash, created_at, expires_at, session_policy'
 
 interface RoleRow {
   account_id: string
@@ -1113,6 +1145,8 @@ interface RoleRow {
   path: string
   trust_policy: string
   created_at: PgInt
+  max_session_duration: PgInt
+  description: string | null
 }
 
 interface RolePolicyRow {
@@ -1132,10 +1166,11 @@ interface SessionRow {
   token_hash: Uint8Array
   created_at: PgInt
   expires_at: PgInt
+  session_policy: string | null
 }
 
 function toRole(r: RoleRow): IamRoleRecord {
-  return { accountId: r.account_id, roleName: r.role_name, roleId: r.role_id, arn: r.arn, path: r.path, trustPolicy: r.trust_policy, createdAt: int(r.created_at) }
+  return { accountId: r.account_id, roleName: r.role_name, roleId: r.role_id, arn: r.arn, path: r.path, trustPolicy: r.trust_policy, createdAt: int(r.created_at), maxSessionDuration: int(r.max_session_duration), ...(r.description === null ? {} : { description: r.description }) }
 }
 
 function toRolePolicy(r: RolePolicyRow): RolePolicyRecord {
@@ -1153,6 +1188,7 @@ function toSession(r: SessionRow): RoleSessionRecord {
     tokenHash: copy(r.token_hash),
     createdAt: int(r.created_at),
     expiresAt: int(r.expires_at),
+    ...(r.session_policy === null ? {} : { sessionPolicy: r.session_policy }),
   }
 }
 

@@ -233,6 +233,14 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    name: '0008-iam-role-settings',
+    sql: `
+      ALTER TABLE iam_roles ADD COLUMN description TEXT;
+      ALTER TABLE iam_roles ADD COLUMN max_session_duration INTEGER NOT NULL DEFAULT 3600;
+      ALTER TABLE role_sessions ADD COLUMN session_policy TEXT;
+    `,
+  },
 ]
 
 /**

@@ -620,13 +620,23 @@ export class SqliteStore implements Store {
 
   async createRole(role: IamRoleRecord): Promise<boolean> {
     const r = role
-    return this.#prepare(`INSERT INTO iam_roles (${ROLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
-      .run(r.accountId, r.roleName, r.roleId, r.arn, r.path, r.trustPolicy, r.createdAt).changes === 1
+    return this.#prepare(`INSERT INTO iam_roles (${ROLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+      .run(r.accountId, r.roleName, r.roleId, r.arn, r.path, r.trustPolicy, r.createdAt, r.maxSessionDuration, r.description ?? null).changes === 1
   }
 
   async getRole(accountId: string, roleName: string): Promise<IamRoleRecord | undefined> {
     const row = this.#prepare(`SELECT ${ROLE_COLUMNS} FROM iam_roles WHERE account_id = ? AND role_name = ?`).get(accountId, roleName) as RoleRow | undefined
     return row === undefined ? undefined : toRole(row)
+  }
+
+  async listRoles(accountId: string): Promise<IamRoleRecord[]> {
+    return (this.#prepare(`SELECT ${ROLE_COLUMNS} FROM iam_roles WHERE account_id = ? ORDER BY role_name`).all(accountId) as RoleRow[]).map(toRole)
+  }
+
+  async updateRole(role: IamRoleRecord): Promise<boolean> {
+    const r = role
+    return this.#prepare('UPDATE iam_roles SET trust_policy = ?, max_session_duration = ?, description = ? WHERE account_id = ? AND role_name = ? AND role_id = ?')
+      .run(r.trustPolicy, r.maxSessionDuration, r.description ?? null, r.accountId, r.roleName, r.roleId).changes === 1
   }
 
   async deleteRole(accountId: string, roleName: string): Promise<'deleted' | 'missing' | 'conflict'> {
@@ -669,9 +679,9 @@ export class SqliteStore implements Store {
   async putRoleSession(session: RoleSessionRecord): Promise<boolean> {
     const x = session
     return this.#prepare(`INSERT INTO role_sessions (${SESSION_COLUMNS})
-      SELECT @id, @a, @r, @rid, @s, @secret, @hash, @at, @exp WHERE EXISTS (SELECT 1 FROM iam_roles WHERE account_id = @a AND role_name = @r)
+      SELECT @id, @a, @r, @rid, @s, @secret, @hash, @at, @exp, @policy WHERE EXISTS (SELECT 1 FROM iam_roles WHERE account_id = @a AND role_name = @r)
       ON CONFLICT DO NOTHING`)
-      .run({ id: x.accessKeyId, a: x.accountId, r: x.roleName, rid: x.roleId, s: x.sessionName, secret: x.wrappedSecret, hash: x.tokenHash, at: x.createdAt, exp: x.expiresAt })
+      .run({ id: x.accessKeyId, a: x.accountId, r: x.roleName, rid: x.roleId, s: x.sessionName, secret: x.wrappedSecret, hash: x.tokenHash, at: x.createdAt, exp: x.expiresAt, policy: x.sessionPolicy ?? null })
       .changes === 1
   }
 
@@ -910,8 +920,8 @@ function toUser(r: UserRow): IamUserRecord {
   return { accountId: r.account_id, userName: r.user_name, userId: r.user_id, arn: r.arn, path: r.path, createdAt: r.created_at }
 }
 
-const ROLE_COLUMNS = 'account_id, role_name, role_id, arn, path, trust_policy, created_at'
-const SESSION_COLUMNS = 'access_key_id, account_id, role_name, role_id, session_name, wrapped_secret, token_hash, created_at, expires_at'
+const ROLE_COLUMNS = 'account_id, role_name, role_id, arn, path, trust_policy, created_at, max_session_duration, description'
+const SESSION_COLUMNS = 'access_key_id, account_id, role_name, role_id, session_name, wrapped_secret, token_hash, created_at, expires_at, session_policy'
 
 interface RoleRow {
   account_id: string
@@ -921,6 +931,8 @@ interface RoleRow {
   path: string
   trust_policy: string
   created_at: number
+  max_session_duration: number
+  description: string | null
 }
 
 interface RolePolicyRow {
@@ -940,10 +952,11 @@ interface SessionRow {
   token_hash: Uint8Array
   created_at: number
   expires_at: number
+  session_policy: string | null
 }
 
 function toRole(r: RoleRow): IamRoleRecord {
-  return { accountId: r.account_id, roleName: r.role_name, roleId: r.role_id, arn: r.arn, path: r.path, trustPolicy: r.trust_policy, createdAt: r.created_at }
+  return { accountId: r.account_id, roleName: r.role_name, roleId: r.role_id, arn: r.arn, path: r.path, trustPolicy: r.trust_policy, createdAt: r.created_at, maxSessionDuration: r.max_session_duration, ...(r.description === null ? {} : { description: r.description }) }
 }
 
 function toRolePolicy(r: RolePolicyRow): RolePolicyRecord {
@@ -961,6 +974,7 @@ function toSession(r: SessionRow): RoleSessionRecord {
     tokenHash: new Uint8Array(r.token_hash),
     createdAt: r.created_at,
     expiresAt: r.expires_at,
+    ...(r.session_policy === null ? {} : { sessionPolicy: r.session_policy }),
   }
 }
 
