@@ -164,6 +164,30 @@ describe('imported asymmetric and HMAC key material', () => {
     assert.ok(customer.verifiesEd25519(pair.publicPem, message, await sign(key.id, message, 'ED25519_SHA_512')))
   })
 
+  it('ECC_NIST_EDWARDS25519: the RFC 8032 test vector (section 7.1, TEST 2) signs and verifies byte for byte', async () => {
+    // Published vector: secret key, public key, message 0x72 and its (deterministic) signature.
+    const seed = '4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb'
+    const publicKey = '3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c'
+    const signature = Buffer.from(
+      '92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00',
+      'hex',
+    )
+    const message = Buffer.from([0x72])
+    const key = await externalKey('ECC_NIST_EDWARDS25519', 'SIGN_VERIFY')
+    // DER PKCS#8 of an Ed25519 seed (RFC 8410): the fixed prefix, then the 32 bytes.
+    await importMaterial(key.id, Buffer.from(`302e020100300506032b657004220420${seed}`, 'hex'))
+    const spki = Buffer.from((await kms.send(new GetPublicKeyCommand({ KeyId: key.id }))).PublicKey!)
+    assert.equal(spki.subarray(-32).toString('hex'), publicKey)
+    assert.deepEqual(Buffer.from(await sign(key.id, message, 'ED25519_SHA_512')), signature)
+    const verify = (m: Buffer, sig: Uint8Array) =>
+      kms.send(new VerifyCommand({ KeyId: key.id, Message: m, MessageType: 'RAW', Signature: sig, SigningAlgorithm: 'ED25519_SHA_512' }))
+    assert.equal((await verify(message, signature)).SignatureValid, true)
+    const tampered = Buffer.from(signature)
+    tampered[10]! ^= 1
+    await rejects(verify(message, tampered), 'KMSInvalidSignatureException')
+    await rejects(verify(Buffer.from([0x73]), signature), 'KMSInvalidSignatureException')
+  })
+
   for (const [keySpec, curve, algorithm, digest] of [['ECC_NIST_P384', 'P-384', 'ECDSA_SHA_384', '-sha384'], ['ECC_SECG_P256K1', 'secp256k1', 'ECDSA_SHA_256', '-sha256']] as const) {
     it(`${keySpec}: an openssl ${curve} key signs in Trent; openssl verifies`, async () => {
       const key = await externalKey(keySpec, 'SIGN_VERIFY')
