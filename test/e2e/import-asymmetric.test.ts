@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
+import { createHash, createPrivateKey } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import {
   CreateKeyCommand,
@@ -186,6 +187,31 @@ describe('imported asymmetric and HMAC key material', () => {
     tampered[10]! ^= 1
     await rejects(verify(message, tampered), 'KMSInvalidSignatureException')
     await rejects(verify(Buffer.from([0x73]), signature), 'KMSInvalidSignatureException')
+  })
+
+  it('ECC_NIST_P256: the RFC 6979 (A.2.5, SHA-256, "sample") signature verifies in Trent, as RAW and as DIGEST', async () => {
+    // Published vector: private key x, public point (Ux, Uy), and the signature (r, s) of "sample".
+    const hex = (h: string) => Buffer.from(h, 'hex').toString('base64url')
+    const jwk = {
+      kty: 'EC',
+      crv: 'P-256',
+      d: hex('C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721'),
+      x: hex('60FED4BA255A9D31C961EB74C6356D68C049B8923B61FA6CE669622E60F29FB6'),
+      y: hex('7903FE1008B8BC99A41AE9E95628BC64F2F1B20C2D7E9F5177A3C294D4462299'),
+    }
+    const pkcs8 = createPrivateKey({ key: jwk, format: 'jwk' }).export({ format: 'der', type: 'pkcs8' })
+    const key = await externalKey('ECC_NIST_P256', 'SIGN_VERIFY')
+    await importMaterial(key.id, pkcs8)
+    // (r, s) as the DER ECDSA-Sig-Value KMS takes: both have the top bit set, so each gets a 0x00.
+    const r = 'EFD48B2AACB6A8FD1140DD9CD45E81D69D2C877B56AAF991C34D0EA84EAF3716'
+    const s = 'F7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8'
+    const signature = Buffer.from(`3046022100${r}022100${s}`, 'hex')
+    const message = Buffer.from('sample')
+    const verify = (m: Buffer, type: 'RAW' | 'DIGEST', sig: Uint8Array) =>
+      kms.send(new VerifyCommand({ KeyId: key.id, Message: m, MessageType: type, Signature: sig, SigningAlgorithm: 'ECDSA_SHA_256' }))
+    assert.equal((await verify(message, 'RAW', signature)).SignatureValid, true)
+    assert.equal((await verify(createHash('sha256').update(message).digest(), 'DIGEST', signature)).SignatureValid, true)
+    await rejects(verify(Buffer.from('sample!'), 'RAW', signature), 'KMSInvalidSignatureException')
   })
 
   for (const [keySpec, curve, algorithm, digest] of [['ECC_NIST_P384', 'P-384', 'ECDSA_SHA_384', '-sha384'], ['ECC_SECG_P256K1', 'secp256k1', 'ECDSA_SHA_256', '-sha256']] as const) {
