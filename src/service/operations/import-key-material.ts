@@ -35,7 +35,8 @@ export const importKeyMaterial = defineOperation({
     ValidTo: t.optional(t.timestamp()),
     ExpirationModel: t.optional(t.enum(['KEY_MATERIAL_EXPIRES', 'KEY_MATERIAL_DOES_NOT_EXPIRE'])),
     ImportType: t.optional(t.enum(['NEW_KEY_MATERIAL', 'EXISTING_KEY_MATERIAL'])),
-    KeyMaterialDescription: t.optional(t.string({ min: 0, max: 256, pattern: /^[a-zA-Z0-9:/_\s.+=@-]*$/ })),
+    // AWS's API model: the pattern, whose + refuses an empty description despite the min of 0.
+    KeyMaterialDescription: t.optional(t.string({ min: 0, max: 256, pattern: /^[a-zA-Z0-9:/_\s.-]+$/ })),
     KeyMaterialId: t.optional(t.string({ min: 64, max: 64, pattern: /^[a-f0-9]+$/ })),
   }),
   async run(deps, caller, input) {
