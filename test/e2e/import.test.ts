@@ -258,6 +258,7 @@ describe('imported key material (BYOK): GetParametersForImport, ImportKeyMateria
     const described = (description: string) => ({ ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' as const, ImportType: 'NEW_KEY_MATERIAL' as const, KeyMaterialDescription: description })
     // AWS's pattern for a description: letters, digits, whitespace and : / _ . - only.
     await rejects(importMaterial(key.id, next, described('gen+2')), 'ValidationException', /'keyMaterialDescription' failed to satisfy constraint: Member must satisfy regular expression pattern/)
+    await rejects(importMaterial(key.id, next, { ...described('x'), KeyMaterialId: materialId }), 'ValidationException', /KeyMaterialId cannot be specified when ImportType is NEW_KEY_MATERIAL/)
     const nextId = await importMaterial(key.id, next, described('second generation'))
     assert.notEqual(nextId, materialId)
     assert.equal((await describe_(key.id)).CurrentKeyMaterialId, materialId, 'still the first')
