@@ -27,7 +27,7 @@ export const rotateKeyOnDemand = defineOperation({
       assertRotatable(key)
       const now = deps.clock.now()
       if (key.onDemandRotationStartDate !== undefined && now - key.onDemandRotationStartDate < ON_DEMAND_ROTATION_TIMEOUT_MS) {
-        // Guessed wording
+        // AWS's API model: ConflictException is its answer to a rotation in progress. Guessed wording
         throw new KmsError('ConflictException', `An on-demand rotation of ${key.arn} is already in progress.`)
       }
       if (key.origin === 'EXTERNAL' && key.pendingKeyMaterialId === undefined) {
