@@ -19,6 +19,8 @@ export type KmsErrorCode =
   | 'InvalidImportTokenException'
   | 'InvalidKeyUsageException'
   | 'InvalidMarkerException'
+  | 'InvalidNextTokenException'
+  | 'InvalidTimeRangeException'
   | 'KMSInternalException'
   | 'KMSInvalidStateException'
   | 'KMSInvalidSignatureException'

@@ -135,7 +135,8 @@ export function checkSignInput(keySpec: string, algorithm: string, messageType: 
     throw new KmsError('ValidationException', `Message type ${messageType} is incompatible with key spec ${keySpec}.`)
   }
   if ((algorithm === 'ED25519_SHA_512' && messageType !== 'RAW') || (algorithm === 'ED25519_PH_SHA_512' && messageType !== 'DIGEST')) {
-    throw new KmsError('ValidationException', `Message type ${messageType} is incompatible with signing algorithm ${algorithm}.`) // Guessed wording
+    // The rule is AWS's (API reference, CreateKey's KeySpec); guessed wording, after the key spec message above.
+    throw new KmsError('ValidationException', `Message type ${messageType} is incompatible with signing algorithm ${algorithm}.`)
   }
   if (messageType === 'RAW' && message.length > MAX_MESSAGE_BYTES) {
     throw new KmsError('ValidationException', `Message must be at most ${MAX_MESSAGE_BYTES} bytes for message type RAW.`) // Guessed wording

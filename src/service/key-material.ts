@@ -37,12 +37,14 @@ export function rotatable(key: KeyRecord): boolean {
 /** Refuses rotation operations on keys that cannot rotate, as AWS does. */
 export function assertRotatable(key: KeyRecord): void {
   if (key.origin === 'AWS_CLOUDHSM' || key.origin === 'EXTERNAL_KEY_STORE') {
-    // Guessed wording
+    // AWS's wording for an origin an operation refuses, as recorded in localstack's snapshot tests
+    // (GetParametersForImport on AWS_KMS, RotateKeyOnDemand on EXTERNAL before imported keys could rotate).
     throw new KmsError('UnsupportedOperationException', `${key.arn} origin is ${key.origin} which is not valid for this operation.`)
   }
   if (!rotatable(key)) {
-    // Guessed wording (as other emulators report AWS's answer)
-    throw new KmsError('UnsupportedOperationException', 'You cannot perform this operation on a non-symmetric key or a key with non-ENCRYPT_DECRYPT key usage.')
+    // AWS answers with an empty message: recorded in localstack's snapshot tests (RotateKeyOnDemand on
+    // an RSA key) and quoted from EnableKeyRotation in terraform-aws-modules/terraform-aws-kms#20.
+    throw new KmsError('UnsupportedOperationException')
   }
 }
 

@@ -1,10 +1,11 @@
 import { KmsError } from '../core/errors.js'
+import { parseInput, t } from '../core/shape.js'
 import type { AuditEvent } from '../audit/event.js'
 import { matches, type EventFilter } from '../audit/query.js'
 import type { Caller, ServiceDeps } from './deps.js'
 
 /** CloudTrail's LookupAttributes keys, and the filter each becomes. */
-const ATTRIBUTES: Readonly<Record<string, (value: string) => EventFilter | ((e: AuditEvent) => boolean)>> = {
+const ATTRIBUTES = {
   EventId: (v) => ({ eventId: v }),
   EventName: (v) => ({ eventName: v }),
   AccessKeyId: (v) => ({ accessKeyId: v }),
@@ -14,9 +15,25 @@ const ATTRIBUTES: Readonly<Record<string, (value: string) => EventFilter | ((e: 
   EventSource: (v) => (e) => e.eventSource === v,
   ReadOnly: (v) => (e) => String(e.readOnly) === v,
   ErrorCode: (v) => ({ errorCode: v }),
-}
+} satisfies Record<string, (value: string) => EventFilter | ((e: AuditEvent) => boolean)>
 
 const MAX_RESULTS = 50
+
+/** CloudTrail's LookupEvents input (its API model), with our extra ErrorCode attribute. */
+const LOOKUP_EVENTS_INPUT = t.structure({
+  LookupAttributes: t.optional(
+    t.list(
+      t.structure({
+        AttributeKey: t.required(t.enum(Object.keys(ATTRIBUTES) as Array<keyof typeof ATTRIBUTES>)),
+        AttributeValue: t.required(t.string({ min: 1, max: 2000 })),
+      }),
+    ),
+  ),
+  StartTime: t.optional(t.timestamp()),
+  EndTime: t.optional(t.timestamp()),
+  MaxResults: t.optional(t.integer({ min: 1, max: MAX_RESULTS })),
+  NextToken: t.optional(t.string()),
+})
 
 /** One event as CloudTrail's LookupEvents returns it. */
 interface LookedUpEvent {
@@ -40,39 +57,25 @@ export async function lookupEvents(deps: ServiceDeps, caller: Caller, input: unk
   if (caller.user || caller.role || caller.principalArn !== `arn:${deps.partition}:iam::${caller.accountId}:root`) {
     throw new KmsError('AccessDeniedException', `User: ${caller.principalArn} is not authorized to perform: trent:LookupEvents`)
   }
-  const o = (typeof input === 'object' && input !== null && !Array.isArray(input) ? input : {}) as Record<string, unknown>
+  const o = parseInput(LOOKUP_EVENTS_INPUT, input ?? {})
   const filters: Array<(e: AuditEvent) => boolean> = []
   const base: EventFilter = { accountId: caller.accountId }
-  const attributes = o['LookupAttributes'] ?? []
-  if (!Array.isArray(attributes)) throw new KmsError('ValidationException', 'LookupAttributes must be a list') // Guessed wording
-  for (const a of attributes as unknown[]) {
-    const { AttributeKey: key, AttributeValue: value } = (a ?? {}) as Record<string, unknown>
-    const make = typeof key === 'string' && Object.hasOwn(ATTRIBUTES, key) ? ATTRIBUTES[key] : undefined
-    if (!make || typeof value !== 'string') {
-      // Guessed wording
-      throw new KmsError('ValidationException', `Invalid lookup attribute: AttributeKey must be one of ${Object.keys(ATTRIBUTES).join(', ')} and AttributeValue a string`)
-    }
-    const f = make(value)
+  for (const { AttributeKey: key, AttributeValue: value } of o.LookupAttributes ?? []) {
+    const f = ATTRIBUTES[key](value)
     filters.push(typeof f === 'function' ? f : (e) => matches(e, f))
   }
-  for (const [name, field] of [['StartTime', 'startTime'], ['EndTime', 'endTime']] as const) {
-    const v = o[name]
-    if (v === undefined) continue
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new KmsError('ValidationException', `${name} must be a timestamp`) // Guessed wording
-    base[field] = v * 1000
-  }
+  if (o.StartTime !== undefined) base.startTime = o.StartTime
+  if (o.EndTime !== undefined) base.endTime = o.EndTime
+  // CloudTrail's exceptions for these two (its API model); guessed wording.
   if (base.startTime !== undefined && base.endTime !== undefined && base.startTime > base.endTime) {
-    throw new KmsError('ValidationException', 'Start time must not be after end time') // Guessed wording
+    throw new KmsError('InvalidTimeRangeException', 'Start time must not be after end time')
   }
-  const max = o['MaxResults'] ?? MAX_RESULTS
-  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > MAX_RESULTS) {
-    throw new KmsError('ValidationException', `MaxResults must be an integer between 1 and ${MAX_RESULTS}`) // Guessed wording
-  }
-  const token = o['NextToken']
+  const max = o.MaxResults ?? MAX_RESULTS
   let below = Number.POSITIVE_INFINITY
-  if (token !== undefined) {
-    below = typeof token === 'string' && /^\d+$/.test(Buffer.from(token, 'base64url').toString()) ? Number(Buffer.from(token, 'base64url').toString()) : Number.NaN
-    if (!Number.isSafeInteger(below)) throw new KmsError('ValidationException', 'Invalid NextToken') // Guessed wording
+  if (o.NextToken !== undefined) {
+    const decoded = Buffer.from(o.NextToken, 'base64url').toString()
+    below = /^\d+$/.test(decoded) ? Number(decoded) : Number.NaN
+    if (!Number.isSafeInteger(below)) throw new KmsError('InvalidNextTokenException', 'Invalid NextToken')
   }
 
   // Newest first; one match beyond the page tells whether there is a next one.

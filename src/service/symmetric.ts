@@ -16,8 +16,8 @@ import { currentMaterial, loadMaterial, resolveKey } from './resolve-key.js'
 export function assertEncryptionAlgorithm(key: KeyRecord, algorithm: string | undefined, context: EncryptionContext | undefined): void {
   assertAlgorithm(key.keySpec, 'encryptionAlgorithms', algorithm ?? 'SYMMETRIC_DEFAULT')
   if (key.keySpec !== 'SYMMETRIC_DEFAULT' && context !== undefined && Object.keys(context).length > 0) {
-    // Guessed wording: AWS documents that asymmetric keys take no encryption context.
-    throw new KmsError('ValidationException', `EncryptionContext is not supported with asymmetric KMS keys (key spec ${key.keySpec}).`)
+    // AWS's answer as two emulators record it (floci's measured against AWS, floci-io/floci#3038).
+    throw new KmsError('ValidationException', 'EncryptionContext is not supported when encrypting/decrypting with asymmetric CMKs.')
   }
 }
 

@@ -246,7 +246,7 @@ describe('asymmetric, HMAC and key-agreement keys, through the AWS SDK and opens
     await rejects(kms.send(new EncryptCommand({ KeyId: keys['rsaEncrypt'], Plaintext: new Uint8Array(191), EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' })), 'ValidationException', 'Algorithm RSAES_OAEP_SHA_256 and key spec RSA_2048 cannot encrypt data larger than 190 bytes.')
     await rejects(kms.send(new EncryptCommand({ KeyId: keys['rsaEncrypt'], Plaintext: Buffer.from('x') })), 'InvalidKeyUsageException', 'Algorithm SYMMETRIC_DEFAULT is incompatible with key spec RSA_2048.')
     await rejects(kms.send(new EncryptCommand({ KeyId: keys['aes'], Plaintext: Buffer.from('x'), EncryptionAlgorithm: 'RSAES_OAEP_SHA_1' })), 'InvalidKeyUsageException', 'Algorithm RSAES_OAEP_SHA_1 is incompatible with key spec SYMMETRIC_DEFAULT.')
-    await rejects(kms.send(new EncryptCommand({ KeyId: keys['rsaEncrypt'], Plaintext: Buffer.from('x'), EncryptionAlgorithm: 'RSAES_OAEP_SHA_1', EncryptionContext: { a: 'b' } })), 'ValidationException', /EncryptionContext/)
+    await rejects(kms.send(new EncryptCommand({ KeyId: keys['rsaEncrypt'], Plaintext: Buffer.from('x'), EncryptionAlgorithm: 'RSAES_OAEP_SHA_1', EncryptionContext: { a: 'b' } })), 'ValidationException', 'EncryptionContext is not supported when encrypting/decrypting with asymmetric CMKs.')
     await rejects(kms.send(new DecryptCommand({ KeyId: keys['rsaEncrypt'], CiphertextBlob: new Uint8Array(256).fill(7), EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' })), 'InvalidCiphertextException')
     // Without a KeyId an RSA ciphertext names no key.
     const enc = await kms.send(new EncryptCommand({ KeyId: keys['rsaEncrypt'], Plaintext: Buffer.from('x'), EncryptionAlgorithm: 'RSAES_OAEP_SHA_1' }))

@@ -191,6 +191,14 @@ describe('audit trail end to end', () => {
     const badKey = await rawRequest(server.url, { headers: LOOKUP, body: JSON.stringify({ LookupAttributes: [{ AttributeKey: 'Nope', AttributeValue: 'x' }] }) })
     assert.equal(badKey.status, 400)
     assert.equal(badKey.body.__type, 'ValidationException')
+    // CloudTrail's answers: model constraints are ValidationExceptions, the rest its own exceptions.
+    const tooMany = await rawRequest(server.url, { headers: LOOKUP, body: JSON.stringify({ MaxResults: 51 }) })
+    assert.equal(tooMany.body.__type, 'ValidationException')
+    assert.match(String(tooMany.body.Message), /'maxResults' failed to satisfy constraint: Member must have value less than or equal to 50/)
+    const backwards = await rawRequest(server.url, { headers: LOOKUP, body: JSON.stringify({ StartTime: 2_000_000_000, EndTime: 1_000_000_000 }) })
+    assert.equal(backwards.body.__type, 'InvalidTimeRangeException')
+    const badToken = await rawRequest(server.url, { headers: LOOKUP, body: JSON.stringify({ NextToken: 'not a token' }) })
+    assert.equal(badToken.body.__type, 'InvalidNextTokenException')
   })
 
   it('GetKeyLastUsage: the last successful cryptographic use with its eventID and request id, kept across a restart', async () => {

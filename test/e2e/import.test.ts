@@ -255,7 +255,11 @@ describe('imported key material (BYOK): GetParametersForImport, ImportKeyMateria
   it('on-demand rotation of an imported key: NEW_KEY_MATERIAL is pending until RotateKeyOnDemand makes it current', async () => {
     await rejects(kms.send(new RotateKeyOnDemandCommand({ KeyId: key.id })), 'KMSInvalidStateException', `No available key material pending rotation for the key: ${key.arn}.`)
     const next = customer.material()
-    const nextId = await importMaterial(key.id, next, { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', ImportType: 'NEW_KEY_MATERIAL', KeyMaterialDescription: 'second generation' })
+    const described = (description: string) => ({ ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' as const, ImportType: 'NEW_KEY_MATERIAL' as const, KeyMaterialDescription: description })
+    // AWS's pattern for a description: letters, digits, whitespace and : / _ . - only.
+    await rejects(importMaterial(key.id, next, described('gen+2')), 'ValidationException', /'keyMaterialDescription' failed to satisfy constraint: Member must satisfy regular expression pattern/)
+    await rejects(importMaterial(key.id, next, { ...described('x'), KeyMaterialId: materialId }), 'ValidationException', /KeyMaterialId cannot be specified when ImportType is NEW_KEY_MATERIAL/)
+    const nextId = await importMaterial(key.id, next, described('second generation'))
     assert.notEqual(nextId, materialId)
     assert.equal((await describe_(key.id)).CurrentKeyMaterialId, materialId, 'still the first')
     let listed = (await kms.send(new ListKeyRotationsCommand({ KeyId: key.id, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }))).Rotations!

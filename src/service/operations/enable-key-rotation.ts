@@ -18,7 +18,7 @@ export const enableKeyRotation = defineOperation({
       assertRotatable(key)
       if (key.origin === 'EXTERNAL') {
         // Automatic rotation needs material that KMS can generate; imported keys rotate on demand only.
-        // Guessed wording
+        // AWS's wording for a refused origin (localstack's snapshot tests; see assertRotatable).
         throw new KmsError('UnsupportedOperationException', `${key.arn} origin is EXTERNAL which is not valid for this operation.`)
       }
       assertKeyState(key, 'rotation')

@@ -15,7 +15,8 @@ export const getPublicKey = defineOperation({
   async run(deps, caller, input) {
     const { key, material } = await keyForOperation(deps, caller, input, 'GetPublicKey', KEY_USAGES)
     if (!isAsymmetric(key.keySpec)) {
-      // Guessed wording: AWS answers GetPublicKey on a symmetric or HMAC key with UnsupportedOperationException.
+      // AWS's API model lists UnsupportedOperationException for GetPublicKey; which exception a symmetric or
+      // HMAC key gets is unconfirmed. Guessed wording
       throw new KmsError('UnsupportedOperationException', `${key.arn} key spec ${key.keySpec} is not valid for GetPublicKey.`)
     }
     return {

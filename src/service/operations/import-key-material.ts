@@ -35,7 +35,8 @@ export const importKeyMaterial = defineOperation({
     ValidTo: t.optional(t.timestamp()),
     ExpirationModel: t.optional(t.enum(['KEY_MATERIAL_EXPIRES', 'KEY_MATERIAL_DOES_NOT_EXPIRE'])),
     ImportType: t.optional(t.enum(['NEW_KEY_MATERIAL', 'EXISTING_KEY_MATERIAL'])),
-    KeyMaterialDescription: t.optional(t.string({ min: 0, max: 256, pattern: /^[a-zA-Z0-9:/_\s.+=@-]*$/ })),
+    // AWS's API model: the pattern, whose + refuses an empty description despite the min of 0.
+    KeyMaterialDescription: t.optional(t.string({ min: 0, max: 256, pattern: /^[a-zA-Z0-9:/_\s.-]+$/ })),
     KeyMaterialId: t.optional(t.string({ min: 64, max: 64, pattern: /^[a-f0-9]+$/ })),
   }),
   async run(deps, caller, input) {
@@ -43,9 +44,15 @@ export const importKeyMaterial = defineOperation({
     await authorize(deps, caller, key, 'kms:ImportKeyMaterial')
     assertExternal(key)
     assertKeyState(key, 'importMaterial')
+    if (input.ImportType === 'NEW_KEY_MATERIAL' && input.KeyMaterialId !== undefined) {
+      // AWS's API reference: no key material id with NEW_KEY_MATERIAL. Guessed wording
+      throw new KmsError('ValidationException', 'KeyMaterialId cannot be specified when ImportType is NEW_KEY_MATERIAL.')
+    }
     const now = deps.clock.now()
+    // AWS's API reference: KEY_MATERIAL_EXPIRES by default; ValidTo in the future, at most 365 days ahead.
     const expirationModel = input.ExpirationModel ?? 'KEY_MATERIAL_EXPIRES'
     if (expirationModel === 'KEY_MATERIAL_EXPIRES') {
+      // AWS's answer as recorded in localstack's snapshot tests.
       if (input.ValidTo === undefined) throw new KmsError('ValidationException', 'A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES')
       // Guessed wording
       if (input.ValidTo <= now || input.ValidTo > now + MAX_VALID_MS) throw new KmsError('ValidationException', 'ValidTo must be in the future and at most 365 days from now.')

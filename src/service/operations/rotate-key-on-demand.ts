@@ -22,11 +22,12 @@ export const rotateKeyOnDemand = defineOperation({
   input: t.structure({ KeyId: t.required(KeyIdType) }),
   async run(deps, caller, input) {
     const marked = await mutateKey(deps, caller, input.KeyId, 'kms:RotateKeyOnDemand', (key) => {
-      assertRotatable(key)
+      // AWS checks the state first: a disabled RSA key answers DisabledException (localstack's snapshot tests).
       assertKeyState(key, 'rotation')
+      assertRotatable(key)
       const now = deps.clock.now()
       if (key.onDemandRotationStartDate !== undefined && now - key.onDemandRotationStartDate < ON_DEMAND_ROTATION_TIMEOUT_MS) {
-        // Guessed wording
+        // AWS's API model: ConflictException is its answer to a rotation in progress. Guessed wording
         throw new KmsError('ConflictException', `An on-demand rotation of ${key.arn} is already in progress.`)
       }
       if (key.origin === 'EXTERNAL' && key.pendingKeyMaterialId === undefined) {
