@@ -291,7 +291,9 @@ export class FileTrail implements AuditSink {
       this.#beforeWrite?.()
       const handle = segment.handle!
       // At an explicit offset: a retry after a partial write overwrites it, then trims what is left.
-      write = handle.write(bytes, 0, bytes.length, offset).then(async () => {
+      write = handle.write(bytes, 0, bytes.length, offset).then(async ({ bytesWritten }) => {
+        // A disk filling up mid-write writes part of the group: not durable, so not acknowledged.
+        if (bytesWritten !== bytes.length) throw new Error(`short write to ${segment!.name} (${bytesWritten} of ${bytes.length} bytes)`)
         if (retry) {
           await handle.truncate(offset + bytes.length)
           await handle.datasync()
