@@ -178,6 +178,19 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
           await store.migrate()
           assert.equal(await store.keyUsageTrackingStart(), start)
         }))
+
+      it('goes with its key: deleted with it, and a use recorded after the deletion adds nothing', () =>
+        withStore(async (store) => {
+          const key = pendingKey()
+          await store.createKey(key)
+          const use = { keyId: key.keyId, operation: 'Decrypt', timestamp: 1000, eventId: 'evt-1', requestId: 'req-1' }
+          await store.recordKeyUsage([use])
+          assert.deepEqual(await store.getKeyLastUsage(key.keyId), use)
+          assert.equal(await store.deleteKey(key), true)
+          assert.equal(await store.getKeyLastUsage(key.keyId), undefined)
+          await store.recordKeyUsage([{ ...use, timestamp: 2000 }])
+          assert.equal(await store.getKeyLastUsage(key.keyId), undefined)
+        }))
     })
 
     describe('migrate', () => {

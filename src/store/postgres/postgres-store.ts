@@ -465,6 +465,7 @@ export class PostgresStore implements Store {
       await tx.query('DELETE FROM key_materials WHERE key_id = $1', [key.keyId])
       await tx.query('DELETE FROM import_tokens WHERE key_id = $1', [key.keyId])
       await tx.query('DELETE FROM aliases WHERE key_id = $1', [key.keyId])
+      await tx.query('DELETE FROM key_last_usage WHERE key_id = $1', [key.keyId])
       await tx.query('DELETE FROM keys WHERE key_id = $1', [key.keyId])
       // Delivered at COMMIT; the aliases and material go with the key in every reader's cache.
       await tx.query(`SELECT ${notifyKeySql('$1::text')}`, [key.keyId])
@@ -859,7 +860,8 @@ export class PostgresStore implements Store {
     // One statement for the batch; a newer use recorded meanwhile by another node is kept.
     await this.#query(
       `INSERT INTO key_last_usage (key_id, operation, used_at, event_id, request_id)
-        SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[])
+        SELECT u.* FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[]) AS u (key_id, operation, used_at, event_id, request_id)
+        WHERE EXISTS (SELECT 1 FROM keys k WHERE k.key_id = u.key_id)
       ON CONFLICT (key_id) DO UPDATE SET operation = excluded.operation, used_at = excluded.used_at,
         event_id = excluded.event_id, request_id = excluded.request_id
       WHERE excluded.used_at >= key_last_usage.used_at`,

@@ -250,6 +250,7 @@ function prepareAll(db: SqliteDatabase) {
     deleteGrant: p('DELETE FROM grants WHERE grant_id = ?'),
     deleteGrantTokensOfKey: p('DELETE FROM grant_tokens WHERE grant_id IN (SELECT grant_id FROM grants WHERE key_id = ?)'),
     deleteGrantsOfKey: p('DELETE FROM grants WHERE key_id = ?'),
+    deleteUsageOfKey: p('DELETE FROM key_last_usage WHERE key_id = ?'),
     grantByToken: p(`SELECT g.seq, g.grant_id, g.key_id, g.name, g.grantee_principal, g.retiring_principal, g.operations,
       g.constraints, g.issuing_account, g.creation_date
       FROM grant_tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE t.token_hash = ?`),
@@ -455,6 +456,7 @@ export class SqliteStore implements Store {
       sql.deleteAliasesOfKey.run(key.keyId)
       sql.deleteGrantTokensOfKey.run(key.keyId)
       sql.deleteGrantsOfKey.run(key.keyId)
+      sql.deleteUsageOfKey.run(key.keyId)
       sql.deleteKey.run(key.keyId)
       return true
     })
@@ -692,12 +694,13 @@ export class SqliteStore implements Store {
 
   async recordKeyUsage(usages: readonly KeyUsageRecord[]): Promise<void> {
     if (usages.length === 0) return
-    const upsert = this.#prepare(`INSERT INTO key_last_usage (key_id, operation, used_at, event_id, request_id) VALUES (?, ?, ?, ?, ?)
+    const upsert = this.#prepare(`INSERT INTO key_last_usage (key_id, operation, used_at, event_id, request_id)
+      SELECT @keyId, @operation, @timestamp, @eventId, @requestId WHERE EXISTS (SELECT 1 FROM keys WHERE key_id = @keyId)
       ON CONFLICT (key_id) DO UPDATE SET operation = excluded.operation, used_at = excluded.used_at,
         event_id = excluded.event_id, request_id = excluded.request_id
       WHERE excluded.used_at >= key_last_usage.used_at`)
     this.#transaction(() => {
-      for (const u of usages) upsert.run(u.keyId, u.operation, u.timestamp, u.eventId, u.requestId)
+      for (const u of usages) upsert.run({ keyId: u.keyId, operation: u.operation, timestamp: u.timestamp, eventId: u.eventId, requestId: u.requestId })
     })
   }
 
