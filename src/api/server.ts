@@ -119,21 +119,16 @@ function requestOutcome(req: IncomingMessage, requestId: string): RequestOutcome
 export function createApiServer(service: KmsService, options: ApiOptions): Server {
   const limit = options.maxBodyBytes ?? 1024 * 1024
   const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`))
-  const verifier = new SigV4Verifier<Caller>({
-    region: options.region,
-    service: 'kms',
-    getSigningKey: (accessKeyId, date, region, svc) => service.signingKey(accessKeyId, date, region, svc),
-    ...(options.clock ? { clock: options.clock } : {}),
-  })
-  // IAM and STS (query protocol) sign with their own service names on the same endpoint.
-  const queryVerifier = (svc: 'iam' | 'sts'): SigV4Verifier<Caller> =>
+  const verifierFor = (signingService: 'kms' | 'iam' | 'sts'): SigV4Verifier<Caller> =>
     new SigV4Verifier<Caller>({
       region: options.region,
-      service: svc,
+      service: signingService,
       getSigningKey: (accessKeyId, date, region, s) => service.signingKey(accessKeyId, date, region, s),
       ...(options.clock ? { clock: options.clock } : {}),
     })
-  const verifiers = { iam: queryVerifier('iam'), sts: queryVerifier('sts') }
+  const verifier = verifierFor('kms')
+  // IAM and STS (query protocol) sign with their own service names on the same endpoint.
+  const verifiers = { iam: verifierFor('iam'), sts: verifierFor('sts') }
   const all = [verifier, verifiers.iam, verifiers.sts]
   const query = {
     service,
