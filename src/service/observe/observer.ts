@@ -5,14 +5,14 @@ import { type Counter, type CounterSeries, type HistogramSeries, MetricsRegistry
 import { WebhookSender, type WebhookOptions } from './webhooks.js'
 
 /** What the API layer reports about one request once its outcome is known. */
-export interface RequestOutcome {
+export interface FinishedRequest {
   requestId: string
   method: string | undefined
   /** `X-Amz-Target` as received. */
   target: string | undefined
-  /** Set once the request was authenticated and dispatched to a KMS operation. */
+  /** Set once the request authenticated; its trace lists the keys it resolved. */
   caller: Caller | undefined
-  /** That operation's validated input; read only for encryption contexts. */
+  /** The request body as parsed (JSON object or query form fields); read only for encryption contexts. */
   input: Readonly<Record<string, unknown>> | undefined
   /** The AWS exception name when the request failed with a known one. */
   errorCode: string | undefined
@@ -99,7 +99,7 @@ export class RequestObserver {
   }
 
   /** Records one finished request; raises its canary alerts. Never throws. */
-  requestEnded(outcome: RequestOutcome): void {
+  requestEnded(outcome: FinishedRequest): void {
     // Health checks and metric scrapes are not API requests.
     if (outcome.method === 'GET') return
     try {
@@ -126,7 +126,7 @@ export class RequestObserver {
     return s
   }
 
-  #canaries(operation: string, outcome: RequestOutcome, caller: Caller): void {
+  #canaries(operation: string, outcome: FinishedRequest, caller: Caller): void {
     const alerts = detectCanaries({ operation, requestId: outcome.requestId, caller, input: outcome.input, errorCode: outcome.errorCode }, this.#contexts, () => new Date(this.#clock.now()))
     for (const alert of alerts) this.#raise(alert)
   }
