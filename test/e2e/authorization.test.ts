@@ -13,15 +13,12 @@ import {
   TagResourceCommand,
   UntagResourceCommand,
 } from '@aws-sdk/client-kms'
-import { ACCOUNT, CLI, awsCli, kmsClient, rejectsWithKmsError as rejects, startTestServer, tempDataDir, type TestServer } from './harness.js'
+import { ACCOUNT, CLI, awsCli, policy, kmsClient, rejectsWithKmsError as rejects, startTestServer, tempDataDir, type TestServer } from './harness.js'
 
 const run = promisify(execFile)
 const ROOT = `arn:aws:iam::${ACCOUNT}:root`
 const LOCKOUT = 'The new key policy will not allow you to update the key policy in the future.'
 
-function policy(...statements: object[]): string {
-  return JSON.stringify({ Version: '2012-10-17', Statement: statements })
-}
 const allowRoot = (actions: string | string[], extra: object = {}) => ({ Effect: 'Allow', Principal: { AWS: ROOT }, Action: actions, Resource: '*', ...extra })
 
 describe('key policies are enforced as AWS KMS enforces them', () => {

@@ -28,6 +28,11 @@ export interface TestServer {
 }
 
 /** A fresh temporary data dir, removed by `cleanup`. */
+/** A policy document (key, identity or trust policy) of these statements. */
+export function policy(...statements: object[]): string {
+  return JSON.stringify({ Version: '2012-10-17', Statement: statements })
+}
+
 export function tempDataDir(): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'trent-test-'))
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) }

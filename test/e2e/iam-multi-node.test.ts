@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CreateKeyCommand, EncryptCommand, KMSServiceException, type KMSClient } from '@aws-sdk/client-kms'
 import { PgAdmin, pgSkip, pgUrl } from '../contract/pg-test-db.js'
-import { ACCOUNT, awsCliFor, kmsClient, startTestServer, tempDataDir, type TestServer } from './harness.js'
+import { ACCOUNT, policy, awsCliFor, kmsClient, startTestServer, tempDataDir, type TestServer } from './harness.js'
 
 /** Node B caches key metadata and user policies this long: only a notification can make it see A's change in time. */
 const B_CACHE_TTL_MS = 600_000
@@ -15,10 +15,6 @@ const BOUND_MS = 1000
 const PLAINTEXT = new TextEncoder().encode('iam on every node')
 
 type Credentials = { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
-
-function policy(...statements: object[]): string {
-  return JSON.stringify({ Version: '2012-10-17', Statement: statements })
-}
 
 /** The AWS error name `send()` fails with, or undefined when it succeeds. */
 async function failure(send: () => Promise<unknown>): Promise<string | undefined> {

@@ -7,13 +7,9 @@ import { Sha256 } from '@aws-crypto/sha256-js'
 import { HttpRequest } from '@smithy/protocol-http'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, ListKeysCommand, type KMSClient } from '@aws-sdk/client-kms'
-import { ACCOUNT, CREDENTIALS, REGION, awsCliFor, kmsClient, rejectsWithKmsError as rejects, startTestServer, tempDataDir, type TestServer } from './harness.js'
+import { ACCOUNT, policy, CREDENTIALS, REGION, awsCliFor, kmsClient, rejectsWithKmsError as rejects, startTestServer, tempDataDir, type TestServer } from './harness.js'
 
 const USER_ARN = `arn:aws:iam::${ACCOUNT}:user/alice`
-
-function policy(...statements: object[]): string {
-  return JSON.stringify({ Version: '2012-10-17', Statement: statements })
-}
 
 describe('IAM users through the AWS CLI, and their keys with the SDK', () => {
   const data = tempDataDir()

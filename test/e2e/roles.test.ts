@@ -5,15 +5,11 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import Database from 'better-sqlite3'
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, ScheduleKeyDeletionCommand, type KMSClient } from '@aws-sdk/client-kms'
-import { ACCOUNT, awsCliFor, kmsClient, rejectsWithKmsError as rejects, startTestServer, tempDataDir, type TestServer } from './harness.js'
+import { ACCOUNT, policy, awsCliFor, kmsClient, rejectsWithKmsError as rejects, startTestServer, tempDataDir, type TestServer } from './harness.js'
 
 const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/encryptor`
 const ROOT = `arn:aws:iam::${ACCOUNT}:root`
 const roleArn = (name: string): string => `arn:aws:iam::${ACCOUNT}:role/${name}`
-
-function policy(...statements: object[]): string {
-  return JSON.stringify({ Version: '2012-10-17', Statement: statements })
-}
 
 type Credentials = { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
 
