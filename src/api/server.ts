@@ -107,8 +107,8 @@ function requestOutcome(req: IncomingMessage, requestId: string): RequestOutcome
   if (address !== undefined) outcome.sourceIp = address.startsWith('::ffff:') ? address.slice(7) : address
   const agent = req.headers['user-agent']
   if (agent !== undefined) outcome.userAgent = agent
-  const claimed = /Credential=([A-Z0-9]{16,128})\//.exec(req.headers.authorization ?? '')?.[1]
-  if (claimed !== undefined) outcome.claimedAccessKeyId = claimed
+  const authorization = req.headers.authorization
+  if (authorization !== undefined) outcome.authorization = authorization
   return outcome
 }
 

@@ -12,8 +12,8 @@ export interface RequestOutcome {
   eventName?: string
   /** Set once the request authenticated; its trace lists the keys it resolved. */
   caller?: Caller
-  /** The access key id a request that did not authenticate claimed, if any. */
-  claimedAccessKeyId?: string
+  /** The Authorization header as received: a request that did not authenticate is logged with the access key id it claims. */
+  authorization?: string
   sourceIp?: string
   userAgent?: string
   /** The request as parsed: the JSON body, or the query form's fields. */
@@ -108,7 +108,7 @@ export function requestEvent(deps: Pick<ServiceDeps, 'region' | 'clock'>, o: Req
   const eventName = (o.eventName ?? '').slice(0, 128)
   const event: AuditEvent = {
     eventVersion: EVENT_VERSION,
-    userIdentity: o.caller ? identityOf(o.caller) : { type: 'Unknown', ...(o.claimedAccessKeyId ? { accessKeyId: o.claimedAccessKeyId } : {}) },
+    userIdentity: o.caller ? identityOf(o.caller) : unknownIdentity(o.authorization),
     eventTime: cloudTrailTime(deps.clock.now()),
     eventSource: `${o.api}.amazonaws.com`,
     eventName,
@@ -166,6 +166,12 @@ export function systemEvent(deps: Pick<ServiceDeps, 'region' | 'clock'>, e: Syst
  */
 export function recordSystemEvent(deps: Pick<ServiceDeps, 'region' | 'clock' | 'audit'>, e: SystemEvent): Promise<void> {
   return deps.audit ? deps.audit.append(systemEvent(deps, e)) : Promise.resolve()
+}
+
+/** Parsed only for requests that did not authenticate, off the path of every other request. */
+function unknownIdentity(authorization: string | undefined): UserIdentity {
+  const claimed = authorization === undefined ? undefined : /Credential=([A-Z0-9]{16,128})\//.exec(authorization)?.[1]
+  return { type: 'Unknown', ...(claimed ? { accessKeyId: claimed } : {}) }
 }
 
 function identityOf(c: Caller): UserIdentity {
