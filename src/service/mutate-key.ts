@@ -28,12 +28,39 @@ export async function mutateKey(
       await deps.store.updateKey(next)
       return next
     } catch (e) {
-      if (!(e instanceof StoreConflictError)) throw e
-      // Jittered backoff so writers racing on one key do not collide again in lockstep.
-      await new Promise((resolve) => setTimeout(resolve, randomInt(1, 5 * (attempt + 1) + 1)))
+      await backOff(e, attempt)
     }
   }
-  throw new KmsError('ConflictException', 'The key was changed by another request; retry.')
+  throw conflict()
+}
+
+/**
+ * Runs `step` on `key`, and again on the freshest record of it each time its conditional write
+ * meets a concurrent change (StoreConflictError), as {@link mutateKey} does for steps that write
+ * more than the key record (key material). A key deleted meanwhile ends the retries.
+ */
+export async function retryOnConflict<T>(deps: ServiceDeps, key: KeyRecord, step: (key: KeyRecord) => Promise<T>): Promise<T> {
+  let current: KeyRecord | undefined = key
+  for (let attempt = 0; attempt < ATTEMPTS && current !== undefined; attempt++) {
+    try {
+      return await step(current)
+    } catch (e) {
+      await backOff(e, attempt)
+      current = await deps.store.getKey(key.keyId)
+    }
+  }
+  throw conflict()
+}
+
+/** Rethrows anything but a write conflict; waits a jittered while so racing writers do not collide again in lockstep. */
+async function backOff(e: unknown, attempt: number): Promise<void> {
+  if (!(e instanceof StoreConflictError)) throw e
+  await new Promise((resolve) => setTimeout(resolve, randomInt(1, 5 * (attempt + 1) + 1)))
+}
+
+function conflict(): KmsError {
+  // Guessed wording: AWS does not document an answer to a lost optimistic write.
+  return new KmsError('ConflictException', 'The key was changed by another request; retry.')
 }
 
 /** A copy of `key` without the members named, for states that drop optional fields. */

@@ -2,15 +2,14 @@ import { KmsError } from '../../core/errors.js'
 import { t } from '../../core/shape.js'
 import type { ExpirationModel, KeyMaterialRecord, KeyRecord } from '../../store/store.js'
 import { authorize } from '../authorize.js'
-import { DAY_MS, assertExternal, reread, rotatable } from '../key-material.js'
+import { DAY_MS, assertExternal, rotatable } from '../key-material.js'
 import { assertKeyState } from '../key-state.js'
-import { without } from '../mutate-key.js'
+import { retryOnConflict, without } from '../mutate-key.js'
 import { defineOperation } from '../operation.js'
 import { resolveKey } from '../resolve-key.js'
 import { KeyIdType } from '../shapes.js'
 import { importTokenHash } from './get-parameters-for-import.js'
 
-const ATTEMPTS = 10
 /** ValidTo may be at most this far ahead. */
 const MAX_VALID_MS = 365 * DAY_MS
 
@@ -85,18 +84,12 @@ export const importKeyMaterial = defineOperation({
     planImport(key, await deps.store.listKeyMaterials(key.keyId), request)
     // Usable once: of two imports with one token, one spends it.
     if (!(await deps.store.deleteImportToken(tokenHash))) throw new KmsError('InvalidImportTokenException', 'The import token is not valid for this key.')
-    let current: KeyRecord | undefined = key
-    for (let attempt = 0; attempt < ATTEMPTS && current !== undefined; attempt++) {
+    return retryOnConflict(deps, key, async (current) => {
+      assertKeyState(current, 'importMaterial')
       const plan = planImport(current, await deps.store.listKeyMaterials(key.keyId), request)
-      try {
-        await deps.store.putKeyMaterials(plan.key, [plan.material])
-        return { KeyId: key.arn, KeyMaterialId: request.keyMaterialId }
-      } catch (e) {
-        current = await reread(deps, current, e)
-        if (current) assertKeyState(current, 'importMaterial')
-      }
-    }
-    throw new KmsError('ConflictException', 'The key was changed by another request; retry.') // Guessed wording
+      await deps.store.putKeyMaterials(plan.key, [plan.material])
+      return { KeyId: key.arn, KeyMaterialId: request.keyMaterialId }
+    })
   },
 })
 
