@@ -9,7 +9,7 @@ import Database from 'better-sqlite3'
 import pg from 'pg'
 import { createApiServer } from './api/server.js'
 import { noopSink, type AuditEvent, type AuditSink } from './audit/event.js'
-import { listTrail, PUBLIC_KEY_FILE, signatureName } from './audit/format.js'
+import { listTrail, PUBLIC_KEY_FILE, readSegment, signatureName } from './audit/format.js'
 import { matches, readRecords, type EventFilter } from './audit/query.js'
 import { verifyTrail, type VerifyResult } from './audit/verify.js'
 import { FileTrail, openDigestSigner } from './audit/trail.js'
@@ -508,7 +508,7 @@ export function exportAudit(where: AuditLocation, out: string): { files: number 
   const { segments, digests } = listTrail(dir)
   // A record being appended right now is left out: only complete lines are copied.
   for (const s of segments) {
-    const text = readFileSync(join(dir, s.name), 'utf8')
+    const text = readSegment(join(dir, s.name))
     writeFileSync(join(out, s.name), text.slice(0, text.lastIndexOf('\n') + 1))
   }
   for (const name of digests.flatMap((d) => [d.name, signatureName(d.name)])) copyFileSync(join(dir, name), join(out, name))

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto'
-import { readdirSync } from 'node:fs'
+import { hash } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
 import type { AuditEvent } from './event.js'
 
 /**
@@ -14,6 +14,11 @@ import type { AuditEvent } from './event.js'
  *   the previous one; the signature (hex Ed25519, by the HSM-held audit key) is over the digest
  *   file's exact bytes.
  * - `public-key.pem`: the key that verifies the digests.
+ *
+ * The segment being written is extended with zero bytes ahead of its records (space reserved, so
+ * that a durable append does not also have to make a new file size durable); sealing cuts them
+ * off. A record line never contains a zero byte (JSON escapes U+0000), so a segment's content ends
+ * at its first zero byte.
  */
 
 /** One parsed trail line. */
@@ -59,7 +64,8 @@ export const ZERO_HASH = '0'.repeat(64)
 export const PUBLIC_KEY_FILE = 'public-key.pem'
 
 export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex')
+  // One-shot: no Hash object per record (it is on the request path of every audited call).
+  return hash('sha256', data, 'hex')
 }
 
 /** The stored line of a record (without its newline). */
@@ -86,6 +92,13 @@ export function listTrail(dir: string): { segments: Array<{ index: number; name:
   }
   const byIndex = (a: { index: number }, b: { index: number }): number => a.index - b.index
   return { segments: segments.sort(byIndex), digests: digests.sort(byIndex) }
+}
+
+/** A segment's text: its bytes up to the first zero byte (the reserved space of a live segment), as UTF-8. */
+export function readSegment(path: string): string {
+  const bytes = readFileSync(path)
+  const end = bytes.indexOf(0)
+  return bytes.toString('utf8', 0, end < 0 ? bytes.length : end)
 }
 
 /** The lines of a segment's text, without a torn (unterminated) last line. */

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AuditEvent } from './event.js'
-import { completeLines, listTrail, type TrailRecord } from './format.js'
+import { completeLines, listTrail, readSegment, type TrailRecord } from './format.js'
 
 /** Which events to return; every field set must match. */
 export interface EventFilter {
@@ -24,7 +23,7 @@ export interface EventFilter {
 /** Every complete record of a trail directory, oldest first (a record being written is skipped). */
 export function* readRecords(dir: string): Generator<TrailRecord> {
   for (const s of listTrail(dir).segments) {
-    for (const line of completeLines(readFileSync(join(dir, s.name), 'utf8'))) {
+    for (const line of completeLines(readSegment(join(dir, s.name)))) {
       try {
         yield JSON.parse(line) as TrailRecord
       } catch {
@@ -40,7 +39,7 @@ export function* readRecords(dir: string): Generator<TrailRecord> {
  */
 export function* readRecordsNewestFirst(dir: string): Generator<TrailRecord> {
   for (const s of listTrail(dir).segments.reverse()) {
-    const lines = completeLines(readFileSync(join(dir, s.name), 'utf8'))
+    const lines = completeLines(readSegment(join(dir, s.name)))
     for (let i = lines.length - 1; i >= 0; i--) {
       try {
         yield JSON.parse(lines[i]!) as TrailRecord

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
 import { generateKeyPairSync, sign } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import type { AuditEvent } from './event.js'
-import { listTrail, PUBLIC_KEY_FILE, signatureName } from './format.js'
+import { listTrail, PUBLIC_KEY_FILE, readSegment, signatureName } from './format.js'
+import { readRecords } from './query.js'
 import { FileTrail, type DigestSigner } from './trail.js'
 import { verifyTrail } from './verify.js'
 
@@ -60,7 +61,17 @@ async function sampleTrail(options: { unsealed?: number } = {}): Promise<{ dir: 
 }
 
 function lines(dir: string, file: string): string[] {
-  return readFileSync(join(dir, file), 'utf8').split('\n').slice(0, -1)
+  return readSegment(join(dir, file)).split('\n').slice(0, -1)
+}
+
+/** Writes `text` where a segment's records end (over its reserved zero bytes), as a torn append would. */
+function writeAfterRecords(file: string, text: string): void {
+  const fd = openSync(file, 'r+')
+  try {
+    writeSync(fd, text, Buffer.byteLength(readSegment(file)))
+  } finally {
+    closeSync(fd)
+  }
 }
 
 function rewrite(dir: string, file: string, edit: (lines: string[]) => string[]): void {
@@ -85,12 +96,29 @@ describe('audit trail', () => {
     assert.equal(result.unsealedRecords, 0)
   })
 
+  it('reserves zero bytes after the records of the live segment, which readers stop at and sealing cuts off', async () => {
+    const { dir, pem } = await sampleTrail({ unsealed: 3 })
+    const file = join(dir, 'trail-000004.jsonl')
+    const content = readSegment(file)
+    assert.equal(content.split('\n').length, 4)
+    const bytes = readFileSync(file)
+    assert.ok(bytes.length > Buffer.byteLength(content), 'no space reserved')
+    assert.ok(bytes.subarray(Buffer.byteLength(content)).every((b) => b === 0))
+    assert.equal([...readRecords(dir)].length, 15)
+    const live = verifyTrail(dir, pem)
+    assert.deepEqual(live.problems, [])
+    assert.equal(live.unsealedRecords, 3)
+    assert.equal(live.tornTail, false)
+    // Sealed segments hold exactly their records.
+    for (const s of listTrail(dir).segments.slice(0, 3)) assert.equal(statSync(join(dir, s.name)).size, Buffer.byteLength(readSegment(join(dir, s.name))))
+  })
+
   it('reports records after the last digest as unsealed, and a torn last append as no tampering', async () => {
     const { dir, pem } = await sampleTrail({ unsealed: 2 })
     const before = verifyTrail(dir, pem)
     assert.equal(before.ok, true)
     assert.equal(before.unsealedRecords, 2)
-    writeFileSync(join(dir, 'trail-000004.jsonl'), `${readFileSync(join(dir, 'trail-000004.jsonl'), 'utf8')}{"sequence":15,"prev`)
+    writeAfterRecords(join(dir, 'trail-000004.jsonl'), '{"sequence":15,"prev')
     const torn = verifyTrail(dir, pem)
     assert.equal(torn.ok, true)
     assert.equal(torn.tornTail, true)
@@ -113,7 +141,7 @@ describe('audit trail', () => {
       await Promise.all([1, 2, 3].map((n) => first.append(event(n))))
       // A crash: no close, and garbage after the last acknowledged record.
       const file = join(dir, 'trail-000001.jsonl')
-      writeFileSync(file, `${readFileSync(file, 'utf8')}${c.garbage}`)
+      writeAfterRecords(file, c.garbage)
       const second = await FileTrail.open({ dir, signer: s, clock: { now: () => Date.now() } })
       await second.append(event(4))
       await second.close()

@@ -1,5 +1,5 @@
 import { createHash, createPublicKey, type Hash } from 'node:crypto'
-import { constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { constants, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { open, rename, writeFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Clock } from '../core/clock.js'
@@ -12,6 +12,7 @@ import {
   fingerprint,
   listTrail,
   PUBLIC_KEY_FILE,
+  readSegment,
   segmentName,
   sha256Hex,
   signatureName,
@@ -38,6 +39,12 @@ export interface AuditKeyHsm {
 const WRAPPED_KEY_FILE = 'signing-key.wrapped'
 /** Group commits written at the same time (each a write that returns once durable). */
 const MAX_IN_FLIGHT = 3
+/**
+ * Zero bytes written ahead of the records of the live segment. An O_DSYNC write that grows the
+ * file must also make its new size durable (a journal commit: two more disk round trips on a
+ * virtual disk); one into space already written only syncs its data. Sealing cuts the rest off.
+ */
+const RESERVE_BYTES = 4 * 1024 * 1024
 
 /**
  * The digest signer of a trail directory: creates the audit signing key in the HSM on first use
@@ -102,6 +109,11 @@ interface OpenSegment {
   size: number
   /** Bytes durable or being written. */
   issuedSize: number
+  /** Length of the file: records, then zero bytes reserved for the next ones. */
+  reserved: number
+  /** Zero bytes being written from `reservingFrom`; writes that reach them wait for it. */
+  reserving?: Promise<void>
+  reservingFrom: number
   hash: Hash
   firstSequence: number
   lastSequence: number
@@ -288,6 +300,8 @@ export class FileTrail implements AuditSink {
       offset = segment.issuedSize
       if (offset === 0) segment.oldestEventTime = batch[0]!.event.eventTime
       segment.issuedSize += bytes.length
+      if (segment.reserving && segment.issuedSize > segment.reservingFrom) await segment.reserving
+      if (!segment.reserving && segment.issuedSize + RESERVE_BYTES / 2 > segment.reserved) this.#reserve(segment)
       this.#beforeWrite?.()
       const handle = segment.handle!
       // At an explicit offset: a retry after a partial write overwrites it, then trims what is left.
@@ -297,6 +311,7 @@ export class FileTrail implements AuditSink {
         if (retry) {
           await handle.truncate(offset + bytes.length)
           await handle.datasync()
+          segment!.reserved = offset + bytes.length
         }
       })
     } catch (e) {
@@ -372,6 +387,8 @@ export class FileTrail implements AuditSink {
         name: segmentName(index),
         size: 0,
         issuedSize: 0,
+        reserved: 0,
+        reservingFrom: 0,
         hash: createHash('sha256'),
         firstSequence,
         lastSequence: firstSequence - 1,
@@ -392,9 +409,39 @@ export class FileTrail implements AuditSink {
     return segment
   }
 
+  /**
+   * Writes zero bytes after everything issued, so that the next records overwrite space the file
+   * already has. Best effort: when it fails (a full disk), records are appended as before.
+   */
+  #reserve(segment: OpenSegment): void {
+    const from = Math.max(segment.reserved, segment.issuedSize)
+    segment.reservingFrom = from
+    segment.reserving = segment.handle!.write(Buffer.alloc(RESERVE_BYTES), 0, RESERVE_BYTES, from).then(
+      ({ bytesWritten }) => {
+        segment.reserved = Math.max(segment.reserved, from + bytesWritten)
+        delete segment.reserving
+      },
+      () => {
+        delete segment.reserving
+      },
+    )
+  }
+
+  /** Cuts a segment's reserved zero bytes off, so that it ends with its last record. */
+  async #trim(segment: OpenSegment): Promise<void> {
+    await segment.reserving
+    // The file's own length, not `reserved`: a reservation that failed half way wrote some zeros.
+    if (!segment.handle || (await segment.handle.stat()).size <= segment.size) return
+    await segment.handle.truncate(segment.size)
+    await segment.handle.datasync()
+    segment.reserved = segment.size
+  }
+
   /** Seals the segments written since the last digest into a new signed digest. */
   async #seal(): Promise<void> {
     while (this.#inFlight.length > 0) await this.#inFlight.at(-1)
+    // What a digest seals must be the segments' exact bytes.
+    for (const s of this.#segments) await this.#trim(s)
     const { sequence, hash } = this.#durable
     const segments = this.#segments.filter((s) => s.lastSequence >= s.firstSequence)
     const index = this.#digestIndex + 1
@@ -472,7 +519,7 @@ async function recover(dir: string): Promise<RecoveredState> {
   const open: OpenSegment[] = []
   for (const s of segments.filter((s) => s.index > sealedThrough)) {
     const path = join(dir, s.name)
-    const text = readFileSync(path, 'utf8')
+    const text = readSegment(path)
     const all = completeLines(text)
     // Cut at a torn line, or at a hole (writes run concurrently, so after a power loss a later one
     // may be on disk without an earlier one): nothing from there on was acknowledged, since a record
@@ -480,7 +527,7 @@ async function recover(dir: string): Promise<RecoveredState> {
     const bad = all.findIndex((line) => !isRecordLine(line))
     const lines = bad < 0 ? all : all.slice(0, bad)
     const kept = lines.length === 0 ? '' : `${lines.join('\n')}\n`
-    if (Buffer.byteLength(kept) !== Buffer.byteLength(text)) {
+    if (Buffer.byteLength(kept) !== statSync(path).size) {
       const handle = await open_(path)
       await handle.truncate(Buffer.byteLength(kept))
       await handle.datasync()
@@ -496,6 +543,8 @@ async function recover(dir: string): Promise<RecoveredState> {
       name: s.name,
       size: Buffer.byteLength(kept),
       issuedSize: Buffer.byteLength(kept),
+      reserved: Buffer.byteLength(kept),
+      reservingFrom: 0,
       hash: createHash('sha256').update(kept),
       firstSequence: first.sequence,
       lastSequence: final.sequence,

@@ -1,7 +1,7 @@
 import { createPublicKey, verify, type KeyObject } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { completeLines, fingerprint, listTrail, sha256Hex, signatureName, ZERO_HASH, type Digest, type TrailRecord } from './format.js'
+import { completeLines, fingerprint, listTrail, readSegment, sha256Hex, signatureName, ZERO_HASH, type Digest, type TrailRecord } from './format.js'
 
 /** The outcome of {@link verifyTrail}. */
 export interface VerifyResult {
@@ -51,7 +51,7 @@ export function verifyTrail(dir: string, publicKey: string | Uint8Array): Verify
   let recordProblem = false
   let tornTail = false
   for (const s of segments) {
-    const text = readFileSync(join(dir, s.name), 'utf8')
+    const text = readSegment(join(dir, s.name))
     const lines = completeLines(text)
     const own: Link[] = []
     bySegment.set(s.name, own)

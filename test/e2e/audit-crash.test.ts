@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { after, describe, it } from 'node:test'
 import { CreateKeyCommand, EncryptCommand } from '@aws-sdk/client-kms'
-import { CLI, kmsClient, startTestServer, tempDataDir } from './harness.js'
+import { CLI, kmsClient, segmentLines, startTestServer, tempDataDir } from './harness.js'
 
 const run = promisify(execFile)
 
@@ -13,7 +13,7 @@ function requestIds(dataDir: string): Set<string> {
   const dir = join(dataDir, 'audit')
   const ids = new Set<string>()
   for (const name of readdirSync(dir).filter((n) => n.startsWith('trail-'))) {
-    for (const line of readFileSync(join(dir, name), 'utf8').split('\n')) {
+    for (const line of segmentLines(join(dir, name))) {
       if (line) ids.add((JSON.parse(line) as { event: { requestID: string } }).event.requestID)
     }
   }

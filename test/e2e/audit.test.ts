@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
 import { CreateAliasCommand, CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyCommand, GetKeyLastUsageCommand, ReEncryptCommand, type KMSClient } from '@aws-sdk/client-kms'
-import { ACCOUNT, CLI, CREDENTIALS, awsCliFor, kmsClient, rawRequest, rejectsWithKmsError, startTestServer, tempDataDir, type TestServer } from './harness.js'
+import { ACCOUNT, CLI, CREDENTIALS, awsCliFor, kmsClient, rawRequest, rejectsWithKmsError, segmentLines, startTestServer, tempDataDir, type TestServer } from './harness.js'
 
 const run = promisify(execFile)
 
@@ -18,7 +18,7 @@ function records(dataDir: string): Event[] {
   return readdirSync(dir)
     .filter((n) => /^trail-\d+\.jsonl$/.test(n))
     .sort()
-    .flatMap((n) => readFileSync(join(dir, n), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Event))
+    .flatMap((n) => segmentLines(join(dir, n)).map((l) => JSON.parse(l) as Event))
 }
 
 const byRequest = (dataDir: string, requestId: string): Event[] => records(dataDir).filter((r) => r.event.requestID === requestId).map((r) => r.event)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -31,6 +31,16 @@ export interface TestServer {
 /** A policy document (key, identity or trust policy) of these statements. */
 export function policy(...statements: object[]): string {
   return JSON.stringify({ Version: '2012-10-17', Statement: statements })
+}
+
+/**
+ * The record lines of an audit trail segment, read independently of Trent's own reader: the
+ * content ends at the first zero byte (space the live segment reserves), and an unterminated
+ * last line is a record being written.
+ */
+export function segmentLines(path: string): string[] {
+  const text = readFileSync(path, 'utf8').split('\0', 1)[0]!
+  return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean)
 }
 
 export function tempDataDir(): { dir: string; cleanup(): void } {
