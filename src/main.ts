@@ -11,6 +11,7 @@ import { createApiServer } from './api/server.js'
 import { noopSink, type AuditEvent, type AuditSink } from './audit/event.js'
 import { listTrail, PUBLIC_KEY_FILE, readSegment, signatureName } from './audit/format.js'
 import { matches, readRecords, type EventFilter } from './audit/query.js'
+import { pruneTrail, type PruneResult } from './audit/prune.js'
 import { verifyTrail, type VerifyResult } from './audit/verify.js'
 import { FileTrail, openDigestSigner } from './audit/trail.js'
 import { systemClock, type Clock } from './core/clock.js'
@@ -486,10 +487,19 @@ function auditDir(where: AuditLocation): { dir: string; publicKeyFile: string } 
   return { dir, publicKeyFile: 'publicKeyFile' in where ? where.publicKeyFile : join(dir, PUBLIC_KEY_FILE) }
 }
 
-/** `trent audit verify`: checks a trail offline with its public key (no HSM, no store). */
-export function verifyAudit(where: AuditLocation): VerifyResult {
+/**
+ * `trent audit verify`: checks a trail offline with its public key (no HSM, no store); with
+ * `since` (ms since the epoch), only from then on, so that pruned segments are not missed.
+ */
+export function verifyAudit(where: AuditLocation, since?: number): VerifyResult {
   const { dir, publicKeyFile } = auditDir(where)
-  return verifyTrail(dir, readFileSync(publicKeyFile, 'utf8'))
+  return verifyTrail(dir, readFileSync(publicKeyFile, 'utf8'), since !== undefined ? { since } : {})
+}
+
+/** `trent audit prune`: removes the sealed segments recorded before `before` (see {@link pruneTrail}). */
+export function pruneAudit(where: AuditLocation, before: number, dryRun: boolean): PruneResult {
+  const { dir, publicKeyFile } = auditDir(where)
+  return pruneTrail(dir, readFileSync(publicKeyFile, 'utf8'), before, { dryRun })
 }
 
 /** `trent audit query`: the records that pass `filter`, oldest first. */

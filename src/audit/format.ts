@@ -41,6 +41,14 @@ export interface DigestLogFile {
   newestEventTime: string
 }
 
+/**
+ * Whether every record of a sealed segment is older than `time` (ms since the epoch). Event times
+ * are whole seconds, so a record stamped `12:00:01Z` may have come at 12:00:01.999.
+ */
+export function recordedBefore(segment: DigestLogFile, time: number): boolean {
+  return Date.parse(segment.newestEventTime) + 1000 <= time
+}
+
 /** A digest file (after CloudTrail's digest files, for a local trail). */
 export interface Digest {
   digestVersion: '1'

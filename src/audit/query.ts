@@ -23,7 +23,7 @@ export interface EventFilter {
 /** Every complete record of a trail directory, oldest first (a record being written is skipped). */
 export function* readRecords(dir: string): Generator<TrailRecord> {
   for (const s of listTrail(dir).segments) {
-    for (const line of completeLines(readSegment(join(dir, s.name)))) {
+    for (const line of segmentLines(dir, s.name)) {
       try {
         yield JSON.parse(line) as TrailRecord
       } catch {
@@ -39,7 +39,7 @@ export function* readRecords(dir: string): Generator<TrailRecord> {
  */
 export function* readRecordsNewestFirst(dir: string): Generator<TrailRecord> {
   for (const s of listTrail(dir).segments.reverse()) {
-    const lines = completeLines(readSegment(join(dir, s.name)))
+    const lines = segmentLines(dir, s.name)
     for (let i = lines.length - 1; i >= 0; i--) {
       try {
         yield JSON.parse(lines[i]!) as TrailRecord
@@ -47,6 +47,16 @@ export function* readRecordsNewestFirst(dir: string): Generator<TrailRecord> {
         // Not a record (verify names it); queries skip it.
       }
     }
+  }
+}
+
+/** A segment's complete lines; none when it was pruned since the directory was listed. */
+function segmentLines(dir: string, name: string): string[] {
+  try {
+    return completeLines(readSegment(join(dir, name)))
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw e
   }
 }
 

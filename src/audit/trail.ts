@@ -557,7 +557,8 @@ async function recover(dir: string): Promise<RecoveredState> {
     sequence,
     lastHash,
     segments: open,
-    nextSegment: Math.max(0, ...segments.map((s) => s.index)) + 1,
+    // Past every segment a digest names too: the oldest may have been pruned (`trent audit prune`).
+    nextSegment: Math.max(sealedThrough, ...segments.map((s) => s.index)) + 1,
     digestIndex: last?.index ?? 0,
     previousDigest,
     digestStart,

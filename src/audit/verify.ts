@@ -1,7 +1,7 @@
 import { createPublicKey, verify, type KeyObject } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { completeLines, fingerprint, listTrail, readSegment, sha256Hex, signatureName, ZERO_HASH, type Digest, type TrailRecord } from './format.js'
+import { completeLines, fingerprint, listTrail, readSegment, recordedBefore, sha256Hex, signatureName, ZERO_HASH, type Digest, type DigestLogFile, type TrailRecord } from './format.js'
 
 /** The outcome of {@link verifyTrail}. */
 export interface VerifyResult {
@@ -16,6 +16,18 @@ export interface VerifyResult {
   unsealedRecords: number
   /** The newest segment ends in a partly written line (a crash during an append; never acknowledged). */
   tornTail: boolean
+  /** Records of the oldest segments, sealed before `since` and removed (`trent audit prune`); not checked. */
+  prunedRecords: number
+}
+
+/** Options of {@link verifyTrail}. */
+export interface VerifyOptions {
+  /**
+   * Check only what was recorded from this time on (milliseconds since the epoch): the oldest
+   * sealed segments whose newest record is older may be gone. The chain is still checked to go on
+   * from where the digests say the last of them ended.
+   */
+  since?: number
 }
 
 interface Link {
@@ -35,9 +47,13 @@ interface Link {
  * Records after the last digest are checked for order and chaining only: until a digest seals
  * them, dropping or rewriting the newest of them cannot be told from a trail that ends earlier.
  */
-export function verifyTrail(dir: string, publicKey: string | Uint8Array): VerifyResult {
+export function verifyTrail(dir: string, publicKey: string | Uint8Array, options: VerifyOptions = {}): VerifyResult {
   const key = typeof publicKey === 'string' ? createPublicKey(publicKey) : createPublicKey({ key: Buffer.from(publicKey), format: 'der', type: 'spki' })
   const { segments, digests } = listTrail(dir)
+  const pruned = prunedPrefix(dir, digests, segments, options.since)
+  const prunedFiles = new Set(pruned.map((f) => f.file))
+  const start = pruned.at(-1)
+  const prunedRecords = start?.lastSequence ?? 0
   const problems: string[] = []
   let firstBad: VerifyResult['firstBad']
   const bad = (message: string, at?: { file: string; line: number; sequence: number }): void => {
@@ -57,7 +73,7 @@ export function verifyTrail(dir: string, publicKey: string | Uint8Array): Verify
     bySegment.set(s.name, own)
     for (const [i, line] of lines.entries()) {
       if (recordProblem) break
-      const expected = links.length + 1
+      const expected = prunedRecords + links.length + 1
       const at = { file: s.name, line: i + 1, sequence: expected }
       const record = parseRecord(line)
       if (!record) {
@@ -101,7 +117,7 @@ export function verifyTrail(dir: string, publicKey: string | Uint8Array): Verify
     }
     for (let i = 0; i < links.length; i++) {
       const link = links[i]!
-      const previous = i === 0 ? ZERO_HASH : links[i - 1]!.hash
+      const previous = i === 0 ? (start?.lastRecordHash ?? ZERO_HASH) : links[i - 1]!.hash
       if (link.previousHash === previous) continue
       // Record i-1 altered breaks only this link; record i's own link field altered breaks the next one too.
       const culprit = i > 0 && confirmed(i) !== false ? links[i - 1]! : link
@@ -139,6 +155,7 @@ export function verifyTrail(dir: string, publicKey: string | Uint8Array): Verify
       : digest.previousDigestFile === null && digest.previousDigestHashValue === null && digest.previousDigestSignature === null
     if (!chained) bad(`${d.name}: does not chain to ${previous ? previous.file : 'the start of the trail'}`)
     for (const f of digest.logFiles) {
+      if (prunedFiles.has(f.file)) continue
       const onDisk = segments[segmentCursor]
       if (!onDisk || onDisk.name !== f.file) {
         bad(`${d.name}: seals ${f.file}, which is missing`, { file: f.file, line: 1, sequence: f.firstSequence })
@@ -165,8 +182,9 @@ export function verifyTrail(dir: string, publicKey: string | Uint8Array): Verify
   }
   const unsealedSegments = segments.slice(segmentCursor)
   const unsealedRecords = unsealedSegments.reduce((n, s) => n + (bySegment.get(s.name)?.length ?? 0), 0)
-  if (!recordProblem && links.length - unsealedRecords < sealedThrough) {
-    bad(`records ${links.length - unsealedRecords + 1}-${sealedThrough} were sealed but are missing`)
+  const sealedPresent = prunedRecords + links.length - unsealedRecords
+  if (!recordProblem && sealedPresent < sealedThrough) {
+    bad(`records ${sealedPresent + 1}-${sealedThrough} were sealed but are missing`)
   }
   return {
     ok: problems.length === 0,
@@ -176,7 +194,26 @@ export function verifyTrail(dir: string, publicKey: string | Uint8Array): Verify
     digests: digests.length,
     unsealedRecords,
     tornTail,
+    prunedRecords,
   }
+}
+
+/**
+ * The oldest segments that digests seal, that are no longer in `dir`, and whose newest record is
+ * older than `since`, in order: only a run from the very first segment counts (pruning removes the
+ * oldest first), so a segment missing after one that is present is still reported.
+ */
+export function prunedPrefix(dir: string, digests: Array<{ name: string }>, segments: Array<{ name: string }>, since: number | undefined): DigestLogFile[] {
+  if (since === undefined) return []
+  const present = new Set(segments.map((s) => s.name))
+  const out: DigestLogFile[] = []
+  for (const d of digests) {
+    for (const f of parseDigest(readFileSync(join(dir, d.name), 'utf8'))?.logFiles ?? []) {
+      if (present.has(f.file) || !recordedBefore(f, since)) return out
+      out.push(f)
+    }
+  }
+  return out
 }
 
 function checkSignature(key: KeyObject, bytes: Uint8Array, hex: string): boolean {
@@ -198,7 +235,8 @@ function parseRecord(line: string): TrailRecord | undefined {
   return undefined
 }
 
-function parseDigest(text: string): Digest | undefined {
+/** A digest file's content, or undefined when it is not one (unchecked: its signature is another matter). */
+export function parseDigest(text: string): Digest | undefined {
   try {
     const d = JSON.parse(text) as Partial<Digest> | null
     if (d && typeof d.digestFile === 'string' && Array.isArray(d.logFiles) && Number.isSafeInteger(d.lastSequence)) return d as Digest

@@ -7,6 +7,7 @@ import {
   exportAudit,
   isPostgresUrl,
   parseCanaryContext,
+  pruneAudit,
   queryAudit,
   redactUrl,
   runHsm,
@@ -31,12 +32,16 @@ commands:
           mark a key as a canary (sets its trent:canary tag, value V, default true) or unmark it
   admin canary list [--account-id A] [--region R] [--data-dir D | --store URL]
           print the ARNs of the canary keys of an account and region
-  audit verify [--data-dir D | --trail DIR --public-key FILE]
+  audit verify [--since T] [--data-dir D | --trail DIR --public-key FILE]
           prove the audit trail was not edited, deleted, truncated, reordered or forged (offline:
-          needs only the trail and its public key); exit 1 naming the first bad record
+          needs only the trail and its public key); exit 1 naming the first bad record; --since T:
+          the oldest segments, recorded before T, may have been pruned
   audit query [--key K] [--principal P] [--event-name N] [--error-code C] [--start-time T] [--end-time T]
           [--data-dir D | --trail DIR]    print matching records as JSON lines, oldest first
   audit export --out DIR [--data-dir D]  copy the trail, its signed digests and the public key to DIR
+  audit prune --before T [--dry-run] [--data-dir D]
+          remove the sealed segments whose records are all older than T (ISO 8601), once the trail
+          verifies; the digests stay, and audit verify --since T goes on proving the rest
 
 options (serve):
   --port <n>          TRENT_PORT          default 7300
@@ -298,33 +303,37 @@ async function auditCommand(argv: string[]): Promise<void> {
       'error-code': { type: 'string' },
       'start-time': { type: 'string' },
       'end-time': { type: 'string' },
+      since: { type: 'string' },
+      before: { type: 'string' },
+      'dry-run': { type: 'boolean' },
     },
     strict: true,
   })
+  const time = (name: 'start-time' | 'end-time' | 'since' | 'before'): number | undefined => {
+    const v = values[name]
+    if (v === undefined) return undefined
+    const t = Date.parse(v)
+    if (Number.isNaN(t)) fail(`invalid --${name} ${v} (ISO 8601)`)
+    return t
+  }
   const where: AuditLocation =
     values.trail !== undefined
       ? { trailDir: values.trail, publicKeyFile: values['public-key'] ?? `${values.trail}/public-key.pem` }
       : { dataDir: values['data-dir'] ?? process.env['TRENT_DATA_DIR'] ?? '.trent-data' }
   if (sub === 'verify') {
-    const r = verifyAudit(where)
+    const r = verifyAudit(where, time('since'))
     if (!r.ok) {
       process.stderr.write(`trent: audit trail FAILED verification\n${r.problems.map((p) => `  ${p}`).join('\n')}\n`)
       if (r.firstBad) process.stderr.write(`first bad record: ${r.firstBad.sequence} (${r.firstBad.file} line ${r.firstBad.line})\n`)
       process.exit(1)
     }
     const torn = r.tornTail ? '; the newest segment ends in a partly written record (an append interrupted by a crash, never acknowledged)' : ''
-    const tail = (r.unsealedRecords > 0 ? `; ${r.unsealedRecords} newest records are chained but not yet sealed by a digest` : '') + torn
+    const pruned = r.prunedRecords > 0 ? `; the ${r.prunedRecords} oldest records were pruned (their digests verify, and the chain goes on from them)` : ''
+    const tail = pruned + (r.unsealedRecords > 0 ? `; ${r.unsealedRecords} newest records are chained but not yet sealed by a digest` : '') + torn
     process.stdout.write(`trent: audit trail verified: ${r.records} records, ${r.digests} signed digests${tail}\n`)
     return
   }
   if (sub === 'query') {
-    const time = (name: 'start-time' | 'end-time'): number | undefined => {
-      const v = values[name]
-      if (v === undefined) return undefined
-      const t = Date.parse(v)
-      if (Number.isNaN(t)) fail(`invalid --${name} ${v} (ISO 8601)`)
-      return t
-    }
     const start = time('start-time')
     const end = time('end-time')
     const filter = {
@@ -344,7 +353,21 @@ async function auditCommand(argv: string[]): Promise<void> {
     process.stdout.write(`trent: exported ${files} files to ${values.out}; verify with: trent audit verify --trail ${values.out}\n`)
     return
   }
-  fail('usage: trent audit verify|query|export [options]')
+  if (sub === 'prune') {
+    const before = time('before')
+    if (before === undefined) fail('trent audit prune needs --before T (ISO 8601)')
+    let result
+    try {
+      result = pruneAudit(where, before, values['dry-run'] === true)
+    } catch (e) {
+      process.stderr.write(`trent: ${e instanceof Error ? e.message : String(e)}\n`)
+      process.exit(1)
+    }
+    const verb = values['dry-run'] ? 'would remove' : 'removed'
+    process.stdout.write(`trent: ${verb} ${result.files.length} sealed segments (${result.records} records) older than ${new Date(before).toISOString()}${result.files.length ? `: ${result.files.join(' ')}` : ''}\n`)
+    return
+  }
+  fail('usage: trent audit verify|query|export|prune [options]')
 }
 
 const [command, ...rest] = process.argv.slice(2)

@@ -327,3 +327,48 @@ describe('audit trail end to end', () => {
     }
   })
 })
+
+describe('trent audit prune on a running server', () => {
+  const data = tempDataDir()
+  let server: TestServer
+  after(async () => {
+    await server?.stop()
+    data.cleanup()
+  })
+
+  it('removes sealed segments older than the cutoff while the server writes on; verify --since proves the rest', async () => {
+    server = await startTestServer(data.dir, {}, ['--audit-digest-interval', '0.5'])
+    const kms = kmsClient(server.url)
+    const keyId = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!
+    for (let i = 0; i < 3; i++) await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('old') }))
+    // Wait for a digest to seal those records, then cut off everything recorded so far.
+    await new Promise((r) => setTimeout(r, 1500))
+    const cutoff = new Date(Date.now() + 1000).toISOString()
+    await new Promise((r) => setTimeout(r, 1100))
+    const newer = await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('new') }))
+
+    const dry = await cli('audit', 'prune', '--data-dir', data.dir, '--before', cutoff, '--dry-run')
+    assert.equal(dry.code, 0, dry.stderr)
+    assert.match(dry.stdout, /would remove [1-9]\d* sealed segments \([1-9]\d* records\)/)
+    const pruned = await cli('audit', 'prune', '--data-dir', data.dir, '--before', cutoff)
+    assert.equal(pruned.code, 0, pruned.stderr)
+    assert.match(pruned.stdout, /removed [1-9]\d* sealed segments/)
+    assert.equal(records(data.dir).some((r) => r.event.eventName === 'CreateKey'), false)
+    assert.equal(byRequest(data.dir, newer.$metadata.requestId!).length, 1)
+
+    const strict = await cli('audit', 'verify', '--data-dir', data.dir)
+    assert.equal(strict.code, 1)
+    const since = await cli('audit', 'verify', '--data-dir', data.dir, '--since', cutoff)
+    assert.equal(since.code, 0, since.stderr)
+    assert.match(since.stdout, /audit trail verified: \d+ records, \d+ signed digests; the \d+ oldest records were pruned/)
+
+    // The server goes on; LookupEvents reads what is left.
+    const after = await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('after') }))
+    const lookup = await rawRequest(server.url, { headers: { 'x-amz-target': 'TrentAdmin.LookupEvents' }, body: JSON.stringify({ MaxResults: 5 }) })
+    assert.equal(lookup.status, 200, JSON.stringify(lookup.body))
+    assert.ok((lookup.body.Events as Array<{ CloudTrailEvent: string }>).some((e) => JSON.parse(e.CloudTrailEvent).requestID === after.$metadata.requestId))
+    await server.stop()
+    const final = await cli('audit', 'verify', '--data-dir', data.dir, '--since', cutoff)
+    assert.equal(final.code, 0, final.stderr)
+  })
+})
