@@ -1,46 +1,23 @@
 import assert from 'node:assert/strict'
-import { generateKeyPairSync, sign } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import type { AuditEvent } from './event.js'
 import { listTrail, readSegment } from './format.js'
 import { pruneTrail } from './prune.js'
 import { readRecords } from './query.js'
+import { sampleEvent, testSigner } from './test-fixtures/events.js'
 import { FileTrail } from './trail.js'
 import { verifyTrail } from './verify.js'
 
 const dirs: string[] = []
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
 
-const { privateKey, publicKey } = generateKeyPairSync('ed25519')
-const signer = { publicKey: new Uint8Array(publicKey.export({ format: 'der', type: 'spki' })), sign: async (m: Uint8Array) => new Uint8Array(sign(null, m, privateKey)) }
-const pem = publicKey.export({ format: 'pem', type: 'spki' }).toString()
+const signer = testSigner()
+const { pem } = signer
 const clock = { now: () => Date.now() }
 
 const day = (d: number): string => `2026-01-0${d}T12:00:00Z`
-
-function event(n: number, time: string): AuditEvent {
-  return {
-    eventVersion: '1.11',
-    userIdentity: { type: 'Root', principalId: '111122223333', arn: 'arn:aws:iam::111122223333:root', accountId: '111122223333' },
-    eventTime: time,
-    eventSource: 'kms.amazonaws.com',
-    eventName: 'Encrypt',
-    awsRegion: 'us-east-1',
-    sourceIPAddress: '127.0.0.1',
-    requestParameters: { keyId: `key-${n}` },
-    responseElements: null,
-    requestID: `req-${n}`,
-    eventID: `evt-${n}`,
-    readOnly: true,
-    eventType: 'AwsApiCall',
-    managementEvent: true,
-    recipientAccountId: '111122223333',
-    eventCategory: 'Management',
-  }
-}
 
 /** Segments 1-3 sealed with 3 records each, recorded on days 1, 2 and 3; 2 unsealed records of day 4 unless closed. */
 async function trail(options: { close?: boolean } = {}): Promise<string> {
@@ -49,10 +26,10 @@ async function trail(options: { close?: boolean } = {}): Promise<string> {
   const t = await FileTrail.open({ dir, signer, clock })
   let n = 0
   for (let d = 1; d <= 3; d++) {
-    for (let i = 0; i < 3; i++) await t.append(event(++n, day(d)))
+    for (let i = 0; i < 3; i++) await t.append(sampleEvent(++n, day(d)))
     await t.seal()
   }
-  for (let i = 0; i < 2; i++) await t.append(event(++n, day(4)))
+  for (let i = 0; i < 2; i++) await t.append(sampleEvent(++n, day(4)))
   if (options.close) await t.close()
   return dir
 }
@@ -137,7 +114,7 @@ describe('pruning the audit trail', () => {
     assert.equal(pruned.records, 11)
     assert.deepEqual(segmentNames(dir), [])
     const reopened = await FileTrail.open({ dir, signer, clock })
-    await reopened.append(event(12, '2026-02-02T00:00:00Z'))
+    await reopened.append(sampleEvent(12, '2026-02-02T00:00:00Z'))
     await reopened.close()
     assert.deepEqual(segmentNames(dir), ['trail-000005.jsonl'])
     assert.equal(JSON.parse(readSegment(join(dir, 'trail-000005.jsonl'))).sequence, 12)

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import { generateKeyPairSync, sign } from 'node:crypto'
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,55 +6,26 @@ import { after, describe, it } from 'node:test'
 import type { AuditEvent } from './event.js'
 import { listTrail, PUBLIC_KEY_FILE, readSegment, signatureName } from './format.js'
 import { readRecords } from './query.js'
-import { FileTrail, type DigestSigner } from './trail.js'
+import { sampleEvent, testSigner } from './test-fixtures/events.js'
+import { FileTrail } from './trail.js'
 import { verifyTrail } from './verify.js'
 
 const dirs: string[] = []
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
 
-function signer(): DigestSigner & { pem: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519')
-  return {
-    publicKey: new Uint8Array(publicKey.export({ format: 'der', type: 'spki' })),
-    pem: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
-    sign: async (m) => new Uint8Array(sign(null, m, privateKey)),
-  }
-}
-
-function event(n: number): AuditEvent {
-  return {
-    eventVersion: '1.11',
-    userIdentity: { type: 'Root', principalId: '111122223333', arn: 'arn:aws:iam::111122223333:root', accountId: '111122223333' },
-    eventTime: '2026-01-01T00:00:00Z',
-    eventSource: 'kms.amazonaws.com',
-    eventName: 'Encrypt',
-    awsRegion: 'us-east-1',
-    sourceIPAddress: '127.0.0.1',
-    requestParameters: { keyId: `key-${n}` },
-    responseElements: null,
-    requestID: `req-${n}`,
-    eventID: `evt-${n}`,
-    readOnly: true,
-    eventType: 'AwsApiCall',
-    managementEvent: true,
-    recipientAccountId: '111122223333',
-    eventCategory: 'Management',
-  }
-}
-
 /** A trail of three sealed segments (4 records each) and 2 unsealed records. */
 async function sampleTrail(options: { unsealed?: number } = {}): Promise<{ dir: string; pem: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'trent-trail-'))
   dirs.push(dir)
-  const s = signer()
+  const s = testSigner()
   writeFileSync(join(dir, PUBLIC_KEY_FILE), s.pem)
   const trail = await FileTrail.open({ dir, signer: s, clock: { now: () => Date.now() } })
   let n = 0
   for (let seg = 0; seg < 3; seg++) {
-    await Promise.all([1, 2, 3, 4].map(() => trail.append(event(++n))))
+    await Promise.all([1, 2, 3, 4].map(() => trail.append(sampleEvent(++n))))
     await trail.seal()
   }
-  for (let i = 0; i < (options.unsealed ?? 0); i++) await trail.append(event(++n))
+  for (let i = 0; i < (options.unsealed ?? 0); i++) await trail.append(sampleEvent(++n))
   if (options.unsealed === undefined) await trail.close()
   return { dir, pem: s.pem }
 }
@@ -136,14 +106,14 @@ describe('audit trail', () => {
     it(`a reopened trail cuts ${c.what} off (never acknowledged), seals the rest, and continues the chain`, async () => {
       const dir = mkdtempSync(join(tmpdir(), 'trent-trail-'))
       dirs.push(dir)
-      const s = signer()
+      const s = testSigner()
       const first = await FileTrail.open({ dir, signer: s, clock: { now: () => Date.now() } })
-      await Promise.all([1, 2, 3].map((n) => first.append(event(n))))
+      await Promise.all([1, 2, 3].map((n) => first.append(sampleEvent(n))))
       // A crash: no close, and garbage after the last acknowledged record.
       const file = join(dir, 'trail-000001.jsonl')
       writeAfterRecords(file, c.garbage)
       const second = await FileTrail.open({ dir, signer: s, clock: { now: () => Date.now() } })
-      await second.append(event(4))
+      await second.append(sampleEvent(4))
       await second.close()
       const result = verifyTrail(dir, s.pem)
       assert.deepEqual(result.problems, [])
@@ -207,7 +177,7 @@ describe('audit trail', () => {
   it('catches a replaced digest and a forged digest signature', async () => {
     const { dir, pem } = await sampleTrail()
     // Replaced: a digest re-signed by another key.
-    const other = signer()
+    const other = testSigner()
     const digest = readFileSync(join(dir, 'digest-000002.json'))
     writeFileSync(join(dir, signatureName('digest-000002.json')), `${Buffer.from(await other.sign(digest)).toString('hex')}\n`)
     assert.match(verifyTrail(dir, pem).problems[0]!, /digest-000002.json: the signature does not verify/)
@@ -229,21 +199,21 @@ describe('audit trail', () => {
   it('under concurrent appends and a failing disk: refuses, holds the records, and writes them all in order once it works', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'trent-trail-'))
     dirs.push(dir)
-    const s = signer()
+    const s = testSigner()
     let failing = false
     const trail = await FileTrail.open({ dir, signer: s, clock: { now: () => Date.now() }, retryMs: 20, log: () => {}, beforeWrite: () => {
       if (failing) throw new Error('ENOSPC: no space left on device')
     } })
-    await Promise.all(Array.from({ length: 200 }, (_, i) => trail.append(event(i + 1))))
+    await Promise.all(Array.from({ length: 200 }, (_, i) => trail.append(sampleEvent(i + 1))))
     failing = true
-    const refused = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => trail.append(event(201 + i))))
+    const refused = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => trail.append(sampleEvent(201 + i))))
     assert.ok(refused.every((r) => r.status === 'rejected'))
     assert.equal(trail.health().ok, false)
-    await assert.rejects(trail.append(event(221)))
+    await assert.rejects(trail.append(sampleEvent(221)))
     failing = false
     for (let i = 0; i < 100 && !trail.health().ok; i++) await new Promise((r) => setTimeout(r, 10))
     assert.equal(trail.health().ok, true)
-    await trail.append(event(222))
+    await trail.append(sampleEvent(222))
     await trail.close()
     const result = verifyTrail(dir, s.pem)
     assert.deepEqual(result.problems, [])
