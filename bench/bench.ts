@@ -150,9 +150,10 @@ async function call(url: URL, target: string, payload: object): Promise<any> {
 
 const CLK_TCK = 100 // USER_HZ; 100 on every mainstream Linux build
 
-function procTicks(pid: number): number | undefined {
+/** CPU ticks of a process (all its threads), or with `mainThread` of its main thread only. */
+function procTicks(pid: number, mainThread = false): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const stat = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8')
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
     return Number(fields[11]) + Number(fields[12])
@@ -161,12 +162,12 @@ function procTicks(pid: number): number | undefined {
   }
 }
 
-/** Summed CPU ticks of `pids`; undefined when there are none or one cannot be read. */
-function ticksOf(pids: readonly number[]): number | undefined {
+/** Summed CPU ticks of `pids` (of their main threads only with `mainThread`); undefined when there are none or one cannot be read. */
+function ticksOf(pids: readonly number[], mainThread = false): number | undefined {
   if (pids.length === 0) return undefined
   let sum = 0
   for (const pid of pids) {
-    const t = procTicks(pid)
+    const t = procTicks(pid, mainThread)
     if (t === undefined) return undefined
     sum += t
   }
@@ -219,7 +220,7 @@ interface ScenarioResult {
    * Share of one core used during the measured windows by this process, the server and the HSM;
    * `other`: by everything else on the machine (same unit); `idle`: idle share of the whole machine.
    */
-  cpu: { bench: number; server: number | null; hsm: number | null; other: number | null; idle: number | null }
+  cpu: { bench: number; server: number | null; serverMain: number | null; hsm: number | null; other: number | null; idle: number | null }
   ratio?: number
   verdict?: 'PASS' | 'BELOW'
 }
@@ -259,6 +260,8 @@ class Load {
   #measuredMs = 0
   #benchCpuUs = 0
   #serverTicks: number | null = 0
+  /** Of the servers' main threads (the event loop), which a server cannot spread over cores. */
+  #serverMainTicks: number | null = 0
   #hsmTicks: number | null = 0
   #machineIdle: number | null = 0
   #machineTotal = 0
@@ -293,11 +296,13 @@ class Load {
     const stopAt = measureFrom + measureS * 1000
     let cpu0: NodeJS.CpuUsage | undefined
     let server0: number | undefined
+    let serverMain0: number | undefined
     let hsm0: number | undefined
     let machine0: ReturnType<typeof machineTicks>
     const startMeasuring = setTimeout(() => {
       cpu0 = process.cpuUsage()
       server0 = ticksOf(pids.servers)
+      serverMain0 = ticksOf(pids.servers, true)
       hsm0 = ticksOf(pids.hsms)
       machine0 = machineTicks()
     }, warmupS * 1000)
@@ -313,9 +318,11 @@ class Load {
           this.#benchCpuUs += used.user + used.system
         }
         const server1 = ticksOf(pids.servers)
+        const serverMain1 = ticksOf(pids.servers, true)
         const hsm1 = ticksOf(pids.hsms)
         const machine1 = machineTicks()
         this.#serverTicks = this.#serverTicks === null || server0 === undefined || server1 === undefined ? null : this.#serverTicks + server1 - server0
+        this.#serverMainTicks = this.#serverMainTicks === null || serverMain0 === undefined || serverMain1 === undefined ? null : this.#serverMainTicks + serverMain1 - serverMain0
         this.#hsmTicks = this.#hsmTicks === null || hsm0 === undefined || hsm1 === undefined ? null : this.#hsmTicks + hsm1 - hsm0
         if (this.#machineIdle === null || !machine0 || !machine1) this.#machineIdle = null
         else {
@@ -391,6 +398,7 @@ class Load {
     const share = (ticks: number | null) => (ticks === null ? null : ticks / CLK_TCK / seconds)
     const bench = this.#benchCpuUs / 1e6 / seconds
     const server = share(this.#serverTicks)
+    const serverMain = share(this.#serverMainTicks)
     const hsm = share(this.#hsmTicks)
     const idle = this.#machineIdle === null || this.#machineTotal === 0 ? null : this.#machineIdle / this.#machineTotal
     const other = idle === null || server === null || hsm === null ? null : Math.max(0, (1 - idle) * cpus().length - bench - server - hsm)
@@ -403,7 +411,7 @@ class Load {
       p50Ms: percentile(sorted, 0.5),
       p99Ms: percentile(sorted, 0.99),
       errors: this.#errors,
-      cpu: { bench, server, hsm, other, idle },
+      cpu: { bench, server, serverMain, hsm, other, idle },
     }
   }
 }
@@ -511,11 +519,11 @@ function printTable(results: readonly ScenarioResult[], ratioTitle: string): voi
     String(r.errors),
     r.ratio === undefined ? '' : `${(r.ratio * 100).toFixed(0)}%`,
     r.verdict ?? '',
-    `${pct(r.cpu.bench)} ${pct(r.cpu.server)} ${pct(r.cpu.hsm)} ${pct(r.cpu.other)}`,
+    `${pct(r.cpu.bench)} ${pct(r.cpu.server)} ${pct(r.cpu.serverMain)} ${pct(r.cpu.hsm)} ${pct(r.cpu.other)}`,
     pct(r.cpu.idle),
     `${perRequest(r.cpu.server, r.rps)} ${perRequest(r.cpu.hsm, r.rps)}`,
   ]
-  const titles = ['scenario', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'errors', ratioTitle, 'target', 'CPU% load/server/hsm/other', 'idle%', 'CPU µs/req server/hsm']
+  const titles = ['scenario', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'errors', ratioTitle, 'target', 'CPU% load/server/main/hsm/other', 'idle%', 'CPU µs/req server/hsm']
   const rows = results.map(cells)
   const widths = titles.map((t, i) => Math.max(t.length, ...rows.map((row) => row[i]!.length)))
   const line = (row: string[]) => row.map((c, i) => pad(c, widths[i]!, i === 0)).join('  ')
