@@ -301,7 +301,11 @@ export class FileTrail implements AuditSink {
       if (offset === 0) segment.oldestEventTime = batch[0]!.event.eventTime
       segment.issuedSize += bytes.length
       if (segment.reserving && segment.issuedSize > segment.reservingFrom) await segment.reserving
-      if (!segment.reserving && segment.issuedSize + RESERVE_BYTES / 2 > segment.reserved) this.#reserve(segment)
+      // Not once records lie beyond the reserved space, nor while writes fail: on a nearly full
+      // disk, zeros written past records that still need space would take the last of it.
+      if (!this.#failure && !segment.reserving && offset <= segment.reserved && segment.issuedSize + RESERVE_BYTES / 2 > segment.reserved) {
+        this.#reserve(segment)
+      }
       this.#beforeWrite?.()
       const handle = segment.handle!
       // At an explicit offset: a retry after a partial write overwrites it, then trims what is left.
@@ -410,8 +414,9 @@ export class FileTrail implements AuditSink {
   }
 
   /**
-   * Writes zero bytes after everything issued, so that the next records overwrite space the file
-   * already has. Best effort: when it fails (a full disk), records are appended as before.
+   * Writes zero bytes after the reserved space, so that the next records overwrite space the file
+   * already has. Best effort: when it fails (a full disk), records are appended as before, and the
+   * segment reserves no more (records then lie beyond the reserved space).
    */
   #reserve(segment: OpenSegment): void {
     const from = Math.max(segment.reserved, segment.issuedSize)

@@ -27,7 +27,6 @@ export interface TestServer {
   stop(): Promise<number | null>
 }
 
-/** A fresh temporary data dir, removed by `cleanup`. */
 /** A policy document (key, identity or trust policy) of these statements. */
 export function policy(...statements: object[]): string {
   return JSON.stringify({ Version: '2012-10-17', Statement: statements })
@@ -43,6 +42,7 @@ export function segmentLines(path: string): string[] {
   return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean)
 }
 
+/** A fresh temporary data dir, removed by `cleanup`. */
 export function tempDataDir(): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'trent-test-'))
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
