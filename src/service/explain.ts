@@ -36,7 +36,7 @@ export async function explainAccess(deps: PolicyDeps, question: ExplainQuestion)
   if (arn.resource.startsWith('user/')) {
     const userName = arn.resource.slice(arn.resource.lastIndexOf('/') + 1)
     const user = await deps.store.getUser(arn.account, userName)
-    if (!user) throw new KmsError('NotFoundException', `No IAM user ${question.principalArn}`)
+    if (!user || user.arn !== question.principalArn) throw new KmsError('NotFoundException', `No IAM user ${question.principalArn}`)
     caller = { ...caller, user: { userName: user.userName, userId: user.userId } }
   } else if (arn.resource !== 'root') {
     throw new KmsError('ValidationException', `Only account roots and IAM users can be explained: ${question.principalArn}`)

@@ -316,4 +316,42 @@ describe('IAM roles and STS AssumeRole through the AWS CLI, the session used wit
     assert.deepEqual(users.filter((n: string) => n === 'carol' || n === 'dave'), ['carol', 'dave'])
     assert.deepEqual([...users].sort(), users)
   })
+
+  it('keeps IAM paths: ARNs with the path, PathPrefix listings, key policies and AssumeRole by the path ARN', async () => {
+    const user = (await aws(['iam', 'create-user', '--user-name', 'pathed-user', '--path', '/division/team/'])).User
+    assert.equal(user.Path, '/division/team/')
+    assert.equal(user.Arn, `arn:aws:iam::${ACCOUNT}:user/division/team/pathed-user`)
+    assert.equal((await aws(['iam', 'get-user', '--user-name', 'pathed-user'])).User.Arn, user.Arn)
+    const role = (await aws(['iam', 'create-role', '--role-name', 'pathed-role', '--path', '/service-role/', '--assume-role-policy-document', trustAccount])).Role
+    assert.equal(role.Path, '/service-role/')
+    assert.equal(role.Arn, `arn:aws:iam::${ACCOUNT}:role/service-role/pathed-role`)
+    assert.deepEqual((await aws(['iam', 'list-users', '--path-prefix', '/division/'])).Users.map((u: any) => u.UserName), ['pathed-user'])
+    assert.deepEqual((await aws(['iam', 'list-roles', '--path-prefix', '/service-role/'])).Roles.map((r: any) => r.RoleName), ['pathed-role'])
+    for (const bad of ['no-slashes', '/no-trailing-slash', '//x y/']) {
+      assert.match(await awsFails(['iam', 'create-user', '--user-name', 'bad-path', '--path', bad]), /ValidationError.*at 'path' failed to satisfy constraint: Member must satisfy regular expression pattern/)
+    }
+    assert.match(await awsFails(['iam', 'list-users', '--path-prefix', 'nope']), /ValidationError.*at 'pathPrefix'/)
+
+    // Key policies name them by their ARNs, paths included.
+    const keyId = (
+      await admin.send(
+        new CreateKeyCommand({
+          Policy: policy(
+            { Sid: 'Admin', Effect: 'Allow', Principal: { AWS: ROOT }, Action: 'kms:*', Resource: '*' },
+            { Sid: 'PathedPrincipals', Effect: 'Allow', Principal: { AWS: [role.Arn, user.Arn] }, Action: 'kms:Encrypt', Resource: '*' },
+          ),
+        }),
+      )
+    ).KeyMetadata!.KeyId!
+    // AssumeRole needs the role's own ARN: without its path it names no role.
+    assert.match(await awsFails(['sts', 'assume-role', '--role-arn', roleArn('pathed-role'), '--role-session-name', 'no-path']), /AccessDenied/)
+    const { credentials, result } = await assume(role.Arn, 'with-path')
+    assert.equal(result.AssumedRoleUser.Arn, `arn:aws:sts::${ACCOUNT}:assumed-role/pathed-role/with-path`)
+    await client(credentials).send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('by the pathed role') }))
+    const key = (await aws(['iam', 'create-access-key', '--user-name', 'pathed-user'])).AccessKey
+    const asUser = client({ accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey })
+    const sealed = await asUser.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('by the pathed user') }))
+    assert.equal((await aws(['sts', 'get-caller-identity'], { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey })).Arn, user.Arn)
+    await rejects(asUser.send(new DecryptCommand({ CiphertextBlob: sealed.CiphertextBlob! })), 'AccessDeniedException')
+  })
 })

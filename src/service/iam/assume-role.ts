@@ -38,7 +38,8 @@ export const assumeRole: IamAction = {
       }
     }
 
-    const m = /^arn:([^:]+):iam::(\d{12}):role\/([\w+=,.@-]{1,64})$/.exec(arn)
+    // role/<path/>name: the path is part of the ARN, and must be the role's own.
+    const m = /^arn:([^:]+):iam::(\d{12}):role\/(?:[\x21-\x7E]*\/)?([\w+=,.@-]{1,64})$/.exec(arn)
     const principal = requestPrincipal(ctx.caller)
     const request = buildRequest({
       principal,
@@ -50,7 +51,8 @@ export const assumeRole: IamAction = {
       extra: { 'sts:RoleSessionName': sessionName, ...(externalId === undefined ? {} : { 'sts:ExternalId': externalId }) },
     })
     // A role that does not exist (or of another partition) is refused like one that does not trust the caller.
-    const role = m && m[1] === ctx.deps.partition ? await ctx.deps.store.getRole(m[2]!, m[3]!) : undefined
+    const found = m && m[1] === ctx.deps.partition ? await ctx.deps.store.getRole(m[2]!, m[3]!) : undefined
+    const role = found?.arn === arn ? found : undefined
     const denied = (): IamError => new IamError('AccessDenied', `User: ${principal.arn} is not authorized to perform: sts:AssumeRole on resource: ${arn}`, 403)
     if (!role) throw denied()
     const identityPolicies = (await identityPoliciesOf(ctx.deps, ctx.caller)) ?? []

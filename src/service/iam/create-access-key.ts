@@ -1,5 +1,5 @@
 import { generateAccessKeyPair } from '../kms-service.js'
-import { authorizeIam, IamError, isoDate, noSuchUser, targetUserName, userArn, type IamAction } from './iam-action.js'
+import { authorizeIam, existingUserArn, IamError, isoDate, noSuchUser, targetUserName, type IamAction } from './iam-action.js'
 
 /** AWS's quota of access keys per user. */
 const MAX_KEYS_PER_USER = 2
@@ -9,7 +9,7 @@ export const createAccessKey: IamAction = {
   service: 'iam',
   async run(ctx, params) {
     const userName = targetUserName(ctx, params)
-    await authorizeIam(ctx, 'CreateAccessKey', userArn(ctx, userName))
+    await authorizeIam(ctx, 'CreateAccessKey', await existingUserArn(ctx, userName))
     const user = await ctx.deps.store.getUser(ctx.caller.accountId, userName)
     if (!user) throw noSuchUser(userName)
     const existing = await ctx.deps.store.listUserCredentials(ctx.caller.accountId, userName)

@@ -6,10 +6,9 @@ export const createRole: IamAction = {
   async run(ctx, params) {
     const roleName = params.name('RoleName', 64)
     const trustPolicy = params.required('AssumeRolePolicyDocument')
-    const path = params.optional('Path') ?? '/'
-    if (path !== '/') throw new IamError('ValidationError', 'Trent supports only the path "/" for roles.')
+    const path = params.path('Path')
     const settings = roleSettings(params)
-    const arn = roleArn(ctx, roleName)
+    const arn = roleArn(ctx, roleName, path)
     await authorizeIam(ctx, 'CreateRole', arn)
     checkTrustPolicy(trustPolicy)
     const role = {

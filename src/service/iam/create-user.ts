@@ -5,9 +5,8 @@ export const createUser: IamAction = {
   service: 'iam',
   async run(ctx, params) {
     const userName = params.name('UserName', 64)
-    const path = params.optional('Path') ?? '/'
-    if (path !== '/') throw new IamError('ValidationError', 'Trent supports only the path "/" for users.')
-    const arn = userArn(ctx, userName)
+    const path = params.path('Path')
+    const arn = userArn(ctx, userName, path)
     await authorizeIam(ctx, 'CreateUser', arn)
     const user = { accountId: ctx.caller.accountId, userName, userId: newUserId(), arn, path, createdAt: ctx.deps.clock.now() }
     if (!(await ctx.deps.store.createUser(user))) throw new IamError('EntityAlreadyExists', `User with name ${userName} already exists.`, 409)

@@ -1,4 +1,4 @@
-import { authorizeIam, IamError, targetUserName, userArn, type IamAction } from './iam-action.js'
+import { authorizeIam, existingUserArn, IamError, targetUserName, type IamAction } from './iam-action.js'
 
 export const deleteAccessKey: IamAction = {
   name: 'DeleteAccessKey',
@@ -6,7 +6,7 @@ export const deleteAccessKey: IamAction = {
   async run(ctx, params) {
     const accessKeyId = params.required('AccessKeyId')
     const userName = targetUserName(ctx, params)
-    await authorizeIam(ctx, 'DeleteAccessKey', userArn(ctx, userName))
+    await authorizeIam(ctx, 'DeleteAccessKey', await existingUserArn(ctx, userName))
     const credential = await ctx.deps.store.getCredential(accessKeyId)
     if (!credential || credential.accountId !== ctx.caller.accountId || credential.userName !== userName || !(await ctx.deps.store.deleteCredential(accessKeyId))) {
       throw new IamError('NoSuchEntity', `The Access Key with id ${accessKeyId} cannot be found.`, 404)

@@ -1,4 +1,4 @@
-import { authorizeIam, IamError, noSuchRole, roleArn, type IamAction } from './iam-action.js'
+import { authorizeIam, existingRoleArn, IamError, noSuchRole, type IamAction } from './iam-action.js'
 
 export const deleteRolePolicy: IamAction = {
   name: 'DeleteRolePolicy',
@@ -6,7 +6,7 @@ export const deleteRolePolicy: IamAction = {
   async run(ctx, params) {
     const roleName = params.name('RoleName', 64)
     const policyName = params.name('PolicyName', 128)
-    await authorizeIam(ctx, 'DeleteRolePolicy', roleArn(ctx, roleName))
+    await authorizeIam(ctx, 'DeleteRolePolicy', await existingRoleArn(ctx, roleName))
     if (!(await ctx.deps.store.deleteRolePolicy(ctx.caller.accountId, roleName, policyName))) {
       if (!(await ctx.deps.store.getRole(ctx.caller.accountId, roleName))) throw noSuchRole(roleName)
       throw new IamError('NoSuchEntity', `The role policy with name ${policyName} cannot be found.`, 404)

@@ -1,11 +1,11 @@
-import { authorizeIam, IamError, noSuchRole, roleArn, type IamAction } from './iam-action.js'
+import { authorizeIam, existingRoleArn, IamError, noSuchRole, type IamAction } from './iam-action.js'
 
 export const deleteRole: IamAction = {
   name: 'DeleteRole',
   service: 'iam',
   async run(ctx, params) {
     const roleName = params.name('RoleName', 64)
-    await authorizeIam(ctx, 'DeleteRole', roleArn(ctx, roleName))
+    await authorizeIam(ctx, 'DeleteRole', await existingRoleArn(ctx, roleName))
     const sessions = await ctx.deps.store.listRoleSessionIds(ctx.caller.accountId, roleName)
     const outcome = await ctx.deps.store.deleteRole(ctx.caller.accountId, roleName)
     if (outcome === 'missing') throw noSuchRole(roleName)

@@ -1,11 +1,11 @@
-import { authorizeIam, IamError, noSuchUser, userArn, type IamAction } from './iam-action.js'
+import { authorizeIam, existingUserArn, IamError, noSuchUser, type IamAction } from './iam-action.js'
 
 export const deleteUser: IamAction = {
   name: 'DeleteUser',
   service: 'iam',
   async run(ctx, params) {
     const userName = params.name('UserName', 64)
-    await authorizeIam(ctx, 'DeleteUser', userArn(ctx, userName))
+    await authorizeIam(ctx, 'DeleteUser', await existingUserArn(ctx, userName))
     const outcome = await ctx.deps.store.deleteUser(ctx.caller.accountId, userName)
     if (outcome === 'missing') throw noSuchUser(userName)
     if (outcome === 'conflict') {

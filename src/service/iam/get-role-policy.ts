@@ -1,4 +1,4 @@
-import { authorizeIam, IamError, noSuchRole, roleArn, type IamAction } from './iam-action.js'
+import { authorizeIam, existingRoleArn, IamError, noSuchRole, type IamAction } from './iam-action.js'
 
 export const getRolePolicy: IamAction = {
   name: 'GetRolePolicy',
@@ -6,7 +6,7 @@ export const getRolePolicy: IamAction = {
   async run(ctx, params) {
     const roleName = params.name('RoleName', 64)
     const policyName = params.name('PolicyName', 128)
-    await authorizeIam(ctx, 'GetRolePolicy', roleArn(ctx, roleName))
+    await authorizeIam(ctx, 'GetRolePolicy', await existingRoleArn(ctx, roleName))
     const policy = await ctx.deps.store.getRolePolicy(ctx.caller.accountId, roleName, policyName)
     if (!policy) {
       if (!(await ctx.deps.store.getRole(ctx.caller.accountId, roleName))) throw noSuchRole(roleName)

@@ -1,4 +1,4 @@
-import { authorizeIam, IamError, noSuchUser, userArn, type IamAction } from './iam-action.js'
+import { authorizeIam, existingUserArn, IamError, noSuchUser, type IamAction } from './iam-action.js'
 
 export const getUserPolicy: IamAction = {
   name: 'GetUserPolicy',
@@ -6,7 +6,7 @@ export const getUserPolicy: IamAction = {
   async run(ctx, params) {
     const userName = params.name('UserName', 128)
     const policyName = params.name('PolicyName', 128)
-    await authorizeIam(ctx, 'GetUserPolicy', userArn(ctx, userName))
+    await authorizeIam(ctx, 'GetUserPolicy', await existingUserArn(ctx, userName))
     const policy = await ctx.deps.store.getUserPolicy(ctx.caller.accountId, userName, policyName)
     if (!policy) {
       if (!(await ctx.deps.store.getUser(ctx.caller.accountId, userName))) throw noSuchUser(userName)

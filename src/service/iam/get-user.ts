@@ -1,11 +1,11 @@
-import { authorizeIam, noSuchUser, targetUserName, userArn, userXml, type IamAction } from './iam-action.js'
+import { authorizeIam, existingUserArn, noSuchUser, targetUserName, userXml, type IamAction } from './iam-action.js'
 
 export const getUser: IamAction = {
   name: 'GetUser',
   service: 'iam',
   async run(ctx, params) {
     const userName = targetUserName(ctx, params)
-    await authorizeIam(ctx, 'GetUser', userArn(ctx, userName))
+    await authorizeIam(ctx, 'GetUser', await existingUserArn(ctx, userName))
     const user = await ctx.deps.store.getUser(ctx.caller.accountId, userName)
     if (!user) throw noSuchUser(userName)
     return { User: userXml(user) }

@@ -57,6 +57,20 @@ export class Params {
     return this.text(name, 1, max, /^[\w+=,.@-]+$/, '[\\w+=,.@-]+', value)
   }
 
+  /** An IAM path (`/`, or `/division/team/`) in AWS's pattern; `/` when absent. */
+  path(name: string): string {
+    const value = this.optional(name)
+    if (value === undefined) return '/'
+    return this.text(name, 1, 512, /^(\/|\/[\x21-\x7E]+\/)$/, '(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)', value)
+  }
+
+  /** A `PathPrefix` of the List* actions in AWS's pattern; `/` (everything) when absent. */
+  pathPrefix(): string {
+    const value = this.optional('PathPrefix')
+    if (value === undefined) return '/'
+    return this.text('PathPrefix', 1, 512, /^\/[\x21-\x7E]*$/, '\\u002F[\\u0021-\\u007E]*', value)
+  }
+
   /** A string parameter within AWS's length bounds and, when given, its pattern (`shown` as AWS writes it). */
   text(name: string, min: number, max: number, pattern?: RegExp, shown?: string, value = this.required(name)): string {
     if (value.length < min || value.length > max) {
@@ -118,8 +132,17 @@ export function isoDate(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
 }
 
-export function userArn(ctx: IamContext, userName: string): string {
-  return `arn:${ctx.deps.partition}:iam::${ctx.caller.accountId}:user/${userName}`
+/** The ARN of a user of the caller's account at `path` (which starts and ends with `/`). */
+export function userArn(ctx: IamContext, userName: string, path = '/'): string {
+  return `arn:${ctx.deps.partition}:iam::${ctx.caller.accountId}:user${path}${userName}`
+}
+
+/**
+ * The ARN an IAM action on user `userName` is authorized against: the user's own (with its path)
+ * when it exists, else the one it would have at `/`.
+ */
+export async function existingUserArn(ctx: IamContext, userName: string): Promise<string> {
+  return (await ctx.deps.store.getUser(ctx.caller.accountId, userName))?.arn ?? userArn(ctx, userName)
 }
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
@@ -158,8 +181,14 @@ export async function authorizeIam(ctx: IamContext, action: string, resourceArn:
   }
 }
 
-export function roleArn(ctx: IamContext, roleName: string): string {
-  return `arn:${ctx.deps.partition}:iam::${ctx.caller.accountId}:role/${roleName}`
+/** The ARN of a role of the caller's account at `path` (which starts and ends with `/`). */
+export function roleArn(ctx: IamContext, roleName: string, path = '/'): string {
+  return `arn:${ctx.deps.partition}:iam::${ctx.caller.accountId}:role${path}${roleName}`
+}
+
+/** The ARN an IAM action on role `roleName` is authorized against (see {@link existingUserArn}). */
+export async function existingRoleArn(ctx: IamContext, roleName: string): Promise<string> {
+  return (await ctx.deps.store.getRole(ctx.caller.accountId, roleName))?.arn ?? roleArn(ctx, roleName)
 }
 
 /** A new unique id of a role: `AROA` + 16 base32 characters. */

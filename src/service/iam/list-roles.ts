@@ -6,7 +6,7 @@ export const listRoles: IamAction = {
   service: 'iam',
   async run(ctx, params) {
     await authorizeIam(ctx, 'ListRoles', roleArn(ctx, ''))
-    const prefix = params.optional('PathPrefix') ?? '/'
+    const prefix = params.pathPrefix()
     const roles = (await ctx.deps.store.listRoles(ctx.caller.accountId)).filter((r) => r.path.startsWith(prefix))
     const page = listPage(params, roles, (r) => r.roleName)
     return { Roles: page.items.map(roleXml), IsTruncated: page.IsTruncated, Marker: page.Marker }

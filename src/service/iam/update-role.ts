@@ -1,5 +1,5 @@
 import type { IamRoleRecord } from '../../store/store.js'
-import { authorizeIam, checkTrustPolicy, noSuchRole, roleArn, roleSettings, type IamAction, type IamContext } from './iam-action.js'
+import { authorizeIam, checkTrustPolicy, existingRoleArn, noSuchRole, roleSettings, type IamAction, type IamContext } from './iam-action.js'
 
 /** Reads role `roleName`, applies `change` and writes it back (NoSuchEntity if it is gone meanwhile). */
 async function changeRole(ctx: IamContext, roleName: string, change: (role: IamRoleRecord) => IamRoleRecord): Promise<void> {
@@ -14,7 +14,7 @@ export const updateRole: IamAction = {
   async run(ctx, params) {
     const roleName = params.name('RoleName', 64)
     const settings = roleSettings(params)
-    await authorizeIam(ctx, 'UpdateRole', roleArn(ctx, roleName))
+    await authorizeIam(ctx, 'UpdateRole', await existingRoleArn(ctx, roleName))
     await changeRole(ctx, roleName, (role) => ({ ...role, ...settings }))
     return {}
   },
@@ -27,7 +27,7 @@ export const updateAssumeRolePolicy: IamAction = {
   async run(ctx, params) {
     const roleName = params.name('RoleName', 64)
     const trustPolicy = params.required('PolicyDocument')
-    await authorizeIam(ctx, 'UpdateAssumeRolePolicy', roleArn(ctx, roleName))
+    await authorizeIam(ctx, 'UpdateAssumeRolePolicy', await existingRoleArn(ctx, roleName))
     checkTrustPolicy(trustPolicy)
     await changeRole(ctx, roleName, (role) => ({ ...role, trustPolicy }))
     return undefined
