@@ -203,7 +203,7 @@ export function verifyTrail(dir: string, publicKey: string | Uint8Array, options
  * older than `since`, in order: only a run from the very first segment counts (pruning removes the
  * oldest first), so a segment missing after one that is present is still reported.
  */
-export function prunedPrefix(dir: string, digests: Array<{ name: string }>, segments: Array<{ name: string }>, since: number | undefined): DigestLogFile[] {
+function prunedPrefix(dir: string, digests: Array<{ name: string }>, segments: Array<{ name: string }>, since: number | undefined): DigestLogFile[] {
   if (since === undefined) return []
   const present = new Set(segments.map((s) => s.name))
   const out: DigestLogFile[] = []
