@@ -343,6 +343,9 @@ export class CachedStore implements Store {
   recordKeyUsage: Store['recordKeyUsage'] = (usages) => this.#store.recordKeyUsage(usages)
   getKeyLastUsage: Store['getKeyLastUsage'] = (keyId) => this.#store.getKeyLastUsage(keyId)
   keyUsageTrackingStart: Store['keyUsageTrackingStart'] = () => this.#store.keyUsageTrackingStart()
+  listCanaryContexts: Store['listCanaryContexts'] = () => this.#store.listCanaryContexts()
+  putCanaryContext: Store['putCanaryContext'] = (record) => this.#store.putCanaryContext(record)
+  deleteCanaryContext: Store['deleteCanaryContext'] = (key, value) => this.#store.deleteCanaryContext(key, value)
   deleteUserPolicy: Store['deleteUserPolicy'] = async (accountId, userName, policyName) => {
     try {
       return await this.#store.deleteUserPolicy(accountId, userName, policyName)

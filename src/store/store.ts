@@ -254,6 +254,14 @@ export interface StoreChange {
 /** Receives {@link StoreChange}s; called synchronously, must not throw. */
 export type StoreChangeListener = (change: StoreChange) => void
 
+/** An encryption-context pair marked as a canary (`trent admin canary add-context`): every node alerts on it. */
+export interface CanaryContextRecord {
+  key: string
+  value: string
+  /** Milliseconds since the epoch. */
+  createdAt: number
+}
+
 /** The last successful cryptographic use of a KMS key (GetKeyLastUsage). */
 export interface KeyUsageRecord {
   keyId: string
@@ -417,6 +425,12 @@ export interface Store {
   getKeyLastUsage(keyId: string): Promise<KeyUsageRecord | undefined>
   /** When this store began tracking key usage (milliseconds since the epoch). */
   keyUsageTrackingStart(): Promise<number>
+  /** The encryption-context pairs marked as canaries, ordered by key, then value. */
+  listCanaryContexts(): Promise<CanaryContextRecord[]>
+  /** Marks an encryption-context pair as a canary; false if it is marked already. */
+  putCanaryContext(record: CanaryContextRecord): Promise<boolean>
+  /** Unmarks an encryption-context pair; false if it was not marked. */
+  deleteCanaryContext(key: string, value: string): Promise<boolean>
   /**
    * Offered by stores that several nodes share (PostgreSQL; absent for SQLite, which has one node).
    * Calls `listener` after a key update or deletion, a grant creation or deletion (as a change of

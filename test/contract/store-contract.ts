@@ -193,6 +193,24 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
         }))
     })
 
+    describe('canary contexts', () => {
+      it('marks each pair once, lists them by key then value (code points), and unmarks them', () =>
+        withStore(async (store) => {
+          assert.deepEqual(await store.listCanaryContexts(), [])
+          const pair = (key: string, value: string, createdAt = 1000) => ({ key, value, createdAt })
+          assert.equal(await store.putCanaryContext(pair('purpose', 'tripwire')), true)
+          assert.equal(await store.putCanaryContext(pair('purpose', 'tripwire', 2000)), false)
+          assert.equal(await store.putCanaryContext(pair('app', 'Zeta')), true)
+          assert.equal(await store.putCanaryContext(pair('app', 'alpha')), true)
+          assert.equal(await store.putCanaryContext(pair('purpose', 'é=x')), true)
+          assert.deepEqual(await store.listCanaryContexts(), [pair('app', 'Zeta'), pair('app', 'alpha'), pair('purpose', 'tripwire'), pair('purpose', 'é=x')])
+          assert.equal(await store.deleteCanaryContext('purpose', 'tripwire'), true)
+          assert.equal(await store.deleteCanaryContext('purpose', 'tripwire'), false)
+          assert.equal(await store.deleteCanaryContext('app', 'none'), false)
+          assert.deepEqual((await store.listCanaryContexts()).map((c) => c.value), ['Zeta', 'alpha', 'é=x'])
+        }))
+    })
+
     describe('migrate', () => {
       it('can run again on a migrated database and keeps the data', () =>
         withStore(async (store) => {

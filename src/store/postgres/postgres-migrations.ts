@@ -266,6 +266,17 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       ALTER TABLE role_sessions ADD COLUMN session_policy TEXT;
     `,
   },
+  {
+    name: '0009-canary-contexts',
+    sql: `
+      CREATE TABLE canary_contexts (
+        context_key text NOT NULL,
+        context_value text NOT NULL,
+        created_at bigint NOT NULL,
+        PRIMARY KEY (context_key, context_value)
+      );
+    `,
+  },
 ]
 
 /**

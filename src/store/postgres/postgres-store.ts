@@ -14,6 +14,7 @@ import {
   StoreConflictError,
   type AliasPage,
   type AliasRecord,
+  type CanaryContextRecord,
   type CredentialRecord,
   type GrantPage,
   type IamUserRecord,
@@ -879,6 +880,25 @@ export class PostgresStore implements Store {
   async keyUsageTrackingStart(): Promise<number> {
     const row = (await this.#query(`SELECT applied_at FROM trent_migrations WHERE name = '0007-key-last-usage'`)).rows[0] as { applied_at: string } | undefined
     return Number(row?.applied_at ?? 0)
+  }
+
+  async listCanaryContexts(): Promise<CanaryContextRecord[]> {
+    // COLLATE "C": ordered by code points, as SQLite orders them.
+    const rows = (await this.#query('SELECT context_key, context_value, created_at FROM canary_contexts ORDER BY context_key COLLATE "C", context_value COLLATE "C"')).rows as Array<{
+      context_key: string
+      context_value: string
+      created_at: string
+    }>
+    return rows.map((r) => ({ key: r.context_key, value: r.context_value, createdAt: Number(r.created_at) }))
+  }
+
+  async putCanaryContext(record: CanaryContextRecord): Promise<boolean> {
+    const r = await this.#query('INSERT INTO canary_contexts (context_key, context_value, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [record.key, record.value, record.createdAt])
+    return r.rowCount === 1
+  }
+
+  async deleteCanaryContext(key: string, value: string): Promise<boolean> {
+    return (await this.#query('DELETE FROM canary_contexts WHERE context_key = $1 AND context_value = $2', [key, value])).rowCount === 1
   }
 
   async getRoleSession(accessKeyId: string): Promise<RoleSessionRecord | undefined> {

@@ -241,6 +241,17 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       ALTER TABLE role_sessions ADD COLUMN session_policy TEXT;
     `,
   },
+  {
+    name: '0009-canary-contexts',
+    sql: `
+      CREATE TABLE canary_contexts (
+        context_key TEXT NOT NULL,
+        context_value TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (context_key, context_value)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ]
 
 /**

@@ -3,6 +3,7 @@ import {
   StoreConflictError,
   type AliasPage,
   type AliasRecord,
+  type CanaryContextRecord,
   type CredentialRecord,
   type GrantPage,
   type IamUserRecord,
@@ -712,6 +713,20 @@ export class SqliteStore implements Store {
   async keyUsageTrackingStart(): Promise<number> {
     const row = this.#prepare(`SELECT applied_at FROM trent_migrations WHERE name = '0007-key-last-usage'`).get() as { applied_at: number } | undefined
     return row?.applied_at ?? 0
+  }
+
+  async listCanaryContexts(): Promise<CanaryContextRecord[]> {
+    const rows = this.#prepare('SELECT context_key, context_value, created_at FROM canary_contexts ORDER BY context_key, context_value').all()
+    return (rows as Array<{ context_key: string; context_value: string; created_at: number }>).map((r) => ({ key: r.context_key, value: r.context_value, createdAt: r.created_at }))
+  }
+
+  async putCanaryContext(record: CanaryContextRecord): Promise<boolean> {
+    const r = this.#prepare('INSERT INTO canary_contexts (context_key, context_value, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(record.key, record.value, record.createdAt)
+    return r.changes === 1
+  }
+
+  async deleteCanaryContext(key: string, value: string): Promise<boolean> {
+    return this.#prepare('DELETE FROM canary_contexts WHERE context_key = ? AND context_value = ?').run(key, value).changes === 1
   }
 
   async getRoleSession(accessKeyId: string): Promise<RoleSessionRecord | undefined> {
