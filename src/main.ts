@@ -30,7 +30,7 @@ import { explainAccess, type ExplainQuestion, type Explanation } from './service
 import { createAccount } from './service/accounts.js'
 import { KmsService, type AccessKeyPair } from './service/kms-service.js'
 import type { CanaryContext } from './service/observe/canary.js'
-import { listCanaryKeys, markCanary } from './service/observe/canary-admin.js'
+import { followCanaryContexts, listCanaryKeys, markCanary } from './service/observe/canary-admin.js'
 import { METRICS_CONTENT_TYPE } from './service/observe/metrics.js'
 import { RequestObserver } from './service/observe/observer.js'
 import { CachedStore } from './store/cached-store.js'
@@ -38,7 +38,7 @@ import { PostgresStore } from './store/postgres/postgres-store.js'
 import { SqliteStore } from './store/sqlite/sqlite-store.js'
 import type { Store } from './store/store.js'
 
-export { parseCanaryContext } from './service/observe/canary.js'
+export { parseCanaryContext, type CanaryContext } from './service/observe/canary.js'
 
 /** Everything `trent serve` needs to know. */
 export interface TrentConfig {
@@ -160,6 +160,7 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
   })
   observeHsm(observer, hsm)
   let metricsServer: Server | undefined
+  let canaryContexts: { stop(): void } | undefined
   try {
     // With a shared database the HSM loads the domain that another node may have sealed (at
     // start, and again in initialize()): the usual cause of a failure there is a different seal key.
@@ -184,6 +185,9 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
       observer.metrics.gauge('trent_audit_queue_depth', 'Audit records accepted and not yet written.', () => fileTrail.queueDepth)
     }
     const credentialsFile = init.created ? writeCredentials(config.dataDir, init.created) : undefined
+    // Pairs marked with `trent admin canary add-context` (through any node's store) count from the
+    // first request, and are read again every second: one small query, whatever the cache TTL.
+    canaryContexts = await followCanaryContexts(store, observer, 1000, (m) => process.stderr.write(`${m}\n`))
     // Its first run, before serving, deletes the keys that fell due while the server was down.
     await deletions.start()
     await keyMaterial.start()
@@ -216,6 +220,7 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
         server.closeIdleConnections()
         await closed
         await closeQuietly(metricsServer)
+        canaryContexts?.stop()
         observer.close()
         await service.close()
         await trail?.close()
@@ -225,6 +230,7 @@ export async function startServer(config: TrentConfig): Promise<RunningTrent> {
     }
   } catch (e) {
     await closeQuietly(metricsServer)
+    canaryContexts?.stop()
     observer.close()
     await deletions.stop()
     await keyMaterial.stop()
@@ -365,15 +371,27 @@ export type CanaryCommand =
   | { action: 'add'; key: string; value: string }
   | { action: 'remove'; key: string }
   | { action: 'list'; accountId: string; region: string }
+  | { action: 'add-context'; context: CanaryContext }
+  | { action: 'remove-context'; context: CanaryContext }
+  | { action: 'list-contexts' }
 
 /**
  * `trent admin canary add|remove|list`: marks a key as a canary by its `trent:canary` tag (or
  * removes the mark), straight in the store; or lists the canary keys of an account and region.
- * Returns the lines to print. Safe to run next to serving nodes.
+ * `add-context|remove-context|list-contexts`: the same for encryption-context pairs, which every
+ * node sharing the store alerts on within a second. Returns the lines to
+ * print. Safe to run next to serving nodes.
  */
 export async function canaryAdmin(where: StoreLocation, command: CanaryCommand): Promise<string[]> {
   return withStore(where, async (store) => {
     if (command.action === 'list') return (await listCanaryKeys(store, command.accountId, command.region)).map((k) => k.arn)
+    if (command.action === 'list-contexts') return (await store.listCanaryContexts()).map((c) => `${c.key}=${c.value}`)
+    if (command.action === 'add-context' || command.action === 'remove-context') {
+      const { key, value } = command.context
+      const changed =
+        command.action === 'add-context' ? await store.putCanaryContext({ key, value, createdAt: Date.now() }) : await store.deleteCanaryContext(key, value)
+      return [`${key}=${value} ${command.action === 'add-context' ? 'is' : 'is not'} a canary context${changed ? '' : ' already'}`]
+    }
     const { key, changed } = await markCanary(store, command.key, command.action === 'add' ? { canary: true, value: command.value } : { canary: false })
     const what = command.action === 'add' ? 'is a canary' : 'is not a canary'
     return [`${key.arn} ${what}${changed ? '' : ' already'}`]

@@ -14,6 +14,8 @@ import {
   startServer,
   verifyAudit,
   type AuditLocation,
+  type CanaryCommand,
+  type CanaryContext,
   type TrentConfig,
 } from '../main.js'
 
@@ -32,6 +34,9 @@ commands:
           mark a key as a canary (sets its trent:canary tag, value V, default true) or unmark it
   admin canary list [--account-id A] [--region R] [--data-dir D | --store URL]
           print the ARNs of the canary keys of an account and region
+  admin canary add-context|remove-context --context k=v [--data-dir D | --store URL]
+          mark (or unmark) an encryption-context pair as a canary, for every node on the store
+  admin canary list-contexts [--data-dir D | --store URL]   print the marked pairs
   audit verify [--since T] [--data-dir D | --trail DIR --public-key FILE]
           prove the audit trail was not edited, deleted, truncated, reordered or forged (offline:
           needs only the trail and its public key); exit 1 naming the first bad record; --since T:
@@ -226,16 +231,17 @@ async function policy(argv: string[]): Promise<void> {
   process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`)
 }
 
-const CANARY_USAGE = 'usage: trent admin canary add|remove --key <key id or ARN> [--value V] | list [--account-id A] [--region R]  [--data-dir D | --store URL]'
+const CANARY_USAGE =
+  'usage: trent admin canary add|remove --key <key id or ARN> [--value V] | list [--account-id A] [--region R] | add-context|remove-context --context k=v | list-contexts  [--data-dir D | --store URL]'
 
 async function canary(argv: string[]): Promise<void> {
   const [action, ...args] = argv
-  if (action !== 'add' && action !== 'remove' && action !== 'list') fail(CANARY_USAGE)
   const { values } = parseArgs({
     args,
     options: {
       key: { type: 'string' },
       value: { type: 'string' },
+      context: { type: 'string' },
       'account-id': { type: 'string' },
       region: { type: 'string' },
       'data-dir': { type: 'string' },
@@ -247,16 +253,30 @@ async function canary(argv: string[]): Promise<void> {
   const storeUrl = values.store ?? (env['TRENT_STORE_URL'] || undefined)
   if (storeUrl !== undefined && !isPostgresUrl(storeUrl)) fail(`invalid store ${redactUrl(storeUrl)}: expected a postgres:// URL`)
   const where = { dataDir: values['data-dir'] ?? env['TRENT_DATA_DIR'] ?? '.trent-data', ...(storeUrl !== undefined ? { storeUrl } : {}) }
-  if (action !== 'list' && !values.key) fail(`trent admin canary ${action} needs --key`)
-  const lines = await canaryAdmin(
-    where,
-    action === 'list'
-      ? { action, accountId: values['account-id'] ?? env['TRENT_ACCOUNT_ID'] ?? '111122223333', region: values.region ?? env['TRENT_REGION'] ?? 'us-east-1' }
-      : action === 'add'
-        ? { action, key: values.key!, value: values.value ?? 'true' }
-        : { action, key: values.key! },
-  )
-  for (const line of lines) process.stdout.write(`${line}\n`)
+  const key = (): string => values.key ?? fail(`trent admin canary ${action} needs --key`)
+  const context = (): CanaryContext => (values.context === undefined ? undefined : parseCanaryContext(values.context)) ?? fail(`trent admin canary ${action} needs --context key=value`)
+  let command: CanaryCommand
+  switch (action) {
+    case 'add':
+      command = { action, key: key(), value: values.value ?? 'true' }
+      break
+    case 'remove':
+      command = { action, key: key() }
+      break
+    case 'list':
+      command = { action, accountId: values['account-id'] ?? env['TRENT_ACCOUNT_ID'] ?? '111122223333', region: values.region ?? env['TRENT_REGION'] ?? 'us-east-1' }
+      break
+    case 'add-context':
+    case 'remove-context':
+      command = { action, context: context() }
+      break
+    case 'list-contexts':
+      command = { action }
+      break
+    default:
+      fail(CANARY_USAGE)
+  }
+  for (const line of await canaryAdmin(where, command)) process.stdout.write(`${line}\n`)
 }
 
 async function admin(argv: string[]): Promise<void> {

@@ -62,4 +62,20 @@ describe('trent admin canary --store on PostgreSQL: serving nodes see the mark t
     assert.equal(alerts[0].type, 'canary-key')
     assert.equal(alerts[0].keyArn, arn)
   })
+
+  it('marks an encryption-context pair in the shared database; the serving node alerts on it within seconds', async () => {
+    const keyId = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!
+    const seen = alerts.length
+    const added = await run(process.execPath, [CLI, 'admin', 'canary', 'add-context', '--context', 'project=atlas-decoy', '--store', storeUrl])
+    assert.equal(added.stdout, 'project=atlas-decoy is a canary context\n')
+    const deadline = Date.now() + 5000
+    while (!alerts.slice(seen).some((a) => a.type === 'canary-context')) {
+      assert.ok(Date.now() < deadline, 'no canary-context alert within 5 s')
+      await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('c'), EncryptionContext: { project: 'atlas-decoy' } }))
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    const alert = alerts.slice(seen).find((a) => a.type === 'canary-context')
+    assert.equal(alert.contextKey, 'project')
+    assert.equal(alert.contextValue, 'atlas-decoy')
+  })
 })

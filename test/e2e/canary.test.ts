@@ -223,6 +223,33 @@ describe('trent admin canary add|remove|list', () => {
     assert.equal((await trentAdmin('remove', '--key', keyId)).stdout, `${KeyMetadata!.Arn} is not a canary\n`)
   })
 
+  it('marks an encryption-context pair in the store, which the serving node alerts on within a second, and unmarks it', async () => {
+    const keyId = (await admin.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!
+    const seen = hook.alerts.length
+    assert.equal((await trentAdmin('add-context', '--context', 'tenant=decoy-corp')).stdout, 'tenant=decoy-corp is a canary context\n')
+    assert.equal((await trentAdmin('add-context', '--context', 'tenant=decoy-corp')).stdout, 'tenant=decoy-corp is a canary context already\n')
+    assert.equal((await trentAdmin('list-contexts')).stdout, 'tenant=decoy-corp\n')
+    // The node reads the marks every second.
+    await new Promise((resolve) => setTimeout(resolve, 1300))
+    const enc = await admin.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('p'), EncryptionContext: { tenant: 'decoy-corp' } }))
+    await hook.waitFor(seen + 1)
+    const alert = hook.alerts.at(-1)
+    assert.equal(alert.type, 'canary-context')
+    assert.equal(alert.contextKey, 'tenant')
+    assert.equal(alert.contextValue, 'decoy-corp')
+    assert.equal(alert.requestId, enc.$metadata.requestId)
+
+    assert.equal((await trentAdmin('remove-context', '--context', 'tenant=decoy-corp')).stdout, 'tenant=decoy-corp is not a canary context\n')
+    assert.equal((await trentAdmin('remove-context', '--context', 'tenant=decoy-corp')).stdout, 'tenant=decoy-corp is not a canary context already\n')
+    assert.equal((await trentAdmin('list-contexts')).stdout, '')
+    await new Promise((resolve) => setTimeout(resolve, 1300))
+    await admin.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('q'), EncryptionContext: { tenant: 'decoy-corp' } }))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    assert.equal(hook.alerts.length, seen + 1)
+    await assert.rejects(trentAdmin('add-context', '--context', 'novalue'), /needs --context key=value/)
+    await assert.rejects(trentAdmin('remove-context'), /needs --context key=value/)
+  })
+
   it('refuses an unknown key, an alias and a missing --key', async () => {
     await assert.rejects(trentAdmin('add', '--key', '1234abcd-12ab-34cd-56ef-1234567890ab'), /no key 1234abcd-12ab-34cd-56ef-1234567890ab/)
     await assert.rejects(trentAdmin('add', '--key', 'alias/foo'), /no key alias\/foo \(give a key id or key ARN\)/)

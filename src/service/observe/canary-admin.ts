@@ -1,7 +1,7 @@
 import { isKeyId, parseArn } from '../../core/arn.js'
 import { StoreConflictError, type KeyRecord, type Store } from '../../store/store.js'
 import { checkTags } from '../tags.js'
-import { CANARY_TAG, isCanaryKey } from './canary.js'
+import { CANARY_TAG, isCanaryKey, type CanaryContext } from './canary.js'
 
 /** The key named by a key id or key ARN, or an error naming what was given. */
 async function findKey(store: Store, keyRef: string): Promise<KeyRecord> {
@@ -36,6 +36,34 @@ export async function markCanary(store: Store, keyRef: string, mark: { canary: t
       if (!(e instanceof StoreConflictError) || attempt >= 10) throw e
     }
   }
+}
+
+/**
+ * Keeps `observer`'s canary context pairs in step with those marked in the store: reads them now,
+ * then every `intervalMs`. A failed read keeps the pairs known so far (logged once per outage).
+ */
+export async function followCanaryContexts(
+  store: Pick<Store, 'listCanaryContexts'>,
+  observer: { setStoredCanaryContexts(pairs: readonly CanaryContext[]): void },
+  intervalMs: number,
+  log: (message: string) => void,
+): Promise<{ stop(): void }> {
+  observer.setStoredCanaryContexts(await store.listCanaryContexts())
+  let failing = false
+  const timer = setInterval(() => {
+    store.listCanaryContexts().then(
+      (pairs) => {
+        failing = false
+        observer.setStoredCanaryContexts(pairs)
+      },
+      (e: unknown) => {
+        if (!failing) log(`trent: reading the canary contexts failed (keeping the last ones read): ${e instanceof Error ? e.message : String(e)}`)
+        failing = true
+      },
+    )
+  }, intervalMs)
+  timer.unref()
+  return { stop: () => clearInterval(timer) }
 }
 
 /** The canary keys of one account and region. */

@@ -58,7 +58,9 @@ export class RequestObserver {
   readonly #byTarget = new Map<string, OperationStats>()
   readonly #other: OperationStats
   readonly #query: OperationStats
-  readonly #contexts = new Map<string, Set<string>>()
+  /** Context key → canary values: the configured pairs and those marked in the store. */
+  #contexts = new Map<string, Set<string>>()
+  readonly #configured: readonly CanaryContext[]
   readonly #alerts: Counter
   readonly #webhooks: WebhookSender | undefined
   readonly #log: (line: string) => void
@@ -76,11 +78,8 @@ export class RequestObserver {
     this.#query = stats('IamStsQuery')
 
     this.#alerts = this.metrics.counter('trent_canary_alerts_total', 'Canary alerts raised (canary key used, canary encryption context seen).', ['type', 'operation', 'outcome'])
-    for (const c of options.canaryContexts ?? []) {
-      let values = this.#contexts.get(c.key)
-      if (!values) this.#contexts.set(c.key, (values = new Set()))
-      values.add(c.value)
-    }
+    this.#configured = options.canaryContexts ?? []
+    this.setStoredCanaryContexts([])
 
     const delivered = this.metrics.counter('trent_canary_webhook_deliveries_total', 'Canary alerts delivered to a webhook.').labels()
     const failed = this.metrics.counter('trent_canary_webhook_failures_total', 'Canary alert deliveries abandoned after every retry failed.').labels()
@@ -112,6 +111,17 @@ export class RequestObserver {
     } catch (e) {
       this.#emit('error', `request observer failed: ${e instanceof Error ? e.message : String(e)}`, { requestId: outcome.requestId })
     }
+  }
+
+  /** Replaces the canary context pairs marked in the store (`trent admin canary add-context`); configured ones stay. */
+  setStoredCanaryContexts(stored: readonly CanaryContext[]): void {
+    const contexts = new Map<string, Set<string>>()
+    for (const c of [...this.#configured, ...stored]) {
+      let values = contexts.get(c.key)
+      if (!values) contexts.set(c.key, (values = new Set()))
+      values.add(c.value)
+    }
+    this.#contexts = contexts
   }
 
   /** Stops webhook deliveries; those still pending are abandoned (the log line is the record). */
