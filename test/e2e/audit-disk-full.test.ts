@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { after, describe, it } from 'node:test'
 import { CreateKeyCommand, EncryptCommand, KMSServiceException } from '@aws-sdk/client-kms'
-import { CLI, kmsClient, segmentLines, startTestServer, type TestServer } from './harness.js'
+import { CLI, healthRecovers, kmsClient, segmentLines, startTestServer, type TestServer } from './harness.js'
 
 const run = promisify(execFile)
 
@@ -82,12 +82,7 @@ describe('audit trail on a filesystem that fills up', () => {
     await assert.rejects(kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('still full') })), { name: 'KMSInternalException' })
 
     rmSync(filler)
-    let ok = false
-    for (let i = 0; i < 50 && !ok; i++) {
-      await new Promise((r) => setTimeout(r, 100))
-      ok = (await fetch(`${server.url}/health`)).status === 200
-    }
-    assert.ok(ok, '/health did not recover')
+    await healthRecovers(server.url)
     const later = await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('space again') }))
     acknowledged.push(later.$metadata.requestId!)
 

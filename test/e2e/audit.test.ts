@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
 import { CreateAliasCommand, CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyCommand, GetKeyLastUsageCommand, ReEncryptCommand, type KMSClient } from '@aws-sdk/client-kms'
-import { ACCOUNT, CLI, CREDENTIALS, awsCliFor, kmsClient, rawRequest, rejectsWithKmsError, segmentLines, startTestServer, tempDataDir, type TestServer } from './harness.js'
+import { ACCOUNT, CLI, CREDENTIALS, awsCliFor, healthRecovers, kmsClient, rawRequest, rejectsWithKmsError, segmentLines, startTestServer, tempDataDir, type TestServer } from './harness.js'
 
 const run = promisify(execFile)
 
@@ -141,12 +141,7 @@ describe('audit trail end to end', () => {
     // The server stays responsive: later requests are refused at once.
     await rejectsWithKmsError(kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('y') })), 'KMSInternalException')
     rmSync(failFile)
-    let ok = false
-    for (let i = 0; i < 50 && !ok; i++) {
-      await new Promise((r) => setTimeout(r, 100))
-      ok = (await fetch(`${server.url}/health`)).status === 200
-    }
-    assert.ok(ok, '/health did not recover')
+    await healthRecovers(server.url)
     const out = await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('z') }))
     assert.equal(byRequest(data.dir, out.$metadata.requestId!).length, 1)
     // The refused requests were recorded too, once the disk worked again.

@@ -42,6 +42,15 @@ export function segmentLines(path: string): string[] {
   return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean)
 }
 
+/** Waits (up to 5 s) for `GET /health` to answer 200 again; fails the test otherwise. */
+export async function healthRecovers(url: string): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    await new Promise((r) => setTimeout(r, 100))
+    if ((await fetch(`${url}/health`)).status === 200) return
+  }
+  assert.fail('/health did not recover')
+}
+
 /** A fresh temporary data dir, removed by `cleanup`. */
 export function tempDataDir(): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'trent-test-'))
