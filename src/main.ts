@@ -379,8 +379,8 @@ export type CanaryCommand =
  * `trent admin canary add|remove|list`: marks a key as a canary by its `trent:canary` tag (or
  * removes the mark), straight in the store; or lists the canary keys of an account and region.
  * `add-context|remove-context|list-contexts`: the same for encryption-context pairs, which every
- * node sharing the store alerts on within a second. Returns the lines to
- * print. Safe to run next to serving nodes.
+ * node sharing the store alerts on within a second. Returns the lines to print. Safe to run next
+ * to serving nodes.
  */
 export async function canaryAdmin(where: StoreLocation, command: CanaryCommand): Promise<string[]> {
   return withStore(where, async (store) => {

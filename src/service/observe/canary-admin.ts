@@ -50,10 +50,16 @@ export async function followCanaryContexts(
 ): Promise<{ stop(): void }> {
   observer.setStoredCanaryContexts(await store.listCanaryContexts())
   let failing = false
+  let issued = 0
+  let applied = 0
   const timer = setInterval(() => {
+    const n = ++issued
     store.listCanaryContexts().then(
       (pairs) => {
         failing = false
+        // A slow read that a later one overtook would bring back older marks.
+        if (n < applied) return
+        applied = n
         observer.setStoredCanaryContexts(pairs)
       },
       (e: unknown) => {
