@@ -66,6 +66,23 @@ describe('audit trail', () => {
     assert.equal(result.unsealedRecords, 0)
   })
 
+  it('seals a segment that reaches its size limit at once, and the next records go to a new segment', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trent-trail-'))
+    dirs.push(dir)
+    const signer = testSigner()
+    const trail = await FileTrail.open({ dir, signer, clock: { now: () => Date.now() }, maxSegmentBytes: 2000 })
+    for (let n = 1; n <= 12; n++) await trail.append(sampleEvent(n))
+    const { segments, digests } = listTrail(dir)
+    assert.ok(segments.length >= 3, `${segments.length} segments`)
+    assert.ok(digests.length >= segments.length - 1, `${digests.length} digests for ${segments.length} segments`)
+    for (const s of segments.slice(0, -1)) assert.ok(statSync(join(dir, s.name)).size < 2000 + 1100, `${s.name} grew past the limit`)
+    await trail.close()
+    const result = verifyTrail(dir, signer.pem)
+    assert.deepEqual(result.problems, [])
+    assert.equal(result.records, 12)
+    assert.equal(result.unsealedRecords, 0)
+  })
+
   it('reserves zero bytes after the records of the live segment, which readers stop at and sealing cuts off', async () => {
     const { dir, pem } = await sampleTrail({ unsealed: 3 })
     const file = join(dir, 'trail-000004.jsonl')

@@ -45,6 +45,12 @@ const MAX_IN_FLIGHT = 3
  * virtual disk); one into space already written only syncs its data. Sealing cuts the rest off.
  */
 const RESERVE_BYTES = 4 * 1024 * 1024
+/**
+ * A segment this large is sealed at once, whatever the digest interval: every reader (the server's
+ * recovery at start among them) reads a segment as one string, which V8 caps at ~512 MiB, and one
+ * hour at 10,000 requests a second would write ~40 GiB.
+ */
+const MAX_SEGMENT_BYTES = 64 * 1024 * 1024
 
 /**
  * The digest signer of a trail directory: creates the audit signing key in the HSM on first use
@@ -92,6 +98,8 @@ export interface FileTrailOptions {
   log?: (message: string) => void
   /** Test hook, called before every write: throwing stands for a failed write (ENOSPC, EIO). */
   beforeWrite?: () => void
+  /** A segment that reaches this size is sealed by a digest at once. Default 64 MiB. */
+  maxSegmentBytes?: number
 }
 
 interface Pending {
@@ -114,6 +122,8 @@ interface OpenSegment {
   /** Zero bytes being written from `reservingFrom`; writes that reach them wait for it. */
   reserving?: Promise<void>
   reservingFrom: number
+  /** Size at which the segment is sealed (moved on after a seal that failed). */
+  sealAt: number
   hash: Hash
   firstSequence: number
   lastSequence: number
@@ -143,6 +153,7 @@ export class FileTrail implements AuditSink {
   readonly #maxPending: number
   readonly #log: (message: string) => void
   readonly #beforeWrite: (() => void) | undefined
+  readonly #maxSegmentBytes: number
   #queue: Pending[] = []
   #flushQueued = false
   /** The last write or seal queued; they run one at a time. */
@@ -176,6 +187,7 @@ export class FileTrail implements AuditSink {
     this.#maxPending = options.maxPending ?? 100_000
     this.#log = options.log ?? ((m) => process.stderr.write(`${m}\n`))
     this.#beforeWrite = options.beforeWrite
+    this.#maxSegmentBytes = options.maxSegmentBytes ?? MAX_SEGMENT_BYTES
     this.#sequence = state.sequence
     this.#lastHash = state.lastHash
     this.#durable = { sequence: state.sequence, hash: state.lastHash }
@@ -306,6 +318,11 @@ export class FileTrail implements AuditSink {
       if (!this.#failure && !segment.reserving && offset <= segment.reserved && segment.issuedSize + RESERVE_BYTES / 2 > segment.reserved) {
         this.#reserve(segment)
       }
+      if (segment.issuedSize >= segment.sealAt) {
+        // Runs once this write is issued; later records wait for it and go to a new segment.
+        segment.sealAt = segment.issuedSize + this.#maxSegmentBytes
+        this.seal().catch((e: unknown) => this.#log(`trent: sealing a full audit segment failed (the segment grows on): ${describe(e)}`))
+      }
       this.#beforeWrite?.()
       const handle = segment.handle!
       // At an explicit offset: a retry after a partial write overwrites it, then trims what is left.
@@ -393,6 +410,7 @@ export class FileTrail implements AuditSink {
         issuedSize: 0,
         reserved: 0,
         reservingFrom: 0,
+        sealAt: this.#maxSegmentBytes,
         hash: createHash('sha256'),
         firstSequence,
         lastSequence: firstSequence - 1,
@@ -550,6 +568,8 @@ async function recover(dir: string): Promise<RecoveredState> {
       issuedSize: Buffer.byteLength(kept),
       reserved: Buffer.byteLength(kept),
       reservingFrom: 0,
+      // Sealed as soon as the trail opens.
+      sealAt: Number.POSITIVE_INFINITY,
       hash: createHash('sha256').update(kept),
       firstSequence: first.sequence,
       lastSequence: final.sequence,
