@@ -298,6 +298,7 @@ export class CachedStore implements Store {
   createUser: Store['createUser'] = (user) => this.#store.createUser(user)
   getUser: Store['getUser'] = (accountId, userName) => this.#store.getUser(accountId, userName)
   listUsers: Store['listUsers'] = (accountId) => this.#store.listUsers(accountId)
+  updateUserTags: Store['updateUserTags'] = (accountId, userName, tags) => this.#store.updateUserTags(accountId, userName, tags)
   deleteUser: Store['deleteUser'] = async (accountId, userName) => {
     try {
       return await this.#store.deleteUser(accountId, userName)

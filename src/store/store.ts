@@ -99,6 +99,12 @@ export interface CredentialRecord {
 }
 
 /** An IAM user. Names are unique per account. */
+/** A tag on an IAM user or role: what `aws:PrincipalTag/<Key>` reports of it. */
+export interface IamTag {
+  Key: string
+  Value: string
+}
+
 export interface IamUserRecord {
   accountId: string
   userName: string
@@ -107,6 +113,8 @@ export interface IamUserRecord {
   arn: string
   path: string
   createdAt: number
+  /** Absent when the user has none. */
+  tags?: IamTag[]
 }
 
 /** An inline policy of an IAM user. */
@@ -131,6 +139,8 @@ export interface IamRoleRecord {
   /** Longest session AssumeRole may issue, in seconds (3600–43200). */
   maxSessionDuration: number
   description?: string
+  /** Absent when the role has none. */
+  tags?: IamTag[]
 }
 
 /** An inline policy of an IAM role. */
@@ -384,6 +394,8 @@ export interface Store {
   getUser(accountId: string, userName: string): Promise<IamUserRecord | undefined>
   /** Users of an account ordered by the UTF-8 bytes of their names. */
   listUsers(accountId: string): Promise<IamUserRecord[]>
+  /** Replaces a user's tags (reported as a change of the user); false if the user does not exist. */
+  updateUserTags(accountId: string, userName: string, tags: readonly IamTag[]): Promise<boolean>
   /** Deletes a user that has no access keys and no inline policies left, in one transaction. */
   deleteUser(accountId: string, userName: string): Promise<'deleted' | 'missing' | 'conflict'>
   /** Creates or replaces an inline policy; false if the user does not exist. */
@@ -399,7 +411,7 @@ export interface Store {
   /** Roles of an account ordered by the UTF-8 bytes of their names. */
   listRoles(accountId: string): Promise<IamRoleRecord[]>
   /**
-   * Writes a role's trust policy, description and MaxSessionDuration (the rest of the record is
+   * Writes a role's trust policy, description, MaxSessionDuration and tags (the rest of the record is
    * immutable); false if no role of that name and role id exists.
    */
   updateRole(role: IamRoleRecord): Promise<boolean>

@@ -1215,6 +1215,18 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
           assert.deepEqual(await store.listUsers(OTHER_ACCOUNT), [])
         }))
 
+      it('keeps a user\'s tags from creation and replaces them', () =>
+        withStore(async (store) => {
+          const tagged = { ...user('tina', 7), tags: [{ Key: 'team', Value: 'blue' }, { Key: 'cost-center', Value: '' }] }
+          await store.createUser(tagged)
+          assert.deepEqual(await store.getUser(ACCOUNT, 'tina'), tagged)
+          assert.equal(await store.updateUserTags(ACCOUNT, 'tina', [{ Key: 'team', Value: 'red' }]), true)
+          assert.deepEqual((await store.getUser(ACCOUNT, 'tina'))?.tags, [{ Key: 'team', Value: 'red' }])
+          assert.equal(await store.updateUserTags(ACCOUNT, 'tina', []), true)
+          assert.deepEqual(await store.getUser(ACCOUNT, 'tina'), user('tina', 7), 'no tags: no tags member')
+          assert.equal(await store.updateUserTags(ACCOUNT, 'nobody', []), false)
+        }))
+
       it('keeps inline policies per user, replacing by name', () =>
         withStore(async (store) => {
           assert.equal(await store.putUserPolicy({ accountId: ACCOUNT, userName: 'alice', policyName: 'p', document: '{}' }), false)
@@ -1361,6 +1373,11 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
           assert.deepEqual(await store.getRole(ACCOUNT, 'b'), cleared)
           assert.equal(await store.updateRole({ ...updated, roleId: 'AROATRENTEXAMPLE0009' }), false, 'a role of that name created anew is not the one updated')
           assert.equal(await store.updateRole(role('nobody', 5)), false)
+          const tagged = { ...role('c', 3), tags: [{ Key: 'project', Value: 'atlas' }] }
+          assert.equal(await store.updateRole(tagged), true)
+          assert.deepEqual(await store.getRole(ACCOUNT, 'c'), tagged)
+          await store.createRole({ ...role('d', 6), tags: [{ Key: 'k', Value: 'v' }] })
+          assert.deepEqual((await store.getRole(ACCOUNT, 'd'))?.tags, [{ Key: 'k', Value: 'v' }])
         }))
     })
 

@@ -277,6 +277,14 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       );
     `,
   },
+  {
+    name: '0010-iam-tags',
+    sql: `
+      -- Tags of IAM users and roles (aws:PrincipalTag), as JSON arrays of {Key, Value}.
+      ALTER TABLE iam_users ADD COLUMN tags text NOT NULL DEFAULT '[]';
+      ALTER TABLE iam_roles ADD COLUMN tags text NOT NULL DEFAULT '[]';
+    `,
+  },
 ]
 
 /**

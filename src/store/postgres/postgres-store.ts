@@ -17,6 +17,7 @@ import {
   type CanaryContextRecord,
   type CredentialRecord,
   type GrantPage,
+  type IamTag,
   type IamUserRecord,
   type IamRoleRecord,
   type RolePolicyRecord,
@@ -36,6 +37,7 @@ import { toUsage, type UsageRow } from '../key-usage-rows.js'
 import type { PgListenClient, PgPool, PgQueryable, PgQueryResult } from './postgres-config.js'
 import { migratePostgres, type PostgresMigrationReport } from './postgres-migrations.js'
 import { pgCountGrants, pgCreateGrant, pgDeleteGrant, pgGetGrant, pgGrantByToken, pgListGrants, pgListRetirableGrants } from './postgres-grants.js'
+import { tagsColumn, tagsFromColumn } from '../iam-tag-rows.js'
 import { PostgresChangeFeed, notifyAccessKeySql, notifyAliasSql, notifyKeySql, notifyPrincipalSql } from './postgres-notifications.js'
 import {
   KEY_LIFECYCLE_COLUMNS,
@@ -104,6 +106,7 @@ interface UserRow {
   arn: string
   path: string
   created_at: PgInt
+  tags: string
 }
 
 interface UserPolicyRow {
@@ -114,7 +117,7 @@ interface UserPolicyRow {
 }
 
 const CREDENTIAL_COLUMNS = 'access_key_id, account_id, principal_arn, wrapped_secret, created_at, user_name'
-const USER_COLUMNS = 'account_id, user_name, user_id, arn, path, created_at'
+const USER_COLUMNS = 'account_id, user_name, user_id, arn, path, created_at, tags'
 
 interface CredentialRow {
   user_name: string | null
@@ -658,14 +661,24 @@ export class PostgresStore implements Store {
 
   async createUser(user: IamUserRecord): Promise<boolean> {
     const u = user
-    const result = await this.#query(`INSERT INTO iam_users (${USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, [
+    const result = await this.#query(`INSERT INTO iam_users (${USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`, [
       u.accountId,
       u.userName,
       u.userId,
       u.arn,
       u.path,
       u.createdAt,
+      tagsColumn(u.tags),
     ])
+    return result.rowCount === 1
+  }
+
+  async updateUserTags(accountId: string, userName: string, tags: readonly IamTag[]): Promise<boolean> {
+    const result = await this.#query(
+      `WITH u AS (UPDATE iam_users SET tags = $1 WHERE account_id = $2 AND user_name = $3 RETURNING account_id, user_name)
+       SELECT ${USER_NOTIFY} FROM u`,
+      [tagsColumn(tags), accountId, userName],
+    )
     return result.rowCount === 1
   }
 
@@ -742,7 +755,7 @@ export class PostgresStore implements Store {
 
   async createRole(role: IamRoleRecord): Promise<boolean> {
     const r = role
-    const result = await this.#query(`INSERT INTO iam_roles (${ROLE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`, [
+    const result = await this.#query(`INSERT INTO iam_roles (${ROLE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`, [
       r.accountId,
       r.roleName,
       r.roleId,
@@ -752,6 +765,7 @@ export class PostgresStore implements Store {
       r.createdAt,
       r.maxSessionDuration,
       r.description ?? null,
+      tagsColumn(r.tags),
     ])
     return result.rowCount === 1
   }
@@ -771,10 +785,10 @@ export class PostgresStore implements Store {
   async updateRole(role: IamRoleRecord): Promise<boolean> {
     const r = role
     const result = await this.#query(
-      `WITH u AS (UPDATE iam_roles SET trust_policy = $1, max_session_duration = $2, description = $3
+      `WITH u AS (UPDATE iam_roles SET trust_policy = $1, max_session_duration = $2, description = $3, tags = $7
          WHERE account_id = $4 AND role_name = $5 AND role_id = $6 RETURNING account_id, role_name)
        SELECT ${ROLE_NOTIFY} FROM u`,
-      [r.trustPolicy, r.maxSessionDuration, r.description ?? null, r.accountId, r.roleName, r.roleId],
+      [r.trustPolicy, r.maxSessionDuration, r.description ?? null, r.accountId, r.roleName, r.roleId, tagsColumn(r.tags)],
     )
     return result.rowCount === 1
   }
@@ -1153,10 +1167,10 @@ function toCredential(row: CredentialRow): CredentialRecord {
 }
 
 function toUser(r: UserRow): IamUserRecord {
-  return { accountId: r.account_id, userName: r.user_name, userId: r.user_id, arn: r.arn, path: r.path, createdAt: int(r.created_at) }
+  return { accountId: r.account_id, userName: r.user_name, userId: r.user_id, arn: r.arn, path: r.path, createdAt: int(r.created_at), ...tagsFromColumn(r.tags) }
 }
 
-const ROLE_COLUMNS = 'account_id, role_name, role_id, arn, path, trust_policy, created_at, max_session_duration, description'
+const ROLE_COLUMNS = 'account_id, role_name, role_id, arn, path, trust_policy, created_at, max_session_duration, description, tags'
 const SESSION_COLUMNS = 'access_key_id, account_id, role_name, role_id, session_name, wrapped_secret, token_hash, created_at, expires_at, session_policy'
 
 interface RoleRow {
@@ -1169,6 +1183,7 @@ interface RoleRow {
   created_at: PgInt
   max_session_duration: PgInt
   description: string | null
+  tags: string
 }
 
 interface RolePolicyRow {
@@ -1192,7 +1207,7 @@ interface SessionRow {
 }
 
 function toRole(r: RoleRow): IamRoleRecord {
-  return { accountId: r.account_id, roleName: r.role_name, roleId: r.role_id, arn: r.arn, path: r.path, trustPolicy: r.trust_policy, createdAt: int(r.created_at), maxSessionDuration: int(r.max_session_duration), ...(r.description === null ? {} : { description: r.description }) }
+  return { accountId: r.account_id, roleName: r.role_name, roleId: r.role_id, arn: r.arn, path: r.path, trustPolicy: r.trust_policy, createdAt: int(r.created_at), maxSessionDuration: int(r.max_session_duration), ...(r.description === null ? {} : { description: r.description }), ...tagsFromColumn(r.tags) }
 }
 
 function toRolePolicy(r: RolePolicyRow): RolePolicyRecord {

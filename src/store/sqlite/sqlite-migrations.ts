@@ -252,6 +252,14 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    name: '0010-iam-tags',
+    sql: `
+      -- Tags of IAM users and roles (aws:PrincipalTag), as JSON arrays of {Key, Value}.
+      ALTER TABLE iam_users ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE iam_roles ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+    `,
+  },
 ]
 
 /**

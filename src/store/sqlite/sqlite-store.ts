@@ -6,6 +6,7 @@ import {
   type CanaryContextRecord,
   type CredentialRecord,
   type GrantPage,
+  type IamTag,
   type IamUserRecord,
   type IamRoleRecord,
   type RolePolicyRecord,
@@ -20,6 +21,7 @@ import {
   type Store,
   type Tag,
 } from '../store.js'
+import { tagsColumn, tagsFromColumn } from '../iam-tag-rows.js'
 import { toUsage, type UsageRow } from '../key-usage-rows.js'
 import {
   aliasMarkerScope,
@@ -97,6 +99,7 @@ interface UserRow {
   arn: string
   path: string
   created_at: number
+  tags: string
 }
 
 interface UserPolicyRow {
@@ -107,7 +110,7 @@ interface UserPolicyRow {
 }
 
 const CREDENTIAL_COLUMNS = 'access_key_id, account_id, principal_arn, wrapped_secret, created_at, user_name'
-const USER_COLUMNS = 'account_id, user_name, user_id, arn, path, created_at'
+const USER_COLUMNS = 'account_id, user_name, user_id, arn, path, created_at, tags'
 
 const KEY_COLUMNS =
   'seq, key_id, arn, account_id, region, creation_date, description, key_usage, key_spec, origin, key_state, ' +
@@ -219,7 +222,7 @@ function prepareAll(db: SqliteDatabase) {
     deleteCredential: p('DELETE FROM credentials WHERE access_key_id = ?'),
     listUserCredentials: p(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE account_id = ? AND user_name = ?
       ORDER BY created_at, access_key_id`),
-    createUser: p(`INSERT INTO iam_users (${USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+    createUser: p(`INSERT INTO iam_users (${USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
     getUser: p(`SELECT ${USER_COLUMNS} FROM iam_users WHERE account_id = ? AND user_name = ?`),
     listUsers: p(`SELECT ${USER_COLUMNS} FROM iam_users WHERE account_id = ? ORDER BY user_name`),
     userDependents: p(`SELECT (SELECT count(*) FROM credentials WHERE account_id = @a AND user_name = @u)
@@ -576,7 +579,11 @@ export class SqliteStore implements Store {
 
   async createUser(user: IamUserRecord): Promise<boolean> {
     const u = user
-    return this.#sql().createUser.run(u.accountId, u.userName, u.userId, u.arn, u.path, u.createdAt).changes === 1
+    return this.#sql().createUser.run(u.accountId, u.userName, u.userId, u.arn, u.path, u.createdAt, tagsColumn(u.tags)).changes === 1
+  }
+
+  async updateUserTags(accountId: string, userName: string, tags: readonly IamTag[]): Promise<boolean> {
+    return this.#prepare('UPDATE iam_users SET tags = ? WHERE account_id = ? AND user_name = ?').run(tagsColumn(tags), accountId, userName).changes === 1
   }
 
   async getUser(accountId: string, userName: string): Promise<IamUserRecord | undefined> {
@@ -623,8 +630,8 @@ export class SqliteStore implements Store {
 
   async createRole(role: IamRoleRecord): Promise<boolean> {
     const r = role
-    return this.#prepare(`INSERT INTO iam_roles (${ROLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
-      .run(r.accountId, r.roleName, r.roleId, r.arn, r.path, r.trustPolicy, r.createdAt, r.maxSessionDuration, r.description ?? null).changes === 1
+    return this.#prepare(`INSERT INTO iam_roles (${ROLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+      .run(r.accountId, r.roleName, r.roleId, r.arn, r.path, r.trustPolicy, r.createdAt, r.maxSessionDuration, r.description ?? null, tagsColumn(r.tags)).changes === 1
   }
 
   async getRole(accountId: string, roleName: string): Promise<IamRoleRecord | undefined> {
@@ -638,8 +645,8 @@ export class SqliteStore implements Store {
 
   async updateRole(role: IamRoleRecord): Promise<boolean> {
     const r = role
-    return this.#prepare('UPDATE iam_roles SET trust_policy = ?, max_session_duration = ?, description = ? WHERE account_id = ? AND role_name = ? AND role_id = ?')
-      .run(r.trustPolicy, r.maxSessionDuration, r.description ?? null, r.accountId, r.roleName, r.roleId).changes === 1
+    return this.#prepare('UPDATE iam_roles SET trust_policy = ?, max_session_duration = ?, description = ?, tags = ? WHERE account_id = ? AND role_name = ? AND role_id = ?')
+      .run(r.trustPolicy, r.maxSessionDuration, r.description ?? null, tagsColumn(r.tags), r.accountId, r.roleName, r.roleId).changes === 1
   }
 
   async deleteRole(accountId: string, roleName: string): Promise<'deleted' | 'missing' | 'conflict'> {
@@ -935,10 +942,10 @@ function toCredential(row: CredentialRow): CredentialRecord {
 }
 
 function toUser(r: UserRow): IamUserRecord {
-  return { accountId: r.account_id, userName: r.user_name, userId: r.user_id, arn: r.arn, path: r.path, createdAt: r.created_at }
+  return { accountId: r.account_id, userName: r.user_name, userId: r.user_id, arn: r.arn, path: r.path, createdAt: r.created_at, ...tagsFromColumn(r.tags) }
 }
 
-const ROLE_COLUMNS = 'account_id, role_name, role_id, arn, path, trust_policy, created_at, max_session_duration, description'
+const ROLE_COLUMNS = 'account_id, role_name, role_id, arn, path, trust_policy, created_at, max_session_duration, description, tags'
 const SESSION_COLUMNS = 'access_key_id, account_id, role_name, role_id, session_name, wrapped_secret, token_hash, created_at, expires_at, session_policy'
 
 interface RoleRow {
@@ -951,6 +958,7 @@ interface RoleRow {
   created_at: number
   max_session_duration: number
   description: string | null
+  tags: string
 }
 
 interface RolePolicyRow {
@@ -974,7 +982,7 @@ interface SessionRow {
 }
 
 function toRole(r: RoleRow): IamRoleRecord {
-  return { accountId: r.account_id, roleName: r.role_name, roleId: r.role_id, arn: r.arn, path: r.path, trustPolicy: r.trust_policy, createdAt: r.created_at, maxSessionDuration: r.max_session_duration, ...(r.description === null ? {} : { description: r.description }) }
+  return { accountId: r.account_id, roleName: r.role_name, roleId: r.role_id, arn: r.arn, path: r.path, trustPolicy: r.trust_policy, createdAt: r.created_at, maxSessionDuration: r.max_session_duration, ...(r.description === null ? {} : { description: r.description }), ...tagsFromColumn(r.tags) }
 }
 
 function toRolePolicy(r: RolePolicyRow): RolePolicyRecord {

@@ -1,0 +1,12 @@
+import type { IamTag } from './store.js'
+
+/** The stored form of an IAM user's or role's tags: a JSON array of `{Key, Value}`. */
+export function tagsColumn(tags: readonly IamTag[] | undefined): string {
+  return JSON.stringify((tags ?? []).map((t) => ({ Key: t.Key, Value: t.Value })))
+}
+
+/** The `tags` member of a record read back: absent when there are none. */
+export function tagsFromColumn(text: string): { tags?: IamTag[] } {
+  const tags = JSON.parse(text) as IamTag[]
+  return tags.length > 0 ? { tags } : {}
+}
