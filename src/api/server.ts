@@ -140,8 +140,19 @@ export function createApiServer(service: KmsService, options: ApiOptions): Serve
   }
   // An access key deleted through another node sharing the store (or a session of a role deleted
   // there) stops working here when the report arrives, not only when its signing key expires.
-  const unsubscribe = service.deps.store.subscribe?.((change) => {
+  // A user or role changed there (its tags among the rest, which cached principals carry): its
+  // access keys and sessions are looked up and forgotten too.
+  const forgetAll = (ids: Promise<string[]>): void => {
+    ids.then(
+      (list) => list.forEach((id) => query.forgetAccessKey(id)),
+      (e: unknown) => log(`forgetting the access keys of a changed IAM principal failed: ${e instanceof Error ? e.message : String(e)}`),
+    )
+  }
+  const store = service.deps.store
+  const unsubscribe = store.subscribe?.((change) => {
     if (change.accessKeyId !== undefined) query.forgetAccessKey(change.accessKeyId)
+    if (change.user !== undefined) forgetAll(store.listUserCredentials(change.user.accountId, change.user.userName).then((cs) => cs.map((c) => c.accessKeyId)))
+    if (change.role !== undefined) forgetAll(store.listRoleSessionIds(change.role.accountId, change.role.roleName))
     if (change.everything) for (const v of all) v.clear()
   })
 

@@ -44,6 +44,7 @@ export function requestAlias(keyIdInput: string): { requestAlias?: string } {
 
 /** The caller as the policy language sees it. */
 export function requestPrincipal(caller: Caller): RequestPrincipal {
+  const tags = caller.tags === undefined ? {} : { tags: caller.tags }
   if (caller.role) {
     return {
       arn: caller.principalArn,
@@ -51,10 +52,11 @@ export function requestPrincipal(caller: Caller): RequestPrincipal {
       type: 'assumed-role',
       roleArn: caller.role.roleArn,
       userId: `${caller.role.roleId}:${caller.role.sessionName}`,
+      ...tags,
     }
   }
   if (caller.user) {
-    return { arn: caller.principalArn, account: caller.accountId, type: 'user', userId: caller.user.userId, username: caller.user.userName }
+    return { arn: caller.principalArn, account: caller.accountId, type: 'user', userId: caller.user.userId, username: caller.user.userName, ...tags }
   }
   return { arn: caller.principalArn, account: caller.accountId, type: 'root', userId: caller.accountId }
 }

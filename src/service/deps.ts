@@ -37,6 +37,11 @@ export interface Caller {
     /** The session policy passed to AssumeRole: the session may do only what it allows too. */
     sessionPolicy?: string
   }
+  /**
+   * The IAM user's or (for a role session) the role's tags, as read when the access key's signing
+   * key was derived (`aws:PrincipalTag/<key>`); a tag change makes the verifier forget that key.
+   */
+  tags?: Readonly<Record<string, string>>
   /** The address the request came from (aws:SourceIp). */
   sourceIp?: string
   /** Filled in while the request runs; read afterwards by the audit trail and canaries. */

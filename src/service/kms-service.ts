@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { zeroize } from '../core/secret.js'
-import type { IamRoleRecord } from '../store/store.js'
+import type { IamRoleRecord, IamTag } from '../store/store.js'
 import { KmsError } from '../core/errors.js'
 import { requestEvent, type RequestOutcome } from './audit-record.js'
 import { TRACKED_OPERATIONS } from './key-usage.js'
@@ -196,15 +196,17 @@ export class KmsService {
     const credential = await this.deps.store.getCredential(accessKeyId)
     if (!credential) return undefined
     let user: Caller['user']
+    let tags: Caller['tags']
     if (credential.userName !== undefined) {
       const record = await this.deps.store.getUser(credential.accountId, credential.userName)
       if (!record) return undefined
       user = { userName: record.userName, userId: record.userId }
+      tags = tagsOf(record.tags).tags
     }
     const signingKey = await this.deps.hsm.deriveSigningKey(accessKeyId, credential.wrappedSecret, date, region, service)
     return {
       signingKey,
-      principal: { accountId: credential.accountId, principalArn: credential.principalArn, accessKeyId, ...(user ? { user } : {}) },
+      principal: { accountId: credential.accountId, principalArn: credential.principalArn, accessKeyId, ...(user ? { user } : {}), ...(tags ? { tags } : {}) },
     }
   }
 
@@ -221,6 +223,7 @@ export class KmsService {
         accountId: session.accountId,
         principalArn: assumedRoleArn(this.deps.partition, session.accountId, role.roleName, session.sessionName),
         accessKeyId,
+        ...tagsOf(role.tags),
         role: {
           roleName: role.roleName,
           roleId: role.roleId,
@@ -320,6 +323,11 @@ export class KmsService {
 }
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
+
+/** A principal's tags as the policy engine reads them (`Caller.tags`); no member when there are none. */
+function tagsOf(tags: readonly IamTag[] | undefined): { tags?: Record<string, string> } {
+  return tags === undefined || tags.length === 0 ? {} : { tags: Object.fromEntries(tags.map((t) => [t.Key, t.Value])) }
+}
 
 /** The ARN of a role session: `arn:aws:sts::<acct>:assumed-role/<role>/<session>`. */
 export function assumedRoleArn(partition: string, accountId: string, roleName: string, sessionName: string): string {

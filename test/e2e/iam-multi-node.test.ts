@@ -118,6 +118,19 @@ describe('Trent on PostgreSQL', { skip: pgSkip() }, () => {
       }
     })
 
+    it(`denies on B, within ${BOUND_MS} ms, once a tag a user's identity policy requires is removed through A`, async () => {
+      await onA(['iam', 'create-user', '--user-name', 'tagged', '--tags', 'Key=clearance,Value=high'])
+      const needsTag = policy({ Effect: 'Allow', Action: 'kms:*', Resource: '*', Condition: { StringEquals: { 'aws:PrincipalTag/clearance': 'high' } } })
+      await onA(['iam', 'put-user-policy', '--user-name', 'tagged', '--policy-name', 'use', '--policy-document', needsTag])
+      const k = (await onA(['iam', 'create-access-key', '--user-name', 'tagged'])).AccessKey
+      const kms = clientOfB({ accessKeyId: k.AccessKeyId, secretAccessKey: k.SecretAccessKey })
+      await encrypt(kms)()
+      await encrypt(kms)()
+      // B holds the user's principal, tags included, with its cached signing key: the change must reach it.
+      await onA(['iam', 'untag-user', '--user-name', 'tagged', '--tag-keys', 'clearance'])
+      await failsWithin(encrypt(kms), 'AccessDeniedException', Date.now())
+    })
+
     it(`refuses on B, within ${BOUND_MS} ms, the session of a role deleted through A`, async () => {
       const trust = policy({ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' })
       await onA(['iam', 'create-role', '--role-name', 'temporary', '--assume-role-policy-document', trust])

@@ -317,6 +317,49 @@ describe('IAM roles and STS AssumeRole through the AWS CLI, the session used wit
     assert.deepEqual([...users].sort(), users)
   })
 
+  it('tags users and roles: aws:PrincipalTag in a key policy follows TagUser, UntagUser and UntagRole at once', async () => {
+    const byTeam = (team: string) =>
+      policy(
+        { Sid: 'Admin', Effect: 'Allow', Principal: { AWS: ROOT }, Action: 'kms:*', Resource: '*' },
+        { Sid: 'ByTeam', Effect: 'Allow', Principal: '*', Action: 'kms:Encrypt', Resource: '*', Condition: { StringEquals: { 'aws:PrincipalAccount': ACCOUNT, 'aws:PrincipalTag/team': team } } },
+      )
+    const keyId = (await admin.send(new CreateKeyCommand({ Policy: byTeam('blue') }))).KeyMetadata!.KeyId!
+    const encrypt = (c: KMSClient) => c.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('tagged') }))
+
+    const user = (await aws(['iam', 'create-user', '--user-name', 'tagged-user', '--tags', 'Key=team,Value=blue', 'Key=cost,Value=42'])).User
+    assert.deepEqual(user.Tags, [{ Key: 'team', Value: 'blue' }, { Key: 'cost', Value: '42' }])
+    assert.deepEqual((await aws(['iam', 'get-user', '--user-name', 'tagged-user'])).User.Tags, user.Tags)
+    const key = (await aws(['iam', 'create-access-key', '--user-name', 'tagged-user'])).AccessKey
+    const asUser = client({ accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey })
+    await encrypt(asUser)
+
+    // TEAM differs from team only in case: it replaces it.
+    await aws(['iam', 'tag-user', '--user-name', 'tagged-user', '--tags', 'Key=TEAM,Value=red'])
+    assert.deepEqual((await aws(['iam', 'list-user-tags', '--user-name', 'tagged-user'])).Tags, [{ Key: 'cost', Value: '42' }, { Key: 'TEAM', Value: 'red' }])
+    await rejects(encrypt(asUser), 'AccessDeniedException')
+    await aws(['iam', 'untag-user', '--user-name', 'tagged-user', '--tag-keys', 'team', 'cost'])
+    assert.deepEqual((await aws(['iam', 'list-user-tags', '--user-name', 'tagged-user'])).Tags, [])
+    assert.equal((await aws(['iam', 'get-user', '--user-name', 'tagged-user'])).User.Tags, undefined)
+    await aws(['iam', 'tag-user', '--user-name', 'tagged-user', '--tags', 'Key=team,Value=blue'])
+    await encrypt(asUser)
+
+    const role = (await aws(['iam', 'create-role', '--role-name', 'tagged-role', '--assume-role-policy-document', trustAccount, '--tags', 'Key=team,Value=blue'])).Role
+    assert.deepEqual(role.Tags, [{ Key: 'team', Value: 'blue' }])
+    const session = client((await assume(role.Arn, 'tagged')).credentials)
+    await encrypt(session)
+    await aws(['iam', 'untag-role', '--role-name', 'tagged-role', '--tag-keys', 'team'])
+    await rejects(encrypt(session), 'AccessDeniedException')
+    await aws(['iam', 'tag-role', '--role-name', 'tagged-role', '--tags', 'Key=team,Value=blue'])
+    assert.deepEqual((await aws(['iam', 'list-role-tags', '--role-name', 'tagged-role'])).Tags, [{ Key: 'team', Value: 'blue' }])
+    await encrypt(session)
+
+    assert.match(await awsFails(['iam', 'tag-user', '--user-name', 'tagged-user', '--tags', 'Key=a,Value=1', 'Key=A,Value=2']), /InvalidInput.*Duplicate tag keys found/)
+    assert.match(await awsFails(['iam', 'tag-user', '--user-name', 'tagged-user', '--tags', 'Key=bad#key,Value=1']), /ValidationError.*Member must satisfy regular expression pattern/)
+    assert.match(await awsFails(['iam', 'tag-user', '--user-name', 'nobody', '--tags', 'Key=a,Value=1']), /NoSuchEntity/)
+    const many = Array.from({ length: 50 }, (_, i) => `Key=k${i},Value=v`)
+    assert.match(await awsFails(['iam', 'tag-role', '--role-name', 'tagged-role', '--tags', ...many]), /LimitExceeded/)
+  })
+
   it('keeps IAM paths: ARNs with the path, PathPrefix listings, key policies and AssumeRole by the path ARN', async () => {
     const user = (await aws(['iam', 'create-user', '--user-name', 'pathed-user', '--path', '/division/team/'])).User
     assert.equal(user.Path, '/division/team/')

@@ -1,4 +1,5 @@
-import { authorizeIam, checkTrustPolicy, IamError, newRoleId, ROLE_SESSION_SECONDS, roleArn, roleSettings, roleXml, type IamAction } from './iam-action.js'
+import { authorizeIam, checkTrustPolicy, IamError, newRoleId, ROLE_SESSION_SECONDS, roleArn, roleSettings, roleXml, tagsXml, type IamAction } from './iam-action.js'
+import { tagsParam } from './tags.js'
 
 export const createRole: IamAction = {
   name: 'CreateRole',
@@ -8,6 +9,7 @@ export const createRole: IamAction = {
     const trustPolicy = params.required('AssumeRolePolicyDocument')
     const path = params.path('Path')
     const settings = roleSettings(params)
+    const tags = tagsParam(params)
     const arn = roleArn(ctx, roleName, path)
     await authorizeIam(ctx, 'CreateRole', arn)
     checkTrustPolicy(trustPolicy)
@@ -21,8 +23,9 @@ export const createRole: IamAction = {
       createdAt: ctx.deps.clock.now(),
       maxSessionDuration: ROLE_SESSION_SECONDS.default,
       ...settings,
+      ...(tags.length > 0 ? { tags } : {}),
     }
     if (!(await ctx.deps.store.createRole(role))) throw new IamError('EntityAlreadyExists', `Role with name ${roleName} already exists.`, 409)
-    return { Role: roleXml(role) }
+    return { Role: { ...roleXml(role), Tags: tagsXml(role.tags) } }
   },
 }

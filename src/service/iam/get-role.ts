@@ -1,4 +1,4 @@
-import { authorizeIam, existingRoleArn, noSuchRole, roleXml, type IamAction } from './iam-action.js'
+import { authorizeIam, existingRoleArn, noSuchRole, roleXml, tagsXml, type IamAction } from './iam-action.js'
 
 export const getRole: IamAction = {
   name: 'GetRole',
@@ -8,6 +8,6 @@ export const getRole: IamAction = {
     await authorizeIam(ctx, 'GetRole', await existingRoleArn(ctx, roleName))
     const role = await ctx.deps.store.getRole(ctx.caller.accountId, roleName)
     if (!role) throw noSuchRole(roleName)
-    return { Role: roleXml(role) }
+    return { Role: { ...roleXml(role), Tags: tagsXml(role.tags) } }
   },
 }

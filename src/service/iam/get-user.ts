@@ -1,4 +1,4 @@
-import { authorizeIam, existingUserArn, noSuchUser, targetUserName, userXml, type IamAction } from './iam-action.js'
+import { authorizeIam, existingUserArn, noSuchUser, targetUserName, tagsXml, userXml, type IamAction } from './iam-action.js'
 
 export const getUser: IamAction = {
   name: 'GetUser',
@@ -8,6 +8,6 @@ export const getUser: IamAction = {
     await authorizeIam(ctx, 'GetUser', await existingUserArn(ctx, userName))
     const user = await ctx.deps.store.getUser(ctx.caller.accountId, userName)
     if (!user) throw noSuchUser(userName)
-    return { User: userXml(user) }
+    return { User: { ...userXml(user), Tags: tagsXml(user.tags) } }
   },
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { isKmsError } from '../../core/errors.js'
-import type { IamRoleRecord, IamUserRecord } from '../../store/store.js'
+import type { IamRoleRecord, IamTag, IamUserRecord } from '../../store/store.js'
 import { parsePolicy, type ParsedPolicy } from '../../policy/index.js'
 import { authorizeByIdentity } from '../authorize.js'
 import type { Caller, ServiceDeps } from '../deps.js'
@@ -150,6 +150,11 @@ const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
 /** A new unique id of a user: `AIDA` + 16 base32 characters. */
 export function newUserId(): string {
   return `AIDA${[...randomBytes(16)].map((b) => BASE32[b & 31]).join('')}`
+}
+
+/** The `Tags` member of GetUser / GetRole / Create* answers; absent when there are none (List* omit tags, as AWS's do). */
+export function tagsXml(tags: readonly IamTag[] | undefined): XmlObject[] | undefined {
+  return tags === undefined || tags.length === 0 ? undefined : tags.map((t) => ({ Key: t.Key, Value: t.Value }))
 }
 
 export function userXml(u: IamUserRecord): XmlObject {

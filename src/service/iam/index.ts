@@ -19,12 +19,13 @@ import { listRolePolicies, listRoles, listUserPolicies } from './list-roles.js'
 import { listUsers } from './list-users.js'
 import { updateAssumeRolePolicy, updateRole } from './update-role.js'
 import { putUserPolicy } from './put-user-policy.js'
+import { listRoleTags, listUserTags, tagRole, tagUser, untagRole, untagUser } from './tags.js'
 
 export { IamError, Params, type IamAction, type IamContext, type XmlObject, type XmlValue } from './iam-action.js'
 
 /** The IAM (Version 2010-05-08) and STS (Version 2011-06-15) actions Trent answers, by name. */
 export const IAM_ACTIONS: ReadonlyMap<string, IamAction> = new Map(
-  [createUser, getUser, deleteUser, listUsers, createAccessKey, deleteAccessKey, listAccessKeys, putUserPolicy, getUserPolicy, deleteUserPolicy, getCallerIdentity, createRole, getRole, deleteRole, putRolePolicy, getRolePolicy, deleteRolePolicy, assumeRole, updateRole, updateAssumeRolePolicy, listRoles, listRolePolicies, listUserPolicies].map(
+  [createUser, getUser, deleteUser, listUsers, createAccessKey, deleteAccessKey, listAccessKeys, putUserPolicy, getUserPolicy, deleteUserPolicy, getCallerIdentity, createRole, getRole, deleteRole, putRolePolicy, getRolePolicy, deleteRolePolicy, assumeRole, updateRole, updateAssumeRolePolicy, listRoles, listRolePolicies, listUserPolicies, tagUser, untagUser, listUserTags, tagRole, untagRole, listRoleTags].map(
     (a) => [a.name, a],
   ),
 )

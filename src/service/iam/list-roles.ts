@@ -1,4 +1,4 @@
-import { authorizeIam, listPage, noSuchRole, noSuchUser, roleArn, roleXml, userArn, type IamAction, type IamContext } from './iam-action.js'
+import { authorizeIam, existingRoleArn, existingUserArn, listPage, noSuchRole, noSuchUser, roleArn, roleXml, type IamAction, type IamContext } from './iam-action.js'
 
 /** IAM ListRoles: the account's roles by name, with `PathPrefix`, `Marker` and `MaxItems`. */
 export const listRoles: IamAction = {
@@ -17,7 +17,7 @@ export const listRoles: IamAction = {
 interface PolicyOwner {
   readonly kind: 'Role' | 'User'
   readonly maxName: number
-  arn(ctx: IamContext, name: string): string
+  arn(ctx: IamContext, name: string): Promise<string>
   /** The owner's policies, or undefined when it does not exist. */
   policies(ctx: IamContext, name: string): Promise<Array<{ policyName: string }> | undefined>
   missing(name: string): Error
@@ -30,7 +30,7 @@ function listPolicyNames(owner: PolicyOwner): IamAction {
     service: 'iam',
     async run(ctx, params) {
       const name = params.name(`${owner.kind}Name`, owner.maxName)
-      await authorizeIam(ctx, `List${owner.kind}Policies`, owner.arn(ctx, name))
+      await authorizeIam(ctx, `List${owner.kind}Policies`, await owner.arn(ctx, name))
       const policies = await owner.policies(ctx, name)
       if (!policies) throw owner.missing(name)
       const page = listPage(params, policies, (p) => p.policyName)
@@ -42,7 +42,7 @@ function listPolicyNames(owner: PolicyOwner): IamAction {
 export const listRolePolicies = listPolicyNames({
   kind: 'Role',
   maxName: 64,
-  arn: roleArn,
+  arn: existingRoleArn,
   policies: async (ctx, name) => ((await ctx.deps.store.getRole(ctx.caller.accountId, name)) ? ctx.deps.store.listRolePolicies(ctx.caller.accountId, name) : undefined),
   missing: noSuchRole,
 })
@@ -50,7 +50,7 @@ export const listRolePolicies = listPolicyNames({
 export const listUserPolicies = listPolicyNames({
   kind: 'User',
   maxName: 128,
-  arn: userArn,
+  arn: existingUserArn,
   policies: async (ctx, name) => ((await ctx.deps.store.getUser(ctx.caller.accountId, name)) ? ctx.deps.store.listUserPolicies(ctx.caller.accountId, name) : undefined),
   missing: noSuchUser,
 })

@@ -1,0 +1,124 @@
+import type { IamTag } from '../../store/store.js'
+import { authorizeIam, existingRoleArn, existingUserArn, IamError, listPage, noSuchRole, noSuchUser, type IamAction, type IamContext, type Params } from './iam-action.js'
+
+/** AWS's most tags on one IAM user or role. */
+const MAX_TAGS = 50
+const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$/u
+const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u
+
+const sameKey = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase()
+
+/** The `Tags.member.N.Key` / `.Value` of a request, checked as AWS checks them (none when absent). */
+export function tagsParam(params: Params): IamTag[] {
+  const tags: IamTag[] = []
+  for (let n = 1; params.optional(`Tags.member.${n}.Key`) !== undefined || params.optional(`Tags.member.${n}.Value`) !== undefined; n++) {
+    const Key = params.text(`Tags.member.${n}.Key`, 1, 128, TAG_KEY, '[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+')
+    const Value = params.text(`Tags.member.${n}.Value`, 0, 256, TAG_VALUE, '[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*')
+    // IAM tag keys are unique without regard to case.
+    if (tags.some((t) => sameKey(t.Key, Key))) throw new IamError('InvalidInput', 'Duplicate tag keys found. Please note that Tag keys are case insensitive.')
+    tags.push({ Key, Value })
+  }
+  if (tags.length > MAX_TAGS) throw tooMany()
+  return tags
+}
+
+function tooMany(): IamError {
+  // Guessed wording: AWS documents the quota (50 tags per IAM user or role), not this message.
+  return new IamError('LimitExceeded', `Cannot exceed quota for tags per entity: ${MAX_TAGS}.`, 409)
+}
+
+/** What the tag actions of users and roles differ in. */
+interface TagOwner {
+  readonly kind: 'User' | 'Role'
+  arn(ctx: IamContext, name: string): Promise<string>
+  /** The owner's tags, or undefined when it does not exist. */
+  tags(ctx: IamContext, name: string): Promise<IamTag[] | undefined>
+  /** Stores the owner's tags; false when it is gone. */
+  write(ctx: IamContext, name: string, tags: IamTag[]): Promise<boolean>
+  /** Its access keys (a user's, or a role's sessions'), whose cached signing keys carry the old tags. */
+  accessKeyIds(ctx: IamContext, name: string): Promise<string[]>
+  missing(name: string): Error
+}
+
+/** Reads the owner's tags, applies `change`, writes them back and makes its callers' cached principals go. */
+async function retag(owner: TagOwner, ctx: IamContext, name: string, change: (tags: IamTag[]) => IamTag[]): Promise<void> {
+  const tags = await owner.tags(ctx, name)
+  if (!tags) throw owner.missing(name)
+  const next = change(tags)
+  if (next.length > MAX_TAGS) throw tooMany()
+  if (!(await owner.write(ctx, name, next))) throw owner.missing(name)
+  for (const id of await owner.accessKeyIds(ctx, name)) ctx.forgetAccessKey(id)
+}
+
+/** TagUser / TagRole, UntagUser / UntagRole, ListUserTags / ListRoleTags of one kind of owner. */
+function tagActions(owner: TagOwner): IamAction[] {
+  const nameOf = (params: Params): string => params.name(`${owner.kind}Name`, 128)
+  return [
+    {
+      name: `Tag${owner.kind}`,
+      service: 'iam',
+      async run(ctx, params) {
+        const name = nameOf(params)
+        const added = tagsParam(params)
+        if (added.length === 0) params.required('Tags.member.1.Key')
+        await authorizeIam(ctx, `Tag${owner.kind}`, await owner.arn(ctx, name))
+        await retag(owner, ctx, name, (tags) => [...tags.filter((t) => !added.some((a) => sameKey(a.Key, t.Key))), ...added])
+        return undefined
+      },
+    },
+    {
+      name: `Untag${owner.kind}`,
+      service: 'iam',
+      async run(ctx, params) {
+        const name = nameOf(params)
+        const keys: string[] = []
+        for (let n = 1; params.optional(`TagKeys.member.${n}`) !== undefined; n++) keys.push(params.text(`TagKeys.member.${n}`, 1, 128, TAG_KEY, '[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+'))
+        if (keys.length === 0) params.required('TagKeys.member.1')
+        await authorizeIam(ctx, `Untag${owner.kind}`, await owner.arn(ctx, name))
+        await retag(owner, ctx, name, (tags) => tags.filter((t) => !keys.some((k) => sameKey(k, t.Key))))
+        return undefined
+      },
+    },
+    {
+      name: `List${owner.kind}Tags`,
+      service: 'iam',
+      async run(ctx, params) {
+        const name = nameOf(params)
+        await authorizeIam(ctx, `List${owner.kind}Tags`, await owner.arn(ctx, name))
+        const tags = await owner.tags(ctx, name)
+        if (!tags) throw owner.missing(name)
+        const page = listPage(params, tags, (t) => t.Key)
+        return { Tags: page.items.map((t) => ({ Key: t.Key, Value: t.Value })), IsTruncated: page.IsTruncated, Marker: page.Marker }
+      },
+    },
+  ]
+}
+
+export const [tagUser, untagUser, listUserTags] = tagActions({
+  kind: 'User',
+  arn: existingUserArn,
+  tags: async (ctx, name) => {
+    const user = await ctx.deps.store.getUser(ctx.caller.accountId, name)
+    return user ? (user.tags ?? []) : undefined
+  },
+  write: (ctx, name, tags) => ctx.deps.store.updateUserTags(ctx.caller.accountId, name, tags),
+  accessKeyIds: async (ctx, name) => (await ctx.deps.store.listUserCredentials(ctx.caller.accountId, name)).map((c) => c.accessKeyId),
+  missing: noSuchUser,
+}) as [IamAction, IamAction, IamAction]
+
+export const [tagRole, untagRole, listRoleTags] = tagActions({
+  kind: 'Role',
+  arn: existingRoleArn,
+  tags: async (ctx, name) => {
+    const role = await ctx.deps.store.getRole(ctx.caller.accountId, name)
+    return role ? (role.tags ?? []) : undefined
+  },
+  write: async (ctx, name, tags) => {
+    const role = await ctx.deps.store.getRole(ctx.caller.accountId, name)
+    if (!role) return false
+    const { tags: _old, ...rest } = role
+    return ctx.deps.store.updateRole(tags.length > 0 ? { ...rest, tags } : rest)
+  },
+  accessKeyIds: (ctx, name) => ctx.deps.store.listRoleSessionIds(ctx.caller.accountId, name),
+  missing: noSuchRole,
+}) as [IamAction, IamAction, IamAction]
