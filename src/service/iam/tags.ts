@@ -51,7 +51,7 @@ async function retag(owner: TagOwner, ctx: IamContext, name: string, change: (ta
 }
 
 /** TagUser / TagRole, UntagUser / UntagRole, ListUserTags / ListRoleTags of one kind of owner. */
-function tagActions(owner: TagOwner): IamAction[] {
+function tagActions(owner: TagOwner): [IamAction, IamAction, IamAction] {
   const nameOf = (params: Params): string => params.name(`${owner.kind}Name`, 128)
   return [
     {
@@ -104,7 +104,7 @@ export const [tagUser, untagUser, listUserTags] = tagActions({
   write: (ctx, name, tags) => ctx.deps.store.updateUserTags(ctx.caller.accountId, name, tags),
   accessKeyIds: async (ctx, name) => (await ctx.deps.store.listUserCredentials(ctx.caller.accountId, name)).map((c) => c.accessKeyId),
   missing: noSuchUser,
-}) as [IamAction, IamAction, IamAction]
+})
 
 export const [tagRole, untagRole, listRoleTags] = tagActions({
   kind: 'Role',
@@ -121,4 +121,4 @@ export const [tagRole, untagRole, listRoleTags] = tagActions({
   },
   accessKeyIds: (ctx, name) => ctx.deps.store.listRoleSessionIds(ctx.caller.accountId, name),
   missing: noSuchRole,
-}) as [IamAction, IamAction, IamAction]
+})
