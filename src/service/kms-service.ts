@@ -223,7 +223,8 @@ export class KmsService {
         accountId: session.accountId,
         principalArn: assumedRoleArn(this.deps.partition, session.accountId, role.roleName, session.sessionName),
         accessKeyId,
-        ...tagsOf(role.tags),
+        // Session tags win over the role's tags of the same key (which IAM compares without case).
+        ...tagsOf([...(role.tags ?? []).filter((t) => !session.sessionTags?.some((s) => s.Key.toLowerCase() === t.Key.toLowerCase())), ...(session.sessionTags ?? [])]),
         role: {
           roleName: role.roleName,
           roleId: role.roleId,
@@ -242,7 +243,13 @@ export class KmsService {
    * wrapped by the HSM and only the SHA-256 of the session token is kept, with the session policy
    * if one was passed. Undefined if the role was deleted meanwhile.
    */
-  async issueRoleSession(role: IamRoleRecord, sessionName: string, durationSeconds: number, sessionPolicy?: string): Promise<(AccessKeyPair & { sessionToken: string; expiresAt: number }) | undefined> {
+  async issueRoleSession(
+    role: IamRoleRecord,
+    sessionName: string,
+    durationSeconds: number,
+    sessionPolicy?: string,
+    sessionTags: readonly IamTag[] = [],
+  ): Promise<(AccessKeyPair & { sessionToken: string; expiresAt: number }) | undefined> {
     const pair = generateAccessKeyPair()
     const accessKeyId = `ASIA${pair.accessKeyId.slice(4)}`
     const sessionToken = randomBytes(96).toString('base64')
@@ -263,6 +270,7 @@ export class KmsService {
         createdAt,
         expiresAt,
         ...(sessionPolicy === undefined ? {} : { sessionPolicy }),
+        ...(sessionTags.length > 0 ? { sessionTags: [...sessionTags] } : {}),
       })
       return stored ? { accessKeyId, secretAccessKey: pair.secretAccessKey, sessionToken, expiresAt } : undefined
     } finally {

@@ -167,6 +167,8 @@ export interface RoleSessionRecord {
   expiresAt: number
   /** The inline session policy passed to AssumeRole: the session may do only what it and the role's policies allow. */
   sessionPolicy?: string
+  /** Session tags passed to AssumeRole: they override the role's tags of the same key. */
+  sessionTags?: IamTag[]
 }
 
 /** An alias: a friendly name of one key in one account and region. */

@@ -266,7 +266,7 @@ describe('SqliteStore', () => {
     }
     const store = new SqliteStore(new Database(file))
     try {
-      assert.deepEqual(store.migrateWithReport(), { applied: ['0002-lifecycle', '0003-grants', '0004-iam-users', '0005-iam-roles', '0006-key-material-lifecycle', '0007-key-last-usage', '0008-iam-role-settings', '0009-canary-contexts', '0010-iam-tags'] })
+      assert.deepEqual(store.migrateWithReport(), { applied: ['0002-lifecycle', '0003-grants', '0004-iam-users', '0005-iam-roles', '0006-key-material-lifecycle', '0007-key-last-usage', '0008-iam-role-settings', '0009-canary-contexts', '0010-iam-tags', '0011-role-session-tags'] })
       assert.deepEqual(await store.getKey(key.keyId), key)
       assert.deepEqual(await store.getAlias(key.accountId, key.region, 'alias/old'), {
         accountId: key.accountId,

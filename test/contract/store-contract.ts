@@ -1349,12 +1349,15 @@ export function storeContract(name: string, makeStore: () => Promise<Store>, opt
           assert.deepEqual(await store.listRoleSessionIds(ACCOUNT, 'app'), [])
         }))
 
-      it('keeps a session policy with its session', () =>
+      it('keeps a session policy and session tags with their session', () =>
         withStore(async (store) => {
           await store.createRole(role('app'))
           const withPolicy = { ...session('ASIATRENTEXAMPLE0003'), sessionPolicy: '{"Version":"2012-10-17","Statement":[]}' }
           assert.equal(await store.putRoleSession(withPolicy), true)
           assert.deepEqual(await store.getRoleSession('ASIATRENTEXAMPLE0003'), withPolicy)
+          const withTags = { ...session('ASIATRENTEXAMPLE0004'), sessionTags: [{ Key: 'team', Value: 'blue' }] }
+          assert.equal(await store.putRoleSession(withTags), true)
+          assert.deepEqual(await store.getRoleSession('ASIATRENTEXAMPLE0004'), withTags)
         }))
 
       it('lists roles by name and updates their trust policy, description and MaxSessionDuration', () =>

@@ -360,6 +360,39 @@ describe('IAM roles and STS AssumeRole through the AWS CLI, the session used wit
     assert.match(await awsFails(['iam', 'tag-role', '--role-name', 'tagged-role', '--tags', ...many]), /LimitExceeded/)
   })
 
+  it('session tags: AssumeRole --tags needs sts:TagSession in the trust policy, and they override the role\'s tags', async () => {
+    const keyId = (
+      await admin.send(
+        new CreateKeyCommand({
+          Policy: policy(
+            { Sid: 'Admin', Effect: 'Allow', Principal: { AWS: ROOT }, Action: 'kms:*', Resource: '*' },
+            { Sid: 'Blue', Effect: 'Allow', Principal: '*', Action: 'kms:Encrypt', Resource: '*', Condition: { StringEquals: { 'aws:PrincipalAccount': ACCOUNT, 'aws:PrincipalTag/team': 'blue' } } },
+          ),
+        }),
+      )
+    ).KeyMetadata!.KeyId!
+    const encrypt = (c: KMSClient) => c.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('session tags') }))
+    const role = (await aws(['iam', 'create-role', '--role-name', 'session-tagged', '--assume-role-policy-document', trustAccount, '--tags', 'Key=Team,Value=red'])).Role
+    assert.match(await awsFails(['sts', 'assume-role', '--role-arn', role.Arn, '--role-session-name', 's1', '--tags', 'Key=team,Value=blue']), /AccessDenied.*sts:TagSession/)
+
+    const trustTagging = policy(
+      { Effect: 'Allow', Principal: { AWS: ROOT }, Action: 'sts:AssumeRole' },
+      { Effect: 'Allow', Principal: { AWS: ROOT }, Action: 'sts:TagSession', Condition: { StringEquals: { 'aws:RequestTag/team': 'blue' }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['team'] } } },
+    )
+    await aws(['iam', 'update-assume-role-policy', '--role-name', 'session-tagged', '--policy-document', trustTagging])
+    assert.match(await awsFails(['sts', 'assume-role', '--role-arn', role.Arn, '--role-session-name', 's2', '--tags', 'Key=team,Value=green']), /AccessDenied.*sts:TagSession/)
+    assert.match(await awsFails(['sts', 'assume-role', '--role-arn', role.Arn, '--role-session-name', 's3', '--tags', 'Key=team,Value=blue', 'Key=x,Value=y']), /AccessDenied.*sts:TagSession/)
+    // The role says Team=red; the session's team=blue wins (IAM tag keys compare without case).
+    const tagged = client((await assume(role.Arn, 's4', ['--tags', 'Key=team,Value=blue'])).credentials)
+    await encrypt(tagged)
+    const untagged = client((await assume(role.Arn, 's5')).credentials)
+    await rejects(encrypt(untagged), 'AccessDeniedException')
+    assert.match(
+      await awsFails(['sts', 'assume-role', '--role-arn', role.Arn, '--role-session-name', 's6', '--tags', 'Key=team,Value=blue', '--transitive-tag-keys', 'team']),
+      /ValidationError.*TransitiveTagKeys/,
+    )
+  })
+
   it('keeps IAM paths: ARNs with the path, PathPrefix listings, key policies and AssumeRole by the path ARN', async () => {
     const user = (await aws(['iam', 'create-user', '--user-name', 'pathed-user', '--path', '/division/team/'])).User
     assert.equal(user.Path, '/division/team/')

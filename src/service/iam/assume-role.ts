@@ -2,6 +2,7 @@ import { buildRequest, evaluate } from '../../policy/index.js'
 import { identityPoliciesOf, limitBySessionPolicy, parsedIdentityPolicy, requestPrincipal } from '../authorize.js'
 import { assumedRoleArn } from '../kms-service.js'
 import { IamError, isoDate, parseTrustPolicy, type IamAction } from './iam-action.js'
+import { tagsParam } from './tags.js'
 
 /** DurationSeconds: AWS's bounds (the role's MaxSessionDuration caps it further) and default. */
 const DURATION_SECONDS = { min: 900, max: 43200, default: 3600 } as const
@@ -26,6 +27,10 @@ export const assumeRole: IamAction = {
     const sessionName = params.text('RoleSessionName', 2, 64, /^[\w+=,.@-]*$/, '[\\w+=,.@-]*')
     const externalId = params.optional('ExternalId')
     if (externalId !== undefined) params.text('ExternalId', 2, 1224, /^[\w+=,.@:/-]*$/, '[\\w+=,.@:\\/-]*')
+    const sessionTags = tagsParam(params)
+    if (params.optional('TransitiveTagKeys.member.1') !== undefined) {
+      throw new IamError('ValidationError', 'Trent does not support transitive session tags (TransitiveTagKeys); pass the tags to each AssumeRole.')
+    }
     const sessionPolicy = params.optional('Policy')
     if (sessionPolicy !== undefined) params.text('Policy', 1, MAX_SESSION_POLICY_CHARS)
     const duration = params.integer('DurationSeconds', DURATION_SECONDS.min, DURATION_SECONDS.max) ?? DURATION_SECONDS.default
@@ -41,7 +46,7 @@ export const assumeRole: IamAction = {
     // role/<path/>name: the path is part of the ARN, and must be the role's own.
     const m = /^arn:([^:]+):iam::(\d{12}):role\/(?:[\x21-\x7E]*\/)?([\w+=,.@-]{1,64})$/.exec(arn)
     const principal = requestPrincipal(ctx.caller)
-    const request = buildRequest({
+    const facts = {
       principal,
       action: 'sts:AssumeRole',
       resource: { arn, account: m?.[2] ?? ctx.caller.accountId },
@@ -49,7 +54,8 @@ export const assumeRole: IamAction = {
       ...(ctx.caller.sourceIp === undefined ? {} : { sourceIp: ctx.caller.sourceIp }),
       secureTransport: false,
       extra: { 'sts:RoleSessionName': sessionName, ...(externalId === undefined ? {} : { 'sts:ExternalId': externalId }) },
-    })
+    }
+    const request = buildRequest(facts)
     // A role that does not exist (or of another partition) is refused like one that does not trust the caller.
     const found = m && m[1] === ctx.deps.partition ? await ctx.deps.store.getRole(m[2]!, m[3]!) : undefined
     const role = found?.arn === arn ? found : undefined
@@ -60,13 +66,19 @@ export const assumeRole: IamAction = {
     // A session assuming another role (role chaining) is limited by its own session policy too.
     const decision = limitBySessionPolicy(ctx.deps, ctx.caller, request, evaluate(request, { keyPolicy: trustPolicy, identityPolicies }), trustPolicy)
     if (decision.decision !== 'Allow') throw denied()
+    // Session tags need sts:TagSession too, with aws:RequestTag/<key> and aws:TagKeys to condition on.
+    if (sessionTags.length > 0) {
+      const tagRequest = buildRequest({ ...facts, action: 'sts:TagSession', requestTags: Object.fromEntries(sessionTags.map((t) => [t.Key, t.Value])) })
+      const tagging = limitBySessionPolicy(ctx.deps, ctx.caller, tagRequest, evaluate(tagRequest, { keyPolicy: trustPolicy, identityPolicies }), trustPolicy)
+      if (tagging.decision !== 'Allow') throw new IamError('AccessDenied', `User: ${principal.arn} is not authorized to perform: sts:TagSession on resource: ${arn}`, 403)
+    }
     if (ctx.caller.role && duration > CHAINED_MAX_SECONDS) {
       throw new IamError('ValidationError', 'The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.')
     }
     if (duration > role.maxSessionDuration) {
       throw new IamError('ValidationError', 'The requested DurationSeconds exceeds the MaxSessionDuration set for this role.')
     }
-    const issued = await ctx.service.issueRoleSession(role, sessionName, duration, sessionPolicy)
+    const issued = await ctx.service.issueRoleSession(role, sessionName, duration, sessionPolicy, sessionTags)
     if (!issued) throw denied()
     return {
       Credentials: {

@@ -285,6 +285,12 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       ALTER TABLE iam_roles ADD COLUMN tags text NOT NULL DEFAULT '[]';
     `,
   },
+  {
+    name: '0011-role-session-tags',
+    sql: `
+      ALTER TABLE role_sessions ADD COLUMN session_tags text NOT NULL DEFAULT '[]';
+    `,
+  },
 ]
 
 /**

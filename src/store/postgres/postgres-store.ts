@@ -37,7 +37,7 @@ import { toUsage, type UsageRow } from '../key-usage-rows.js'
 import type { PgListenClient, PgPool, PgQueryable, PgQueryResult } from './postgres-config.js'
 import { migratePostgres, type PostgresMigrationReport } from './postgres-migrations.js'
 import { pgCountGrants, pgCreateGrant, pgDeleteGrant, pgGetGrant, pgGrantByToken, pgListGrants, pgListRetirableGrants } from './postgres-grants.js'
-import { tagsColumn, tagsFromColumn } from '../iam-tag-rows.js'
+import { sessionTagsFromColumn, tagsColumn, tagsFromColumn } from '../iam-tag-rows.js'
 import { PostgresChangeFeed, notifyAccessKeySql, notifyAliasSql, notifyKeySql, notifyPrincipalSql } from './postgres-notifications.js'
 import {
   KEY_LIFECYCLE_COLUMNS,
@@ -857,9 +857,9 @@ export class PostgresStore implements Store {
     const x = session
     const result = await this.#query(
       `INSERT INTO role_sessions (${SESSION_COLUMNS})
-       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM iam_roles WHERE account_id = $2 AND role_name = $3)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE EXISTS (SELECT 1 FROM iam_roles WHERE account_id = $2 AND role_name = $3)
        ON CONFLICT DO NOTHING`,
-      [x.accessKeyId, x.accountId, x.roleName, x.roleId, x.sessionName, x.wrappedSecret, x.tokenHash, x.createdAt, x.expiresAt, x.sessionPolicy ?? null],
+      [x.accessKeyId, x.accountId, x.roleName, x.roleId, x.sessionName, x.wrappedSecret, x.tokenHash, x.createdAt, x.expiresAt, x.sessionPolicy ?? null, tagsColumn(x.sessionTags)],
     )
     return result.rowCount === 1
   }
@@ -1171,7 +1171,7 @@ function toUser(r: UserRow): IamUserRecord {
 }
 
 const ROLE_COLUMNS = 'account_id, role_name, role_id, arn, path, trust_policy, created_at, max_session_duration, description, tags'
-const SESSION_COLUMNS = 'access_key_id, account_id, role_name, role_id, session_name, wrapped_secret, token_hash, created_at, expires_at, session_policy'
+const SESSION_COLUMNS = 'access_key_id, account_id, role_name, role_id, session_name, wrapped_secret, token_hash, created_at, expires_at, session_policy, session_tags'
 
 interface RoleRow {
   account_id: string
@@ -1204,6 +1204,7 @@ interface SessionRow {
   created_at: PgInt
   expires_at: PgInt
   session_policy: string | null
+  session_tags: string
 }
 
 function toRole(r: RoleRow): IamRoleRecord {
@@ -1226,6 +1227,7 @@ function toSession(r: SessionRow): RoleSessionRecord {
     createdAt: int(r.created_at),
     expiresAt: int(r.expires_at),
     ...(r.session_policy === null ? {} : { sessionPolicy: r.session_policy }),
+    ...sessionTagsFromColumn(r.session_tags),
   }
 }
 

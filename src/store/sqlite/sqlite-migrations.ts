@@ -260,6 +260,12 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       ALTER TABLE iam_roles ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
     `,
   },
+  {
+    name: '0011-role-session-tags',
+    sql: `
+      ALTER TABLE role_sessions ADD COLUMN session_tags TEXT NOT NULL DEFAULT '[]';
+    `,
+  },
 ]
 
 /**

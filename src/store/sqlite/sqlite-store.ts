@@ -21,7 +21,7 @@ import {
   type Store,
   type Tag,
 } from '../store.js'
-import { tagsColumn, tagsFromColumn } from '../iam-tag-rows.js'
+import { sessionTagsFromColumn, tagsColumn, tagsFromColumn } from '../iam-tag-rows.js'
 import { toUsage, type UsageRow } from '../key-usage-rows.js'
 import {
   aliasMarkerScope,
@@ -689,9 +689,9 @@ export class SqliteStore implements Store {
   async putRoleSession(session: RoleSessionRecord): Promise<boolean> {
     const x = session
     return this.#prepare(`INSERT INTO role_sessions (${SESSION_COLUMNS})
-      SELECT @id, @a, @r, @rid, @s, @secret, @hash, @at, @exp, @policy WHERE EXISTS (SELECT 1 FROM iam_roles WHERE account_id = @a AND role_name = @r)
+      SELECT @id, @a, @r, @rid, @s, @secret, @hash, @at, @exp, @policy, @tags WHERE EXISTS (SELECT 1 FROM iam_roles WHERE account_id = @a AND role_name = @r)
       ON CONFLICT DO NOTHING`)
-      .run({ id: x.accessKeyId, a: x.accountId, r: x.roleName, rid: x.roleId, s: x.sessionName, secret: x.wrappedSecret, hash: x.tokenHash, at: x.createdAt, exp: x.expiresAt, policy: x.sessionPolicy ?? null })
+      .run({ id: x.accessKeyId, a: x.accountId, r: x.roleName, rid: x.roleId, s: x.sessionName, secret: x.wrappedSecret, hash: x.tokenHash, at: x.createdAt, exp: x.expiresAt, policy: x.sessionPolicy ?? null, tags: tagsColumn(x.sessionTags) })
       .changes === 1
   }
 
@@ -946,7 +946,7 @@ function toUser(r: UserRow): IamUserRecord {
 }
 
 const ROLE_COLUMNS = 'account_id, role_name, role_id, arn, path, trust_policy, created_at, max_session_duration, description, tags'
-const SESSION_COLUMNS = 'access_key_id, account_id, role_name, role_id, session_name, wrapped_secret, token_hash, created_at, expires_at, session_policy'
+const SESSION_COLUMNS = 'access_key_id, account_id, role_name, role_id, session_name, wrapped_secret, token_hash, created_at, expires_at, session_policy, session_tags'
 
 interface RoleRow {
   account_id: string
@@ -979,6 +979,7 @@ interface SessionRow {
   created_at: number
   expires_at: number
   session_policy: string | null
+  session_tags: string
 }
 
 function toRole(r: RoleRow): IamRoleRecord {
@@ -1001,6 +1002,7 @@ function toSession(r: SessionRow): RoleSessionRecord {
     createdAt: r.created_at,
     expiresAt: r.expires_at,
     ...(r.session_policy === null ? {} : { sessionPolicy: r.session_policy }),
+    ...sessionTagsFromColumn(r.session_tags),
   }
 }
 
