@@ -6,6 +6,7 @@ import { requestEvent, type RequestOutcome } from './audit-record.js'
 import { TRACKED_OPERATIONS } from './key-usage.js'
 import { authorizeByIdentity } from './authorize.js'
 import type { Caller, ServiceDeps } from './deps.js'
+import { withTags } from './iam/tags.js'
 import type { Operation } from './operation.js'
 import { cancelKeyDeletion } from './operations/cancel-key-deletion.js'
 import { createAlias } from './operations/create-alias.js'
@@ -223,8 +224,8 @@ export class KmsService {
         accountId: session.accountId,
         principalArn: assumedRoleArn(this.deps.partition, session.accountId, role.roleName, session.sessionName),
         accessKeyId,
-        // Session tags win over the role's tags of the same key (which IAM compares without case).
-        ...tagsOf([...(role.tags ?? []).filter((t) => !session.sessionTags?.some((s) => s.Key.toLowerCase() === t.Key.toLowerCase())), ...(session.sessionTags ?? [])]),
+        // Session tags win over the role's tags of the same key.
+        ...tagsOf(withTags(role.tags ?? [], session.sessionTags ?? [])),
         role: {
           roleName: role.roleName,
           roleId: role.roleId,

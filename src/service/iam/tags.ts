@@ -8,6 +8,11 @@ const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u
 
 const sameKey = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase()
 
+/** `base` with `added` put in: an added tag replaces the one of the same key (IAM compares keys without case). */
+export function withTags(base: readonly IamTag[], added: readonly IamTag[]): IamTag[] {
+  return [...base.filter((t) => !added.some((a) => sameKey(a.Key, t.Key))), ...added]
+}
+
 /** The `Tags.member.N.Key` / `.Value` of a request, checked as AWS checks them (none when absent). */
 export function tagsParam(params: Params): IamTag[] {
   const tags: IamTag[] = []
@@ -62,7 +67,7 @@ function tagActions(owner: TagOwner): [IamAction, IamAction, IamAction] {
         const added = tagsParam(params)
         if (added.length === 0) params.required('Tags.member.1.Key')
         await authorizeIam(ctx, `Tag${owner.kind}`, await owner.arn(ctx, name))
-        await retag(owner, ctx, name, (tags) => [...tags.filter((t) => !added.some((a) => sameKey(a.Key, t.Key))), ...added])
+        await retag(owner, ctx, name, (tags) => withTags(tags, added))
         return undefined
       },
     },
