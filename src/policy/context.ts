@@ -35,7 +35,7 @@ export interface RequestPrincipal {
   /** `aws:username`: the friendly name; present only for IAM users. */
   readonly username?: string
   /** Tags on the user or role (`aws:PrincipalTag/<k>`). */
-  readonly tags?: Readonly<Record<string, string>>
+  readonly tags?: Readonly<Record<string, string>> | undefined
 }
 
 /** The KMS key the request is about. */

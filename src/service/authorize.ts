@@ -44,7 +44,7 @@ export function requestAlias(keyIdInput: string): { requestAlias?: string } {
 
 /** The caller as the policy language sees it. */
 export function requestPrincipal(caller: Caller): RequestPrincipal {
-  const tags = caller.tags === undefined ? {} : { tags: caller.tags }
+  // No spread here: it is on the request path, where V8 builds spread literals slowly.
   if (caller.role) {
     return {
       arn: caller.principalArn,
@@ -52,11 +52,11 @@ export function requestPrincipal(caller: Caller): RequestPrincipal {
       type: 'assumed-role',
       roleArn: caller.role.roleArn,
       userId: `${caller.role.roleId}:${caller.role.sessionName}`,
-      ...tags,
+      tags: caller.tags,
     }
   }
   if (caller.user) {
-    return { arn: caller.principalArn, account: caller.accountId, type: 'user', userId: caller.user.userId, username: caller.user.userName, ...tags }
+    return { arn: caller.principalArn, account: caller.accountId, type: 'user', userId: caller.user.userId, username: caller.user.userName, tags: caller.tags }
   }
   return { arn: caller.principalArn, account: caller.accountId, type: 'root', userId: caller.accountId }
 }
