@@ -357,7 +357,11 @@ describe('IAM roles and STS AssumeRole through the AWS CLI, the session used wit
     assert.match(await awsFails(['iam', 'tag-user', '--user-name', 'tagged-user', '--tags', 'Key=bad#key,Value=1']), /ValidationError.*Member must satisfy regular expression pattern/)
     assert.match(await awsFails(['iam', 'tag-user', '--user-name', 'nobody', '--tags', 'Key=a,Value=1']), /NoSuchEntity/)
     const many = Array.from({ length: 50 }, (_, i) => `Key=k${i},Value=v`)
-    assert.match(await awsFails(['iam', 'tag-role', '--role-name', 'tagged-role', '--tags', ...many]), /LimitExceeded/)
+    assert.match(await awsFails(['iam', 'tag-role', '--role-name', 'tagged-role', '--tags', ...many]), /LimitExceeded.*Cannot exceed quota for TagsPerRole: 50/)
+    assert.match(
+      await awsFails(['iam', 'create-user', '--user-name', 'too-many-tags', '--tags', ...many, 'Key=k50,Value=v']),
+      /ValidationError.*at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50/,
+    )
   })
 
   it('session tags: AssumeRole --tags needs sts:TagSession in the trust policy, and they override the role\'s tags', async () => {

@@ -23,23 +23,25 @@ export function tagsParam(params: Params): IamTag[] {
     if (tags.some((t) => sameKey(t.Key, Key))) throw new IamError('InvalidInput', 'Duplicate tag keys found. Please note that Tag keys are case insensitive.')
     tags.push({ Key, Value })
   }
-  if (tags.length > MAX_TAGS) throw tooMany()
+  // The API model's constraint on the list itself.
+  if (tags.length > MAX_TAGS) {
+    throw new IamError('ValidationError', `1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to ${MAX_TAGS}`)
+  }
   return tags
 }
 
-function tooMany(): IamError {
-  // Guessed wording: AWS documents the quota (50 tags per IAM user or role), not this message.
-  return new IamError('LimitExceeded', `Cannot exceed quota for tags per entity: ${MAX_TAGS}.`, 409)
+function tooMany(kind: TagOwner['kind']): IamError {
+  // The quota AWS documents (50 tags per IAM user or role), worded as the AWS emulators report
+  // AWS's answer; not confirmed against AWS itself.
+  return new IamError('LimitExceeded', `Cannot exceed quota for TagsPer${kind}: ${MAX_TAGS}`, 409)
 }
 
 /** What the tag actions of users and roles differ in. */
 interface TagOwner {
   readonly kind: 'User' | 'Role'
   arn(ctx: IamContext, name: string): Promise<string>
-  /** The owner's tags, or undefined when it does not exist. */
-  tags(ctx: IamContext, name: string): Promise<IamTag[] | undefined>
-  /** Stores the owner's tags; false when it is gone. */
-  write(ctx: IamContext, name: string, tags: IamTag[]): Promise<boolean>
+  /** The owner's tags and how to replace them (false when it is gone meanwhile), or undefined when it does not exist. */
+  load(ctx: IamContext, name: string): Promise<{ tags: IamTag[]; write(tags: IamTag[]): Promise<boolean> } | undefined>
   /** Its access keys (a user's, or a role's sessions'), whose cached signing keys carry the old tags. */
   accessKeyIds(ctx: IamContext, name: string): Promise<string[]>
   missing(name: string): Error
@@ -47,11 +49,11 @@ interface TagOwner {
 
 /** Reads the owner's tags, applies `change`, writes them back and makes its callers' cached principals go. */
 async function retag(owner: TagOwner, ctx: IamContext, name: string, change: (tags: IamTag[]) => IamTag[]): Promise<void> {
-  const tags = await owner.tags(ctx, name)
-  if (!tags) throw owner.missing(name)
-  const next = change(tags)
-  if (next.length > MAX_TAGS) throw tooMany()
-  if (!(await owner.write(ctx, name, next))) throw owner.missing(name)
+  const loaded = await owner.load(ctx, name)
+  if (!loaded) throw owner.missing(name)
+  const next = change(loaded.tags)
+  if (next.length > MAX_TAGS) throw tooMany(owner.kind)
+  if (!(await loaded.write(next))) throw owner.missing(name)
   for (const id of await owner.accessKeyIds(ctx, name)) ctx.forgetAccessKey(id)
 }
 
@@ -90,9 +92,9 @@ function tagActions(owner: TagOwner): [IamAction, IamAction, IamAction] {
       async run(ctx, params) {
         const name = nameOf(params)
         await authorizeIam(ctx, `List${owner.kind}Tags`, await owner.arn(ctx, name))
-        const tags = await owner.tags(ctx, name)
-        if (!tags) throw owner.missing(name)
-        const page = listPage(params, tags, (t) => t.Key)
+        const loaded = await owner.load(ctx, name)
+        if (!loaded) throw owner.missing(name)
+        const page = listPage(params, loaded.tags, (t) => t.Key)
         return { Tags: page.items.map((t) => ({ Key: t.Key, Value: t.Value })), IsTruncated: page.IsTruncated, Marker: page.Marker }
       },
     },
@@ -102,11 +104,10 @@ function tagActions(owner: TagOwner): [IamAction, IamAction, IamAction] {
 export const [tagUser, untagUser, listUserTags] = tagActions({
   kind: 'User',
   arn: existingUserArn,
-  tags: async (ctx, name) => {
+  load: async (ctx, name) => {
     const user = await ctx.deps.store.getUser(ctx.caller.accountId, name)
-    return user ? (user.tags ?? []) : undefined
+    return user && { tags: user.tags ?? [], write: (tags) => ctx.deps.store.updateUserTags(ctx.caller.accountId, name, tags) }
   },
-  write: (ctx, name, tags) => ctx.deps.store.updateUserTags(ctx.caller.accountId, name, tags),
   accessKeyIds: async (ctx, name) => (await ctx.deps.store.listUserCredentials(ctx.caller.accountId, name)).map((c) => c.accessKeyId),
   missing: noSuchUser,
 })
@@ -114,15 +115,12 @@ export const [tagUser, untagUser, listUserTags] = tagActions({
 export const [tagRole, untagRole, listRoleTags] = tagActions({
   kind: 'Role',
   arn: existingRoleArn,
-  tags: async (ctx, name) => {
+  load: async (ctx, name) => {
     const role = await ctx.deps.store.getRole(ctx.caller.accountId, name)
-    return role ? (role.tags ?? []) : undefined
-  },
-  write: async (ctx, name, tags) => {
-    const role = await ctx.deps.store.getRole(ctx.caller.accountId, name)
-    if (!role) return false
-    const { tags: _old, ...rest } = role
-    return ctx.deps.store.updateRole(tags.length > 0 ? { ...rest, tags } : rest)
+    if (!role) return undefined
+    const { tags = [], ...rest } = role
+    // updateRole matches the role id too: a role deleted and created anew meanwhile is not retagged.
+    return { tags, write: (next) => ctx.deps.store.updateRole(next.length > 0 ? { ...rest, tags: next } : rest) }
   },
   accessKeyIds: (ctx, name) => ctx.deps.store.listRoleSessionIds(ctx.caller.accountId, name),
   missing: noSuchRole,
