@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -28,6 +28,15 @@ async function sampleTrail(options: { unsealed?: number } = {}): Promise<{ dir: 
   for (let i = 0; i < (options.unsealed ?? 0); i++) await trail.append(sampleEvent(++n))
   if (options.unsealed === undefined) await trail.close()
   return { dir, pem: s.pem }
+}
+
+const SPARE = 'spare-segment'
+const MiB = 1024 * 1024
+
+async function until(condition: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 10_000; !condition(); await new Promise((r) => setTimeout(r, 10))) {
+    if (Date.now() > deadline) throw new Error('timed out waiting')
+  }
 }
 
 function lines(dir: string, file: string): string[] {
@@ -98,6 +107,56 @@ describe('audit trail', () => {
     assert.equal(live.tornTail, false)
     // Sealed segments hold exactly their records.
     for (const s of listTrail(dir).segments.slice(0, 3)) assert.equal(statSync(join(dir, s.name)).size, Buffer.byteLength(readSegment(join(dir, s.name))))
+  })
+
+  it('makes the next segment ahead in a spare file of zeros, which readers pass by and closing removes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trent-trail-'))
+    dirs.push(dir)
+    const signer = testSigner()
+    // Whatever is left over from a crash, even something shaped like records, is not kept.
+    writeFileSync(join(dir, SPARE), `${JSON.stringify({ sequence: 1, previousHash: '0'.repeat(64), event: sampleEvent(99) })}\n`)
+    const trail = await FileTrail.open({ dir, signer, clock: { now: () => Date.now() } })
+    await until(() => trail.spareBytes === 4 * MiB)
+    const spare = statSync(join(dir, SPARE))
+    assert.equal(spare.size, 4 * MiB)
+    assert.equal(readSegment(join(dir, SPARE)), '')
+    await Promise.all([1, 2, 3].map((n) => trail.append(sampleEvent(n))))
+    // The segment is the spare renamed: its space was allocated before the records came.
+    const segment = statSync(join(dir, 'trail-000001.jsonl'))
+    assert.equal(segment.ino, spare.ino)
+    assert.equal(segment.size, 4 * MiB)
+    await until(() => trail.spareBytes !== undefined)
+    assert.deepEqual([...readRecords(dir)].map((r) => r.sequence), [1, 2, 3])
+    assert.deepEqual(verifyTrail(dir, signer.pem).problems, [])
+    await trail.close()
+    assert.equal(existsSync(join(dir, SPARE)), false)
+    const result = verifyTrail(dir, signer.pem)
+    assert.deepEqual(result.problems, [])
+    assert.equal(result.records, 3)
+  })
+
+  it('goes on in a larger spare, under a new digest, once a segment outgrows the space it began with', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trent-trail-'))
+    dirs.push(dir)
+    const signer = testSigner()
+    const trail = await FileTrail.open({ dir, signer, clock: { now: () => Date.now() }, maxSegmentBytes: 16 * MiB })
+    await until(() => trail.spareBytes === 4 * MiB)
+    let n = 0
+    const group = (): Promise<unknown> => Promise.all(Array.from({ length: 1000 }, () => trail.append(sampleEvent(++n))))
+    // Past half of its 4 MiB: the segment reserves more of its own and asks for a whole-segment spare.
+    do await group()
+    while (statSync(join(dir, 'trail-000001.jsonl')).size <= 4 * MiB)
+    await until(() => trail.spareBytes === 20 * MiB)
+    const spare = statSync(join(dir, SPARE))
+    while (listTrail(dir).segments.length < 2) await group()
+    assert.equal(statSync(join(dir, 'trail-000002.jsonl')).ino, spare.ino)
+    assert.equal(listTrail(dir).digests.length, 1)
+    // Sealed where its own reserved space ran short, long before its size limit.
+    assert.ok(statSync(join(dir, 'trail-000001.jsonl')).size < 8 * MiB)
+    await trail.close()
+    const result = verifyTrail(dir, signer.pem)
+    assert.deepEqual(result.problems, [])
+    assert.equal(result.records, n)
   })
 
   it('reports records after the last digest as unsealed, and a torn last append as no tampering', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFile, execFileSync } from 'node:child_process'
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -75,6 +75,8 @@ describe('audit trail on a filesystem that fills up', () => {
     }
     await Promise.all(Array.from({ length: 8 }, worker))
     assert.ok(refused, 'the disk never filled up')
+    // The next segment is not made ahead on a file system without several times its size free.
+    assert.equal(existsSync(join(auditDir, 'spare-segment')), false)
     assert.equal(refused.name, 'KMSInternalException')
     const health = await fetch(`${server.url}/health`)
     assert.equal(health.status, 503)
