@@ -20,7 +20,10 @@
  * slice, default 1), BENCH_CONCURRENCY (comma list, default 1,16,64), BENCH_POOL (distinct signed
  * requests per operation, default 64), BENCH_ONLY (comma list of scenario-name prefixes to run besides
  * the baseline; `two-node` for the two-node case, which runs only when named or when BENCH_ONLY is
- * unset), BENCH_URL (benchmark a server that is already running, for instance under
+ * unset), BENCH_CLIENT (`http`, the default: node:http's keep-alive Agent; `raw`: each connection
+ * writes the request's pre-serialised bytes and reads the answer by its Content-Length, a client
+ * that costs a quarter as much and so shows what the server alone can do), BENCH_URL (benchmark a
+ * server that is already running, for instance under
  * `node --cpu-prof`, started with the admin credentials of test/e2e/harness.ts; the CPU columns
  * then cover this process only).
  *
@@ -31,7 +34,7 @@ import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs'
 import { Agent, request, type IncomingHttpHeaders } from 'node:http'
-import { createServer } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -63,6 +66,8 @@ const CONCURRENCY = (process.env['BENCH_CONCURRENCY'] ?? '1,16,64').split(',').m
   return n
 })
 const EXTERNAL_URL = process.env['BENCH_URL']
+const CLIENT = process.env['BENCH_CLIENT'] ?? 'http'
+if (CLIENT !== 'http' && CLIENT !== 'raw') throw new Error(`BENCH_CLIENT must be http or raw, got ${JSON.stringify(CLIENT)}`)
 const ONLY = process.env['BENCH_ONLY']?.split(',').map((s) => s.trim()).filter((s) => s !== '')
 /** A request unanswered for this long counts as an error (and ends the wait for it). */
 const REQUEST_TIMEOUT_MS = 10_000
@@ -80,6 +85,75 @@ interface PreparedRequest {
   path: string
   headers: Record<string, string>
   body: Buffer | undefined
+}
+
+const wireCache = new WeakMap<PreparedRequest, Buffer>()
+
+/** The request as bytes on the wire (HTTP/1.1, keep-alive), for the raw client; made once per request. */
+function wire(r: PreparedRequest): Buffer {
+  let bytes = wireCache.get(r)
+  if (!bytes) {
+    const head = `${r.method} ${r.path} HTTP/1.1\r\n${Object.entries(r.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`
+    bytes = Buffer.concat([Buffer.from(head, 'latin1'), r.body ?? Buffer.alloc(0)])
+    wireCache.set(r, bytes)
+  }
+  return bytes
+}
+
+/**
+ * One keep-alive connection of the raw client: one request at a time, the answer read by its
+ * Content-Length (every Trent answer has one) without an HTTP parser.
+ */
+class RawConnection {
+  readonly #socket: Socket
+  #buffered: Buffer | undefined
+  #waiting: { answer(status: number, body: Buffer): void; error(e: Error): void } | undefined
+
+  constructor(url: URL) {
+    this.#socket = connect(Number(url.port), url.hostname)
+    this.#socket.setNoDelay(true)
+    this.#socket.setTimeout(REQUEST_TIMEOUT_MS, () => this.#fail(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)))
+    this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk))
+    this.#socket.on('error', (e) => this.#fail(e))
+    this.#socket.on('close', () => this.#fail(new Error('connection closed')))
+  }
+
+  get usable(): boolean {
+    return !this.#socket.destroyed
+  }
+
+  send(bytes: Buffer, answer: (status: number, body: Buffer) => void, error: (e: Error) => void): void {
+    this.#waiting = { answer, error }
+    this.#socket.write(bytes)
+  }
+
+  close(): void {
+    this.#waiting = undefined
+    this.#socket.destroy()
+  }
+
+  #onData(chunk: Buffer): void {
+    const data = this.#buffered ? Buffer.concat([this.#buffered, chunk]) : chunk
+    this.#buffered = data
+    const headEnd = data.indexOf('\r\n\r\n')
+    if (headEnd < 0) return
+    const head = data.toString('latin1', 0, headEnd)
+    const length = /\r\ncontent-length: *(\d+)/i.exec(head)
+    if (!length) return this.#fail(new Error('answer without Content-Length'))
+    const end = headEnd + 4 + Number(length[1])
+    if (data.length < end) return
+    this.#buffered = data.length > end ? data.subarray(end) : undefined
+    const waiting = this.#waiting
+    this.#waiting = undefined
+    waiting?.answer(Number(head.slice(9, 12)), data.subarray(headEnd + 4, end))
+  }
+
+  #fail(e: Error): void {
+    const waiting = this.#waiting
+    this.#waiting = undefined
+    this.#socket.destroy()
+    waiting?.error(e)
+  }
 }
 
 /** Signs as the AWS SDKs do; only used while preparing the pools, never in the timed loop. */
@@ -254,6 +328,8 @@ function percentile(sorted: Float64Array, p: number): number {
  */
 class Load {
   readonly #agents: Agent[]
+  /** The raw client's connection of each slot (BENCH_CLIENT=raw). */
+  readonly #raw: Array<RawConnection | undefined> = []
   readonly #next: number[]
   readonly #latencies: number[] = []
   #errors = 0
@@ -360,17 +436,28 @@ class Load {
           this.failures.set(key, (this.failures.get(key) ?? 0) + 1)
           fire(slot)
         }
+        const succeed = () => {
+          if (settled) return
+          settled = true
+          const end = performance.now()
+          if (start >= measureFrom && end <= stopAt) this.#latencies.push(end - start)
+          fire(slot)
+        }
+        if (CLIENT === 'raw') {
+          let connection = this.#raw[slot]
+          if (!connection?.usable) this.#raw[slot] = connection = new RawConnection(url)
+          connection.send(
+            wire(r),
+            (status, body) => (status === 200 ? succeed() : fail(status, body.toString('utf8').slice(0, 500))),
+            (e) => fail(0, e.message),
+          )
+          return
+        }
         const req = request({ host: url.hostname, port: url.port, method: r.method, path: r.path, headers: r.headers, agent: this.#agents[t] }, (res) => {
           const status = res.statusCode ?? 0
           res.on('error', (e) => fail(0, e.message))
           if (status === 200) {
-            res.on('end', () => {
-              if (settled) return
-              settled = true
-              const end = performance.now()
-              if (start >= measureFrom && end <= stopAt) this.#latencies.push(end - start)
-              fire(slot)
-            })
+            res.on('end', succeed)
             res.resume()
           } else {
             const chunks: Buffer[] = []
@@ -388,11 +475,16 @@ class Load {
     // The other scenarios' slices can keep these sockets idle past the server's keep-alive timeout
     // (Node's 5 s); a request racing that close fails with ECONNRESET. Close them now: the next
     // slice reconnects during its unmeasured lead-in.
+    this.#closeConnections()
+  }
+
+  #closeConnections(): void {
     for (const agent of this.#agents) agent.destroy()
+    for (const connection of this.#raw.splice(0)) connection?.close()
   }
 
   result(): ScenarioResult {
-    for (const agent of this.#agents) agent.destroy()
+    this.#closeConnections()
     const sorted = Float64Array.from(this.#latencies).sort()
     const seconds = this.#measuredMs / 1000
     const share = (ticks: number | null) => (ticks === null ? null : ticks / CLK_TCK / seconds)
@@ -641,7 +733,11 @@ async function singleNode(failures: Failures): Promise<ScenarioResult[]> {
     for (const s of scenarios) await preflight(s.name, url, s.pool)
 
     console.log(`server ${serverUrl} (${server ? `pid ${serverPid}, hsm pid ${hsmPid ?? '?'}, SQLite store` : 'external'}); per scenario ${SECONDS} s measured in ${ROUNDS} interleaved slices, ${WARMUP} s warm-up; pool ${POOL} signed requests per operation`)
-    console.log('load generator: this process, node:http keep-alive Agent (maxSockets = concurrency), closed loop\n')
+    console.log(
+      CLIENT === 'raw'
+        ? 'load generator: this process, raw sockets (BENCH_CLIENT=raw: pre-serialised requests, answers read by Content-Length), one connection per slot, closed loop\n'
+        : 'load generator: this process, node:http keep-alive Agent (maxSockets = concurrency), closed loop\n',
+    )
 
     const results: ScenarioResult[] = []
     for (const c of CONCURRENCY) {

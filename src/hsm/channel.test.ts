@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { PassThrough } from 'node:stream'
 import { describe, it } from 'node:test'
-import { openChannel, readExactly, type SecureChannel, type StreamPair } from './channel.js'
+import { FRAME_MESSAGES, openChannel, readExactly, type SecureChannel, type StreamPair } from './channel.js'
 import { pipePair, type FrameTap } from './test-fixtures/streams.js'
 
 const PSK = new Uint8Array(randomBytes(32))
@@ -115,17 +115,28 @@ describe('channel handshake', () => {
 })
 
 describe('channel frames', () => {
-  it('coalesces messages sent in one turn into one frame', async () => {
+  it(`sends a turn's messages in frames of ${FRAME_MESSAGES}, each as soon as it is full, and the rest at the turn's end`, async () => {
     let frames = 0
-    const { client, received } = await connect({
+    const { client, received, pair } = await connect({
       c2s: (f) => {
         frames++
         return [f]
       },
     })
-    for (let i = 0; i < 500; i++) client.send(text(`m${i}`))
+    const writable = pair.client.writable as unknown as { write: (...args: unknown[]) => boolean }
+    const write = writable.write.bind(writable)
+    let writes = 0
+    writable.write = (...args) => {
+      writes++
+      return write(...args)
+    }
+    for (let i = 0; i < FRAME_MESSAGES - 1; i++) client.send(text(`m${i}`))
+    assert.equal(writes, 0)
+    client.send(text(`m${FRAME_MESSAGES - 1}`))
+    assert.ok(writes > 0, 'a full frame waited for the end of the turn')
+    for (let i = FRAME_MESSAGES; i < 500; i++) client.send(text(`m${i}`))
     while (received.length < 500) await tick()
-    assert.equal(frames, 1)
+    assert.equal(frames, Math.ceil(500 / FRAME_MESSAGES))
     assert.deepEqual(received, Array.from({ length: 500 }, (_, i) => `m${i}`))
   })
 

@@ -64,6 +64,14 @@ export const PSK_BYTES = 32
 export const DEFAULT_MAX_FRAME_BYTES = 1 << 20
 /** Default handshake timeout. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
+/**
+ * Messages queued in one turn go out as soon as this many are waiting, not only at the turn's end:
+ * the peer starts on them while the rest are produced (the HSM works on the first requests while
+ * the front end still parses the others), instead of every request of a burst moving through the
+ * two processes in lock-step. Measured (docs/benchmarks.md): +4 to +11 % Encrypt req/s at 16-256
+ * connections when the client is not the bound, no change when it is.
+ */
+export const FRAME_MESSAGES = 8
 
 const MAGIC = Buffer.from('TRENTCH1', 'latin1')
 const LABEL = Buffer.from('trent hsm channel v1', 'latin1')
@@ -86,8 +94,8 @@ export type MessageHandler = (message: Uint8Array) => void
 
 /**
  * One end of an established channel. Obtain it from {@link openChannel}; call {@link listen} to
- * start receiving. Messages sent in the same event-loop turn are coalesced into one frame and one
- * stream write, so pipelined callers pay for one AES-GCM operation and one syscall per turn.
+ * start receiving. Messages sent in the same event-loop turn are coalesced into frames of up to
+ * {@link FRAME_MESSAGES}, each one AES-GCM operation and one stream write.
  */
 export class SecureChannel {
   readonly #readable: Readable
@@ -177,7 +185,8 @@ export class SecureChannel {
   }
 
   /**
-   * Queues a message for the next flush (end of this event-loop turn). The channel takes ownership
+   * Queues a message for the next flush: the end of this event-loop turn, or at once when
+   * {@link FRAME_MESSAGES} are waiting. The channel takes ownership
    * of `message` and zeroises it once encrypted. Returns false (and zeroises it) when the channel
    * is closed. Throws RangeError for a message larger than {@link maxMessageBytes}.
    */
@@ -191,7 +200,8 @@ export class SecureChannel {
       throw new RangeError('message exceeds the channel frame limit')
     }
     this.#outbox.push(message)
-    if (!this.#flushScheduled) {
+    if (this.#outbox.length >= FRAME_MESSAGES) this.#writeOutbox()
+    else if (!this.#flushScheduled) {
       this.#flushScheduled = true
       setImmediate(this.#flush)
     }
@@ -345,6 +355,10 @@ export class SecureChannel {
 
   #flush = (): void => {
     this.#flushScheduled = false
+    this.#writeOutbox()
+  }
+
+  #writeOutbox(): void {
     if (this.#state !== 'open' || this.#outbox.length === 0) return
     const outbox = this.#outbox
     this.#outbox = []

@@ -37,8 +37,8 @@ const DEFAULT_CALL_TIMEOUT_MS = 30_000
 /**
  * An {@link Hsm} on the far side of an open {@link SecureChannel}. Any number of calls may be in
  * flight on the one channel; each carries a request id and answers may come back in any order.
- * Requests made in the same event-loop turn leave in one frame and one write (the channel
- * coalesces them). When the channel dies every pending call fails with KMSInternalException, as do
+ * Requests made in the same event-loop turn leave together, a frame and a write per eight (the
+ * channel coalesces them). When the channel dies every pending call fails with KMSInternalException, as do
  * all later calls.
  */
 export class RemoteHsm implements Hsm {
