@@ -508,21 +508,17 @@ export class FileTrail implements AuditSink {
     if ((this.#spare ?? 0) >= size || this.#failure || this.#closing) return
     const from = this.#spare ?? 0
     this.#spare = undefined
-    const sparing = { wanted: size, done: Promise.resolve() }
-    sparing.done = this.#writeSpare(from, size).then(
-      (written) => {
-        this.#sparing = undefined
-        this.#spare = written ? size : undefined
-        if (written && sparing.wanted > size) this.#wantSpare(sparing.wanted)
-      },
-      () => {
-        this.#sparing = undefined
-      },
-    )
-    this.#sparing = sparing
+    const done = this.#writeSpare(from, size).then((written) => {
+      const wanted = this.#sparing?.wanted ?? size
+      this.#sparing = undefined
+      if (!written) return
+      this.#spare = size
+      if (wanted > size) this.#wantSpare(wanted)
+    })
+    this.#sparing = { wanted: size, done }
   }
 
-  /** Writes zero bytes `[from, size)` of the spare file durably; false (and no spare) if it could not. */
+  /** Writes zero bytes `[from, size)` of the spare file durably; false (and no spare) if it could not. Never rejects. */
   async #writeSpare(from: number, size: number): Promise<boolean> {
     const path = join(this.#dir, SPARE_FILE)
     let handle: FileHandle | undefined

@@ -68,7 +68,7 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
  * Messages queued in one turn go out as soon as this many are waiting, not only at the turn's end:
  * the peer starts on them while the rest are produced (the HSM works on the first requests while
  * the front end still parses the others), instead of every request of a burst moving through the
- * two processes in lock-step. Measured (docs/benchmarks.md): +4 to +11 % Encrypt req/s at 16-256
+ * two processes in lock-step. Measured (docs/benchmarks.md): +2 to +11 % Encrypt req/s at 16-256
  * connections when the client is not the bound, no change when it is.
  */
 export const FRAME_MESSAGES = 8
