@@ -159,6 +159,31 @@ describe('audit trail', () => {
     assert.equal(result.records, n)
   })
 
+  it('a segment made but never written to (a crash before its first record) is removed at the next start, and is no finding', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trent-trail-'))
+    dirs.push(dir)
+    const signer = testSigner()
+    const open = (): Promise<FileTrail> => FileTrail.open({ dir, signer, clock: { now: () => Date.now() } })
+    let trail = await open()
+    await trail.append(sampleEvent(1))
+    await trail.close()
+    // As a spare renamed into place leaves it when the crash comes before the first durable record.
+    writeFileSync(join(dir, 'trail-000002.jsonl'), Buffer.alloc(4096))
+    trail = await open()
+    assert.equal(existsSync(join(dir, 'trail-000002.jsonl')), false)
+    await trail.append(sampleEvent(2))
+    await trail.close()
+    assert.deepEqual(listTrail(dir).segments.map((s) => s.name), ['trail-000001.jsonl', 'trail-000003.jsonl'])
+    const result = verifyTrail(dir, signer.pem)
+    assert.deepEqual(result.problems, [])
+    assert.equal(result.records, 2)
+    // One an older server left between sealed segments seals nothing and hides nothing.
+    writeFileSync(join(dir, 'trail-000002.jsonl'), '')
+    assert.deepEqual(verifyTrail(dir, signer.pem).problems, [])
+    writeFileSync(join(dir, 'trail-000002.jsonl'), `${JSON.stringify({ sequence: 2, previousHash: '0'.repeat(64), event: sampleEvent(2) })}\n`)
+    assert.equal(verifyTrail(dir, signer.pem).ok, false)
+  })
+
   it('reports records after the last digest as unsealed, and a torn last append as no tampering', async () => {
     const { dir, pem } = await sampleTrail({ unsealed: 2 })
     const before = verifyTrail(dir, pem)

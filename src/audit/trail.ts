@@ -643,6 +643,7 @@ async function recover(dir: string): Promise<RecoveredState> {
     digestStart = digest.digestEndTime
   }
   const open: OpenSegment[] = []
+  let removedEmpty = false
   for (const s of segments.filter((s) => s.index > sealedThrough)) {
     const path = join(dir, s.name)
     const text = readSegment(path)
@@ -652,14 +653,20 @@ async function recover(dir: string): Promise<RecoveredState> {
     // is acknowledged only once it and everything before it are durable.
     const bad = all.findIndex((line) => !isRecordLine(line))
     const lines = bad < 0 ? all : all.slice(0, bad)
-    const kept = lines.length === 0 ? '' : `${lines.join('\n')}\n`
+    if (lines.length === 0) {
+      // Made but never written to (a crash between creating the segment, or renaming the spare into
+      // place, and its first durable record): it holds nothing, and no digest will ever name it.
+      await rm(path, { force: true })
+      removedEmpty = true
+      continue
+    }
+    const kept = `${lines.join('\n')}\n`
     if (Buffer.byteLength(kept) !== statSync(path).size) {
       const handle = await open_(path)
       await handle.truncate(Buffer.byteLength(kept))
       await handle.datasync()
       await handle.close()
     }
-    if (lines.length === 0) continue
     const first = JSON.parse(lines[0]!) as TrailRecord
     const final = JSON.parse(lines[lines.length - 1]!) as TrailRecord
     sequence = final.sequence
@@ -681,6 +688,7 @@ async function recover(dir: string): Promise<RecoveredState> {
       newestEventTime: final.event.eventTime,
     })
   }
+  if (removedEmpty) await syncDir(dir)
   return {
     sequence,
     lastHash,

@@ -61,6 +61,9 @@ export function verifyTrail(dir: string, publicKey: string | Uint8Array, options
     if (at && !firstBad) firstBad = { file: at.file, line: at.line, sequence: at.sequence }
   }
 
+  // What the digests say they seal (their signatures are checked further down).
+  const sealedFiles = digests.flatMap((d) => parseDigest(readFileSync(join(dir, d.name), 'utf8'))?.logFiles ?? [])
+
   // Records: one chain across all segments.
   const links: Link[] = []
   const bySegment = new Map<string, Link[]>()
@@ -105,10 +108,7 @@ export function verifyTrail(dir: string, publicKey: string | Uint8Array, options
   }
   if (!recordProblem) {
     const sealedHashes = new Map<number, string>()
-    for (const d of digests) {
-      const digest = parseDigest(readFileSync(join(dir, d.name), 'utf8'))
-      for (const f of digest?.logFiles ?? []) sealedHashes.set(f.lastSequence, f.lastRecordHash)
-    }
+    for (const f of sealedFiles) sealedHashes.set(f.lastSequence, f.lastRecordHash)
     // Record i is confirmed by the previousHash of record i+1 (or by the digest that sealed it last).
     const confirmed = (i: number): boolean | undefined => {
       const next = links[i + 1]
@@ -127,7 +127,11 @@ export function verifyTrail(dir: string, publicKey: string | Uint8Array, options
     }
   }
 
-  // Digests: signed, chained, and sealing exactly the segments on disk.
+  // Digests: signed, chained, and sealing exactly the segments on disk. A segment file without a
+  // record that no digest names is what a crash between making a segment and its first durable
+  // record left (the server removes those it finds after its last digest): nothing to seal.
+  const named = new Set(sealedFiles.map((f) => f.file))
+  const sealable = segments.filter((s) => named.has(s.name) || (bySegment.get(s.name)?.length ?? 0) > 0)
   const fingerprintHex = fingerprint(new Uint8Array(key.export({ format: 'der', type: 'spki' })))
   let previous: { file: string; hash: string; signature: string } | undefined
   let segmentCursor = 0
@@ -156,10 +160,10 @@ export function verifyTrail(dir: string, publicKey: string | Uint8Array, options
     if (!chained) bad(`${d.name}: does not chain to ${previous ? previous.file : 'the start of the trail'}`)
     for (const f of digest.logFiles) {
       if (prunedFiles.has(f.file)) continue
-      const onDisk = segments[segmentCursor]
+      const onDisk = sealable[segmentCursor]
       if (!onDisk || onDisk.name !== f.file) {
         bad(`${d.name}: seals ${f.file}, which is missing`, { file: f.file, line: 1, sequence: f.firstSequence })
-        segmentCursor = segments.findIndex((s) => s.name === f.file) + 1 || segmentCursor
+        segmentCursor = sealable.findIndex((s) => s.name === f.file) + 1 || segmentCursor
         continue
       }
       segmentCursor++
@@ -180,7 +184,7 @@ export function verifyTrail(dir: string, publicKey: string | Uint8Array, options
     sealedThrough = digest.lastSequence
     previous = { file: d.name, hash: sha256Hex(bytes), signature }
   }
-  const unsealedSegments = segments.slice(segmentCursor)
+  const unsealedSegments = sealable.slice(segmentCursor)
   const unsealedRecords = unsealedSegments.reduce((n, s) => n + (bySegment.get(s.name)?.length ?? 0), 0)
   const sealedPresent = prunedRecords + links.length - unsealedRecords
   if (!recordProblem && sealedPresent < sealedThrough) {
