@@ -203,26 +203,40 @@ describe('audit trail', () => {
     // Writes run concurrently: after a power loss a later one may be on disk without an earlier one.
     { what: 'a hole left by concurrent writes', garbage: `${'\0'.repeat(40)}\n{"sequence":5,"previousHash":"00","event":{}}\n` },
   ]
+  /** Three records, a crash (no close) with `garbage` written after them, and the trail opened again. */
+  async function reopenAfterCrash(garbage: (dir: string) => string): Promise<{ dir: string; pem: string; second: FileTrail; logged: string[] }> {
+    const dir = mkdtempSync(join(tmpdir(), 'trent-trail-'))
+    dirs.push(dir)
+    const s = testSigner()
+    const first = await FileTrail.open({ dir, signer: s, clock: { now: () => Date.now() } })
+    await Promise.all([1, 2, 3].map((n) => first.append(sampleEvent(n))))
+    writeAfterRecords(join(dir, 'trail-000001.jsonl'), garbage(dir))
+    const logged: string[] = []
+    const second = await FileTrail.open({ dir, signer: s, clock: { now: () => Date.now() }, log: (m) => logged.push(m) })
+    return { dir, pem: s.pem, second, logged }
+  }
+
   for (const c of crashes) {
     it(`a reopened trail cuts ${c.what} off (never acknowledged), seals the rest, and continues the chain`, async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'trent-trail-'))
-      dirs.push(dir)
-      const s = testSigner()
-      const first = await FileTrail.open({ dir, signer: s, clock: { now: () => Date.now() } })
-      await Promise.all([1, 2, 3].map((n) => first.append(sampleEvent(n))))
-      // A crash: no close, and garbage after the last acknowledged record.
-      const file = join(dir, 'trail-000001.jsonl')
-      writeAfterRecords(file, c.garbage)
-      const second = await FileTrail.open({ dir, signer: s, clock: { now: () => Date.now() } })
+      const { dir, pem, second, logged } = await reopenAfterCrash(() => c.garbage)
       await second.append(sampleEvent(4))
       await second.close()
-      const result = verifyTrail(dir, s.pem)
+      const result = verifyTrail(dir, pem)
       assert.deepEqual(result.problems, [])
       assert.equal(result.records, 4)
       assert.equal(result.unsealedRecords, 0)
       assert.deepEqual(listTrail(dir).segments.map((x) => x.name), ['trail-000001.jsonl', 'trail-000002.jsonl'])
+      // What a crash leaves is cut without a word.
+      assert.deepEqual(logged, [])
     })
   }
+
+  it('says so at start when a whole line of an unsealed segment is not a record (no crash writes one) and cuts it off', async () => {
+    const { dir, pem, second, logged } = await reopenAfterCrash((d) => `not a record\n${lines(d, 'trail-000001.jsonl').at(-1)}\n`)
+    await second.close()
+    assert.deepEqual(logged, ['trent: the audit trail\'s unsealed records did not read back whole at start: trail-000001.jsonl: line 4 is not a trail record; it and the 1 line(s) after it were cut off'])
+    assert.equal(verifyTrail(dir, pem).records, 3)
+  })
 
   const tampering: Array<{ what: string; tamper: (dir: string) => void; firstBad: { file: string; line: number; sequence: number }; problem: RegExp }> = [
     {

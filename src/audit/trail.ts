@@ -225,7 +225,9 @@ export class FileTrail implements AuditSink {
   static async open(options: FileTrailOptions): Promise<FileTrail> {
     mkdirSync(options.dir, { recursive: true, mode: 0o700 })
     await rm(join(options.dir, SPARE_FILE), { force: true })
-    const trail = new FileTrail(options, await recover(options.dir))
+    const state = await recover(options.dir)
+    const trail = new FileTrail(options, state)
+    for (const c of state.cut) trail.#log(`trent: the audit trail's unsealed records did not read back whole at start: ${c}`)
     if (trail.#segments.length > 0) await trail.seal()
     trail.#wantSpare(RESERVE_BYTES)
     const interval = options.digestIntervalMs ?? 3_600_000
@@ -622,6 +624,8 @@ interface RecoveredState {
   digestIndex: number
   previousDigest: { file: string; hash: string; signature: string } | undefined
   digestStart: string | undefined
+  /** Whole lines of unsealed segments that were not records, cut off with what followed them. */
+  cut: string[]
 }
 
 /** Reads where the trail stands: the last digest, and the segments written after it. */
@@ -643,6 +647,7 @@ async function recover(dir: string): Promise<RecoveredState> {
     digestStart = digest.digestEndTime
   }
   const open: OpenSegment[] = []
+  const cut: string[] = []
   let removedEmpty = false
   for (const s of segments.filter((s) => s.index > sealedThrough)) {
     const path = join(dir, s.name)
@@ -653,6 +658,8 @@ async function recover(dir: string): Promise<RecoveredState> {
     // is acknowledged only once it and everything before it are durable.
     const bad = all.findIndex((line) => !isRecordLine(line))
     const lines = bad < 0 ? all : all.slice(0, bad)
+    // A crash leaves a torn last line or zeros, never a whole line that is not a record: say so.
+    if (bad >= 0) cut.push(`${s.name}: line ${bad + 1} is not a trail record; it and the ${all.length - bad - 1} line(s) after it were cut off`)
     if (lines.length === 0) {
       // Made but never written to (a crash between creating the segment, or renaming the spare into
       // place, and its first durable record): it holds nothing, and no digest will ever name it.
@@ -698,6 +705,7 @@ async function recover(dir: string): Promise<RecoveredState> {
     digestIndex: last?.index ?? 0,
     previousDigest,
     digestStart,
+    cut,
   }
 }
 
