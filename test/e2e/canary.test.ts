@@ -46,8 +46,11 @@ async function webhookReceiver(options: { hang?: boolean } = {}): Promise<{ url:
 }
 
 /** The JSON alert lines the server logged. */
-function loggedAlerts(server: TestServer): any[] {
-  return server.output.filter((l) => l.startsWith('{') && l.includes('"canary alert"')).map((l) => JSON.parse(l))
+/** The canary alert lines the server logged, once `count` have come through its output pipe (or 5 s have passed). */
+async function loggedAlerts(server: TestServer, count: number): Promise<any[]> {
+  const alerts = (): any[] => server.output.filter((l) => l.startsWith('{') && l.includes('"canary alert"')).map((l) => JSON.parse(l))
+  for (let i = 0; i < 50 && alerts().length < count; i++) await new Promise((resolve) => setTimeout(resolve, 100))
+  return alerts()
 }
 
 describe('canaries: tagged keys and canary context values raise alerts (log, metric, webhook)', () => {
@@ -104,7 +107,7 @@ describe('canaries: tagged keys and canary context values raise alerts (log, met
     assert.equal(hook.alerts[1].principalArn, `arn:aws:iam::${OTHER_ACCOUNT}:root`)
     assert.equal(hook.alerts[1].keyArn, keyArn)
 
-    const logged = loggedAlerts(server)
+    const logged = await loggedAlerts(server, 2)
     assert.equal(logged.length, 2)
     assert.equal(logged[0].level, 'error')
     assert.equal(logged[1].requestId, hook.alerts[1].requestId)
@@ -198,7 +201,7 @@ describe('trent admin canary add|remove|list', () => {
     await admin.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('c') }))
     await new Promise((resolve) => setTimeout(resolve, 300))
     assert.equal(hook.alerts.length, 1)
-    assert.equal(loggedAlerts(server).length, 1)
+    assert.equal((await loggedAlerts(server, 1)).length, 1)
     assert.deepEqual((await admin.send(new ListResourceTagsCommand({ KeyId: keyId }))).Tags, [{ TagKey: 'owner', TagValue: 'ops' }])
   })
 
@@ -305,6 +308,6 @@ describe('a hanging canary webhook does not slow requests', () => {
     assert.equal(m.value('trent_canary_alerts_total', { type: 'canary-key', operation: 'Encrypt', outcome: 'allowed' }), 20)
     assert.equal(m.value('trent_canary_webhook_deliveries_total'), 0)
     assert.ok(m.value('trent_canary_webhook_queue_depth') > 0)
-    assert.equal(loggedAlerts(server).length, 20)
+    assert.equal((await loggedAlerts(server, 20)).length, 20)
   })
 })
